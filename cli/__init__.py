@@ -1,0 +1,1 @@
+"""pprl command-line front end (import name pprl_cli)."""
