@@ -1,12 +1,14 @@
-"""The ``pprl`` command: argument handling and progress display only; logic lives in ``pprl``."""
+"""pprl: verify claimed record links with Bloom-filter encodings, without exchanging identities."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+from pprl_cli.encoding import encode, inspect, keygen, schema_app
 
-
-@app.callback()
-def _root() -> None:
-    """Privacy-preserving linkage verification toolkit."""
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
+                  pretty_exceptions_show_locals=False)
+app.command("keygen")(keygen)
+app.command("encode")(encode)
+app.command("inspect")(inspect)
+app.add_typer(schema_app, name="schema")

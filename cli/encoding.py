@@ -1,0 +1,104 @@
+"""``pprl keygen``, ``pprl encode``, ``pprl inspect`` and ``pprl schema show``: the data holder's side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pprl.keys import load_secret, write_secret
+from pprl.party import encode_records
+from pprl.read import parse_column_map, read_csv
+from pprl.schema import BUILTIN_SCHEMAS, builtin_document, load_schema
+from pprl.store import bit_statistics, read_encodings, write_clkhash_json, write_encodings
+from pprl_cli.common import console, err_console, fail, progress_bar, user_errors
+
+schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.")
+
+
+@user_errors
+def keygen(out: Annotated[Path, typer.Argument(help="Where to write the new secret (mode 0600).")]
+           ) -> None:
+    """Write a new random 256-bit secret (64 hex characters) to OUT; never overwrites.
+
+    Share it only among the data holders, over a secure channel. The matcher must
+    never receive it.
+    """
+    path = write_secret(out)
+    console.print(f"wrote secret to {path} (mode 0600); fingerprint "
+                  f"{load_secret(path).fingerprint}")
+
+
+@user_errors
+def encode(
+    input: Annotated[Path, typer.Argument(help="The party's CSV file (UTF-8 or CP932).")],
+    schema: Annotated[str, typer.Option(help=f"Built-in schema ({', '.join(BUILTIN_SCHEMAS)}) "
+                                        "or a clkhash v3 schema file.")],
+    secret: Annotated[Path, typer.Option(help="Secret file from 'pprl keygen'.")],
+    out: Annotated[Path, typer.Option(help="Encoding file to write (.parquet, or .json with "
+                                      "--format clkhash-json).")],
+    party: Annotated[str | None, typer.Option(help="Party label stored in the file.")] = None,
+    link_key: Annotated[str | None, typer.Option(
+        help="Column pseudonymized as the link key (default: the schema's).")] = None,
+    column: Annotated[list[str] | None, typer.Option(
+        help="Map a schema field to another header: canonical=actual (repeatable).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of the CSV (default: detect UTF-8 / CP932).")] = None,
+    format: Annotated[str, typer.Option(help="parquet or clkhash-json.")] = "parquet",
+    strict: Annotated[bool, typer.Option(
+        help="Fail on a missing or invalid link key instead of encoding a null pseudonym.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+) -> None:
+    """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
+    if format not in ("parquet", "clkhash-json"):
+        fail(f"--format must be parquet or clkhash-json, not '{format}'")
+    key = load_secret(secret)
+    sch = load_schema(schema).with_link_key(link_key)
+    data = read_csv(input, encoding)
+    with progress_bar(f"encoding {input.name}", data.nrows) as advance:
+        enc, report = encode_records(data, sch, key, column_map=parse_column_map(column),
+                                     party=party, strict=strict, workers=workers,
+                                     progress=advance)
+    for line in report.warnings():
+        err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
+    if format == "clkhash-json":
+        write_clkhash_json(enc, out)
+    else:
+        write_encodings(enc, out)
+    console.print(f"encoded {len(enc)} records from {input} ({report.text_encoding}) with schema "
+                  f"{sch.name} -> {out}", highlight=False)
+
+
+@user_errors
+def inspect(
+    file: Annotated[Path, typer.Argument(help="Encoding file (.parquet or clkhash .json).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check an encoding file and print its metadata and bit statistics (never secrets)."""
+    enc = read_encodings(file)
+    meta = {k: v for k, v in enc.meta.items() if k != "schema"}
+    info = {"file": str(file), "metadata": meta, "statistics": bit_statistics(enc)}
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{file}[/]: integrity OK", highlight=False)
+    for section in ("metadata", "statistics"):
+        console.print(f"[bold]{section}[/]")
+        for key, value in info[section].items():
+            console.print(f"  {key:<22} {value}", highlight=False)
+
+
+@schema_app.command("show")
+@user_errors
+def schema_show(name: Annotated[str, typer.Argument(help="Built-in schema name.")]) -> None:
+    """Print a built-in schema (clkhash v3 plus the pprl extension) as JSON."""
+    print(json.dumps(builtin_document(name), ensure_ascii=False, indent=2))
+
+
+@schema_app.command("list")
+def schema_list() -> None:
+    """List the built-in schemas."""
+    for name in BUILTIN_SCHEMAS:
+        print(name)

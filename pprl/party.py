@@ -1,0 +1,201 @@
+"""What a data holder runs locally: CSV -> normalized values -> CLKs, pseudonyms, block keys.
+
+This is the only place where raw identities and the secret meet. Its output, an
+:class:`~pprl.store.Encodings`, carries neither: CLKs, keyed pseudonyms, keyed block
+keys, the input row numbers and non-secret metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from blake3 import blake3
+
+from pprl import mynumber
+from pprl.encode import encode_clks
+from pprl.errors import InputError
+from pprl.keys import Secret, pseudonym
+from pprl.normalize import NORMALIZERS
+from pprl.read import CsvData
+from pprl.schema import BlockKeySpec, Schema
+from pprl.store import TOKEN_BYTES, Encodings
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class EncodeReport:
+    """What happened while encoding: rows whose link key was unusable, values that did not
+    normalize (encoded as missing), so the party can fix its data. Row numbers only."""
+
+    records: int = 0
+    missing_link_key_rows: list[int] = field(default_factory=list)
+    invalid_link_key_rows: list[int] = field(default_factory=list)
+    unnormalizable: dict[str, list[int]] = field(default_factory=dict)
+    text_encoding: str = "utf-8"
+
+    def warnings(self, limit: int = 10) -> list[str]:
+        """One line per kind of problem, naming up to ``limit`` rows."""
+        lines = []
+        for what, rows in (("missing link key", self.missing_link_key_rows),
+                           ("invalid link key (check digit or format)", self.invalid_link_key_rows)):
+            if rows:
+                lines.append(f"{len(rows)} row(s) with {what}, encoded with a null pseudonym: "
+                             f"rows {_rows_text(rows, limit)}")
+        for name, rows in self.unnormalizable.items():
+            lines.append(f"{len(rows)} value(s) of field '{name}' could not be normalized and were "
+                         f"encoded as missing: rows {_rows_text(rows, limit)}")
+        return lines
+
+
+def _rows_text(rows: Sequence[int], limit: int) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f" ... (+{len(rows) - limit} more)" if len(rows) > limit else "")
+
+
+def resolve_columns(data: CsvData, schema: Schema, column_map: dict[str, str]
+                    ) -> dict[str, list[str]]:
+    """Find the input column for every schema field (and the link key) by header name.
+
+    ``column_map`` maps canonical field names to the CSV's own header names. A field
+    with ``sources`` in the schema extension (e.g. a bank holder name made of family and
+    given name) is built by joining those columns with a space. Ignored fields may be
+    absent. Extra CSV columns are ignored.
+    """
+    needed = list(schema.fields)
+    if schema.link_key and schema.link_key not in needed:
+        needed.append(schema.link_key)
+    resolved: dict[str, list[str]] = {}
+    for name in needed:
+        actual = column_map.get(name, name)
+        if actual in data.columns:
+            resolved[name] = data.columns[actual]
+        elif name in schema.sources and all(column_map.get(s, s) in data.columns
+                                             for s in schema.sources[name]):
+            parts = [data.columns[column_map.get(s, s)] for s in schema.sources[name]]
+            resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*parts, strict=True)]
+        elif name in schema.ignored and name != schema.link_key:
+            resolved[name] = [""] * data.nrows
+        else:
+            what = "link key column" if name == schema.link_key else "column for schema field"
+            raise InputError(f"{data.path}: missing {what} '{name}' required by schema "
+                             f"'{schema.name}' (map another header with --column {name}=HEADER)")
+    return resolved
+
+
+def normalize_column(values: Sequence[str], normalizer: str) -> tuple[list[str | None], list[int]]:
+    """Normalize each distinct value once; return normalized values and rows that failed.
+
+    A row fails when its raw value is not blank but normalizes to nothing (e.g. an
+    impossible date). Failed and blank values become ``None`` (missing).
+    """
+    fn = NORMALIZERS[normalizer]
+    cache: dict[str, str | None] = {}
+    out: list[str | None] = []
+    failed: list[int] = []
+    for i, raw in enumerate(values):
+        try:
+            norm = cache[raw]
+        except KeyError:
+            norm = cache[raw] = fn(raw)
+        if norm is None and raw.strip():
+            failed.append(i)
+        out.append(norm)
+    return out, failed
+
+
+def link_key_tokens(values: Sequence[str | None], normalizer: str, key: bytes, report: EncodeReport
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudonyms of the link-key column; invalid or missing numbers get a null token.
+
+    With the ``my_number`` normalizer the check digit is validated, since a number that
+    fails it cannot be anyone's and must be reported, not pseudonymized.
+    """
+    n = len(values)
+    tokens = np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
+    valid = np.zeros(n, dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            report.missing_link_key_rows.append(i)
+            continue
+        if normalizer == "my_number" and not mynumber.is_valid(value):
+            report.invalid_link_key_rows.append(i)
+            continue
+        tokens[i] = np.frombuffer(pseudonym(key, value), dtype=np.uint8)
+        valid[i] = True
+    return tokens, valid
+
+
+def block_key_column(spec: BlockKeySpec, normalized: dict[str, list[str | None]], key: bytes
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Keyed 64-bit block key per record: blake3(key, name + parts); null if a part is missing."""
+    columns = [normalized[p.field] for p in spec.parts]
+    n = len(columns[0]) if columns else 0
+    values = np.zeros(n, dtype=np.uint64)
+    valid = np.zeros(n, dtype=bool)
+    cache: dict[tuple[str, ...], int] = {}
+    for i in range(n):
+        parts = []
+        for part, column in zip(spec.parts, columns, strict=True):
+            value = column[i]
+            if not value:
+                break
+            parts.append(value[part.start:part.stop])
+        else:
+            tup = tuple(parts)
+            if tup not in cache:
+                data = "\x1f".join((spec.name, *tup)).encode("utf-8")
+                cache[tup] = int.from_bytes(blake3(data, key=key).digest(length=8), "little")
+            values[i] = cache[tup]
+            valid[i] = True
+    return values, valid
+
+
+def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
+                   column_map: dict[str, str] | None = None, party: str | None = None,
+                   strict: bool = False, workers: int | None = None,
+                   progress: Progress | None = None) -> tuple[Encodings, EncodeReport]:
+    """Encode a party's records: normalize, CLK-encode, pseudonymize, compute block keys.
+
+    With ``strict`` a missing or invalid link key is an error naming the first rows;
+    otherwise such rows are encoded with a null pseudonym and listed in the report,
+    because dropping them would hide exactly the records that need checking.
+    """
+    report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
+    raw = resolve_columns(data, schema, column_map or {})
+    normalized: dict[str, list[str | None]] = {}
+    for name, values in raw.items():
+        if name in schema.ignored and name != schema.link_key:
+            continue
+        normalizer = schema.normalizers.get(name, "none")
+        normalized[name], failed = normalize_column(values, normalizer)
+        if failed and name != schema.link_key:
+            report.unnormalizable[name] = failed
+    columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]
+    clks = encode_clks(schema.clk, columns, secret.clk_secret, workers=workers, progress=progress)
+    tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
+    has_token = np.zeros(data.nrows, dtype=bool)
+    if schema.link_key:
+        lk_norm = schema.normalizers.get(schema.link_key, "text")
+        tokens, has_token = link_key_tokens(normalized[schema.link_key], lk_norm,
+                                            secret.pseudonym_key, report)
+        bad = report.missing_link_key_rows + report.invalid_link_key_rows
+        if strict and bad:
+            raise InputError(f"{data.path}: row {min(bad)}: missing or invalid link key "
+                             f"'{schema.link_key}' ({len(bad)} row(s) in all; --strict)")
+    block_keys = {spec.name: block_key_column(spec, normalized, secret.block_key)
+                  for spec in schema.block_keys}
+    meta = {
+        "party": party or data.path.stem,
+        "schema_name": Path(schema.name).name,
+        "schema_digest": schema.digest,
+        "schema": schema.document,
+        "key_fingerprint": secret.fingerprint,
+        "link_key": schema.link_key,
+    }
+    enc = Encodings(rows=np.arange(data.nrows, dtype=np.int64), tokens=tokens,
+                    has_token=has_token, clks=clks, block_keys=block_keys, meta=meta)
+    return enc, report

@@ -1,0 +1,303 @@
+"""Encoding files: what a data holder sends to the matcher.
+
+An encoding file is a Parquet file with one row per input record:
+
+* ``row``   int64, the 0-based data row of the party's CSV;
+* ``token`` fixed_size_binary(32), the keyed link-key pseudonym, null when the record
+  had no valid link key;
+* ``clk``   fixed_size_binary(l/8), the CLK exactly as clkhash serializes it;
+* ``block_<name>`` uint64, one column per keyed block key, null when a part is missing.
+
+The Parquet key-value metadata ``pprl`` holds a JSON object with the format version,
+schema (document and digest), key fingerprint, party label, record count and a blake3
+digest of all column contents. :func:`read_encodings` checks every part of it and
+refuses truncated, edited or inconsistent files.
+
+Files are written to a temporary name and renamed, so a failed run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from blake3 import blake3
+
+from pprl import __version__
+from pprl.errors import InputError, IntegrityError, MismatchError
+
+FORMAT = "pprl-encodings"
+FORMAT_VERSION = 1
+METADATA_KEY = b"pprl"
+TOKEN_BYTES = 32
+
+
+@dataclass
+class Encodings:
+    """The contents of an encoding file, as numpy arrays.
+
+    ``clks`` is uint64 (n, l/64); ``tokens`` is uint8 (n, 32) with ``has_token`` marking
+    non-null pseudonyms; ``block_keys`` maps block-key name to (uint64 values, valid mask).
+    """
+
+    rows: np.ndarray
+    tokens: np.ndarray
+    has_token: np.ndarray
+    clks: np.ndarray
+    block_keys: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def nbits(self) -> int:
+        """CLK length in bits."""
+        return int(self.clks.shape[1] * 64)
+
+    @property
+    def label(self) -> str:
+        """The party label, or the file name when none was given."""
+        return str(self.meta.get("party") or (self.path.name if self.path else "encodings"))
+
+
+def content_digest(enc: Encodings) -> str:
+    """blake3 over every column's bytes, in a fixed order; detects any edit of the data."""
+    h = blake3()
+    h.update(np.ascontiguousarray(enc.rows, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(enc.has_token, dtype=np.uint8).tobytes())
+    h.update(np.where(enc.has_token[:, None], enc.tokens, 0).astype(np.uint8).tobytes())
+    h.update(np.ascontiguousarray(enc.clks, dtype="<u8").tobytes())
+    for name in sorted(enc.block_keys):
+        values, valid = enc.block_keys[name]
+        h.update(name.encode("utf-8"))
+        h.update(np.ascontiguousarray(valid, dtype=np.uint8).tobytes())
+        h.update(np.where(valid, values, 0).astype("<u8").tobytes())
+    return h.hexdigest()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _fixed_binary(values: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
+    """Build a fixed_size_binary arrow array from an (n, width) uint8 view, zero-copy."""
+    n = values.shape[0]
+    data = pa.py_buffer(np.ascontiguousarray(values).view(np.uint8).reshape(n * width))
+    if valid is None or valid.all():
+        return pa.Array.from_buffers(pa.binary(width), n, [None, data])
+    mask = pa.array(valid, type=pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(pa.binary(width), n, [mask, data], null_count=int(n - valid.sum()))
+
+
+def to_table(enc: Encodings) -> pa.Table:
+    """Arrow table of an :class:`Encodings` with the pprl metadata attached."""
+    nbytes = enc.clks.shape[1] * 8
+    arrays = {
+        "row": pa.array(enc.rows, type=pa.int64()),
+        "token": _fixed_binary(enc.tokens, TOKEN_BYTES, enc.has_token),
+        "clk": _fixed_binary(enc.clks.astype("<u8", copy=False).view(np.uint8), nbytes),
+    }
+    for name, (values, valid) in enc.block_keys.items():
+        arrays[f"block_{name}"] = pa.array(values, type=pa.uint64(), mask=~valid)
+    meta = dict(enc.meta)
+    meta.update(format=FORMAT, format_version=FORMAT_VERSION, count=len(enc),
+                nbits=enc.nbits, block_keys=sorted(enc.block_keys),
+                digest=content_digest(enc))
+    meta.setdefault("pprl_version", __version__)
+    table = pa.table(arrays)
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=False)})
+
+
+def write_encodings(enc: Encodings, path: str | os.PathLike[str], row_group_size: int = 1 << 20
+                    ) -> Path:
+    """Write an encoding file atomically (temp file, then rename)."""
+    table = to_table(enc)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
+    enc.meta = json.loads(table.schema.metadata[METADATA_KEY])
+    return Path(path)
+
+
+def write_clkhash_json(enc: Encodings, path: str | os.PathLike[str]) -> Path:
+    """Write clkhash's ``{"clks": [base64, ...]}`` so anonlink tools can read the CLKs."""
+    raw = enc.clks.astype("<u8", copy=False).tobytes()
+    width = enc.clks.shape[1] * 8
+    clks = [base64.b64encode(raw[i * width:(i + 1) * width]).decode("ascii") for i in range(len(enc))]
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"clks": clks}), encoding="utf-8")
+    return Path(path)
+
+
+def read_encodings(path: str | os.PathLike[str]) -> Encodings:
+    """Read and check an encoding file (pprl Parquet, or clkhash JSON for interop).
+
+    Raises :class:`IntegrityError` for truncated, edited or inconsistent files and
+    :class:`InputError` for files that are not encodings at all.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found")
+    if p.suffix.lower() == ".json":
+        return _read_clkhash_json(p)
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError) as exc:
+        raise IntegrityError(f"{p}: not a readable Parquet file (truncated or damaged: "
+                             f"{str(exc).splitlines()[0][:120]})") from None
+    return _from_table(table, p)
+
+
+def _from_table(table: pa.Table, p: Path) -> Encodings:
+    """Check metadata and columns, then build :class:`Encodings`."""
+    raw_meta = (table.schema.metadata or {}).get(METADATA_KEY)
+    if raw_meta is None:
+        raise InputError(f"{p}: not a pprl encoding file (no pprl metadata)")
+    try:
+        meta = json.loads(raw_meta)
+    except json.JSONDecodeError:
+        raise IntegrityError(f"{p}: pprl metadata is damaged") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{p}: not a pprl encoding file (format {meta.get('format')!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{p}: encoding file format version {meta.get('format_version')} is not "
+                         f"supported (this pprl reads version {FORMAT_VERSION})")
+    for column in ("row", "token", "clk"):
+        if column not in table.column_names:
+            raise IntegrityError(f"{p}: column '{column}' is missing")
+    n = table.num_rows
+    if meta.get("count") != n:
+        raise IntegrityError(f"{p}: metadata says {meta.get('count')} records, file has {n} "
+                             "(truncated or edited)")
+    nbits = int(meta.get("nbits", 0))
+    clk_type = table.schema.field("clk").type
+    if not pa.types.is_fixed_size_binary(clk_type) or clk_type.byte_width * 8 != nbits:
+        raise IntegrityError(f"{p}: clk column width does not match nbits={nbits}")
+    enc = Encodings(
+        rows=table.column("row").to_numpy().astype(np.int64, copy=False),
+        tokens=_fixed_to_numpy(table.column("token"), TOKEN_BYTES),
+        has_token=~np.asarray(table.column("token").is_null().to_numpy(zero_copy_only=False)),
+        clks=_fixed_to_numpy(table.column("clk"), nbits // 8).view("<u8").reshape(n, nbits // 64),
+        block_keys={name: _block_column(table, name, p) for name in meta.get("block_keys", [])},
+        meta=meta,
+        path=p,
+    )
+    if content_digest(enc) != meta.get("digest"):
+        raise IntegrityError(f"{p}: content digest mismatch: the file was modified after encoding")
+    return enc
+
+
+def _fixed_to_numpy(column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """(n, width) uint8 array of a fixed_size_binary column; nulls read as zeros."""
+    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    n = len(arr)
+    buf = arr.buffers()[1]
+    data = np.frombuffer(buf, dtype=np.uint8, count=(arr.offset + n) * width)
+    return data[arr.offset * width:].reshape(n, width).copy()
+
+
+def _block_column(table: pa.Table, name: str, p: Path) -> tuple[np.ndarray, np.ndarray]:
+    column = f"block_{name}"
+    if column not in table.column_names:
+        raise IntegrityError(f"{p}: block key column '{column}' is missing")
+    col = table.column(column)
+    valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
+    values = col.fill_null(0).to_numpy().astype(np.uint64, copy=False)
+    return values, valid
+
+
+def _read_clkhash_json(p: Path) -> Encodings:
+    """Read clkhash's ``{"clks": [...]}``: no rows, tokens or fingerprint, so rows are 0..n-1."""
+    try:
+        clks_b64 = json.loads(p.read_text(encoding="utf-8"))["clks"]
+        raw = [base64.b64decode(c, validate=True) for c in clks_b64]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise InputError(f"{p}: not a clkhash JSON file (expected {{\"clks\": [base64, ...]}})") from None
+    widths = {len(r) for r in raw}
+    if len(widths) > 1 or (widths and next(iter(widths)) % 8):
+        raise InputError(f"{p}: CLKs have differing or non-64-bit-multiple lengths")
+    width = widths.pop() if widths else 128
+    n = len(raw)
+    clks = np.frombuffer(b"".join(raw), dtype="<u8").reshape(n, width // 8).copy()
+    return Encodings(rows=np.arange(n, dtype=np.int64), tokens=np.zeros((n, TOKEN_BYTES), np.uint8),
+                     has_token=np.zeros(n, bool), clks=clks,
+                     meta={"format": "clkhash-json", "nbits": width * 8, "count": n}, path=p)
+
+
+def check_compatible(a: Encodings, b: Encodings) -> None:
+    """Refuse to compare files made with different secrets, schemas or filter lengths."""
+    la, lb = a.path or "first file", b.path or "second file"
+    if a.nbits != b.nbits:
+        raise MismatchError(f"{la} has {a.nbits}-bit CLKs but {lb} has {b.nbits}-bit CLKs")
+    fa, fb = a.meta.get("key_fingerprint"), b.meta.get("key_fingerprint")
+    if fa and fb and fa != fb:
+        raise MismatchError(f"{la} and {lb} were encoded with different secrets "
+                            f"(key fingerprints {fa} and {fb})")
+    sa, sb = a.meta.get("schema_digest"), b.meta.get("schema_digest")
+    if sa and sb and sa != sb:
+        raise MismatchError(f"{la} and {lb} were encoded with different schemas "
+                            f"({a.meta.get('schema_name')} {sa[:12]} vs {b.meta.get('schema_name')} {sb[:12]})")
+
+
+def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:
+    """Popcount and per-bit frequency statistics of the CLKs (what ``pprl inspect`` shows).
+
+    Computed in chunks so memory stays bounded for files of any size.
+    """
+    n = len(enc)
+    if n == 0:
+        return {"records": 0}
+    counts = np.zeros(enc.nbits, dtype=np.int64)
+    popcounts = np.empty(n, dtype=np.int64)
+    for start in range(0, n, chunk):
+        bits = np.unpackbits(enc.clks[start:start + chunk].view(np.uint8), axis=1)
+        popcounts[start:start + chunk] = bits.sum(axis=1, dtype=np.int64)
+        counts += bits.sum(axis=0, dtype=np.int64)
+    freq = counts / n
+    return {
+        "records": n,
+        "with_link_key": int(enc.has_token.sum()),
+        "without_link_key": int(n - enc.has_token.sum()),
+        "duplicate_link_keys": _duplicate_tokens(enc),
+        "popcount_mean": round(float(popcounts.mean()), 2),
+        "popcount_min": int(popcounts.min()),
+        "popcount_max": int(popcounts.max()),
+        "fill_ratio": round(float(popcounts.mean() / enc.nbits), 4),
+        "bit_frequency_min": round(float(freq.min()), 4),
+        "bit_frequency_max": round(float(freq.max()), 4),
+        "bits_never_set": int((counts == 0).sum()),
+        "empty_clks": int((popcounts == 0).sum()),
+    }
+
+
+def _duplicate_tokens(enc: Encodings) -> int:
+    """How many non-null pseudonyms occur on more than one record."""
+    tokens = enc.tokens[enc.has_token]
+    if tokens.shape[0] == 0:
+        return 0
+    view = np.ascontiguousarray(tokens).view(np.dtype((np.void, TOKEN_BYTES))).ravel()
+    _, counts = np.unique(view, return_counts=True)
+    return int((counts > 1).sum())
