@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pprl_cli.common import console, err_console, fail, progress_bar, user_errors
 
 from pprl.keys import load_secret, write_secret
-from pprl.party import encode_records
-from pprl.read import parse_column_map, read_csv
-from pprl.schema import BUILTIN_SCHEMAS, builtin_document, load_schema
-from pprl.store import bit_statistics, read_encodings, write_clkhash_json, write_encodings
-from pprl_cli.common import console, err_console, fail, progress_bar, user_errors
+from pprl.schema import BUILTIN_SCHEMAS, builtin_document
 
 schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.")
 
@@ -52,6 +49,11 @@ def encode(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
 ) -> None:
     """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
+    from pprl.party import encode_records
+    from pprl.read import parse_column_map, read_csv
+    from pprl.schema import load_schema
+    from pprl.store import write_clkhash_json, write_encodings
+
     if format not in ("parquet", "clkhash-json"):
         fail(f"--format must be parquet or clkhash-json, not '{format}'")
     key = load_secret(secret)
@@ -77,6 +79,8 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check an encoding file and print its metadata and bit statistics (never secrets)."""
+    from pprl.store import bit_statistics, read_encodings
+
     enc = read_encodings(file)
     meta = {k: v for k, v in enc.meta.items() if k != "schema"}
     info = {"file": str(file), "metadata": meta, "statistics": bit_statistics(enc)}

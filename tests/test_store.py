@@ -9,8 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pprl.errors import InputError, IntegrityError, MismatchError
-from pprl.store import (Encodings, bit_statistics, check_compatible, read_encodings,
-                        write_clkhash_json, write_encodings)
+from pprl.store import (
+    Encodings,
+    bit_statistics,
+    check_compatible,
+    read_encodings,
+    write_clkhash_json,
+    write_encodings,
+)
 
 
 def make(n=50, words=16, seed=0, fingerprint="f" * 16, digest="d" * 32) -> Encodings:

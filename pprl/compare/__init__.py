@@ -1,1 +1,60 @@
-"""compare package."""
+"""Comparison core: Dice similarity of packed CLKs, candidate search, blocking.
+
+Public API (see docs/comparison.md)::
+
+    dice_pairs(a, b) -> float64[n]
+    iter_candidates(queries, refs, threshold, *, top_k=None, workers=None,
+                    chunk_queries=512, dedupe=False, blocking=None, device="cpu")
+    find_candidates(queries, refs, threshold, **same) -> Candidates(q, r, score)
+    kernel_info() -> "avx512-vpopcntdq" | "avx2" | "portable"
+"""
+
+from pprl.compare.backend import (
+    Backend,
+    available_kernels,
+    get_backend,
+    kernel_info,
+    register_backend,
+    select_kernel,
+)
+from pprl.compare.blocking import (
+    Blocking,
+    BlockKeys,
+    LshBlocking,
+    blocked_pairs,
+    pair_completeness,
+    reduction_ratio,
+)
+from pprl.compare.search import (
+    Candidates,
+    as_clks,
+    concat_candidates,
+    dice_pairs,
+    find_candidates,
+    iter_candidates,
+    popcounts,
+    sort_candidates,
+)
+
+__all__ = [
+    "Backend",
+    "BlockKeys",
+    "Blocking",
+    "LshBlocking",
+    "blocked_pairs",
+    "pair_completeness",
+    "reduction_ratio",
+    "Candidates",
+    "as_clks",
+    "available_kernels",
+    "concat_candidates",
+    "dice_pairs",
+    "find_candidates",
+    "get_backend",
+    "iter_candidates",
+    "kernel_info",
+    "popcounts",
+    "register_backend",
+    "select_kernel",
+    "sort_candidates",
+]

@@ -1,0 +1,55 @@
+"""``pprl verify``: the central matcher checks every claimed link, with encodings only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pprl_cli.common import console, err_console, user_errors
+
+
+@user_errors
+def verify(
+    reference: Annotated[Path, typer.Option(help="The register's encoding file.")],
+    claims: Annotated[list[Path], typer.Option(help="A claims party's encoding file (repeatable).")],
+    out: Annotated[Path, typer.Option(help="Output folder for findings, summary and report.")],
+    confirm_score: Annotated[float, typer.Option(help="Claimed score needed to confirm.")] = 0.75,
+    suspect_score: Annotated[float, typer.Option(help="Claimed score below which a claim is suspect.")] = 0.55,
+    margin_suspect: Annotated[float, typer.Option(
+        help="Margin (best other score - claimed score) from which a claim is suspect.")] = 0.04,
+    margin_review: Annotated[float, typer.Option(
+        help="Margin above which the evidence is thin (review).")] = -0.02,
+    blocking: Annotated[str | None, typer.Option(
+        help="Comma-separated block keys to search within (default: all in both files).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Verify claimed links: status, score, reason and likely true owner for every claim."""
+    from rich.table import Table
+
+    from pprl.verify import Thresholds, write_outputs
+    from pprl.verify import verify as run_verify
+
+    th = Thresholds(confirm_score=confirm_score, suspect_score=suspect_score,
+                    margin_suspect=margin_suspect, margin_review=margin_review)
+    names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
+    with err_console.status("verifying") as status:
+        result = run_verify(reference, claims, thresholds=th, blocking=names,
+                            progress=lambda stage: status.update(stage))
+        status.update("writing outputs")
+        write_outputs(result, out)
+    summary = result.summary
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"pprl verify: {summary['claims']} claims")
+    table.add_column("status")
+    table.add_column("claims", justify="right")
+    for name, n in summary["counts"].items():
+        table.add_row(name, str(n))
+    console.print(table)
+    for line in summary["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    console.print(f"findings: {out / 'findings.csv'}\nreport:   {out / 'report.html'}",
+                  highlight=False)

@@ -1,0 +1,956 @@
+/*
+ * pprl.compare._kernel -- popcount / Dice kernels for packed CLKs.
+ *
+ * Data layout
+ *   queries: row-major uint64[nq][words]
+ *   refs:    "blocked" uint64[nblocks][words][8]: 8 reference filters per
+ *            block, word-major, so one 512-bit load holds word w of 8 refs and
+ *            no horizontal sums are needed.  Refs are sorted by popcount so a
+ *            query only touches the blocks inside its popcount window.
+ *
+ * Three code paths, chosen at import (or via select()):
+ *   "avx512-vpopcntdq"  VPOPCNTQ on 512-bit vectors
+ *   "avx2"              pshufb nibble popcount + vpsadbw on 256-bit vectors
+ *   "portable"          __builtin_popcountll, no target flags
+ * All paths compute the same integers and the same IEEE double
+ * score = 2.0 * inter / (pa + pb), so results are identical.
+ *
+ * The search releases the GIL; Python runs it from several threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define PPRL_X86 1
+#include <immintrin.h>
+#endif
+
+#define LANES 8
+
+enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512 = 2 };
+static int active_path = PATH_PORTABLE;
+static const char *path_names[] = {"portable", "avx2", "avx512-vpopcntdq"};
+
+/* ------------------------------------------------------------------ */
+/* Per-block intersection counts: inter[l] = popcount(q & ref_l).      */
+/* ------------------------------------------------------------------ */
+
+static inline void
+block_portable(const uint64_t *q, const uint64_t *blk, Py_ssize_t words,
+               uint64_t inter[LANES])
+{
+    uint64_t acc[LANES] = {0};
+    for (Py_ssize_t w = 0; w < words; w++) {
+        const uint64_t qw = q[w];
+        const uint64_t *r = blk + w * LANES;
+        for (int l = 0; l < LANES; l++)
+            acc[l] += (uint64_t)__builtin_popcountll(qw & r[l]);
+    }
+    memcpy(inter, acc, sizeof(acc));
+}
+
+#ifdef PPRL_X86
+#define T_AVX2 __attribute__((target("avx2,popcnt")))
+#define T_AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512dq,popcnt")))
+
+static inline __attribute__((always_inline)) T_AVX2 __m256i
+nibble_popcount_avx2(__m256i x)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(x, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+static inline __attribute__((always_inline)) T_AVX2 void
+block_avx2(const uint64_t *q, const uint64_t *blk, Py_ssize_t words, uint64_t inter[LANES])
+{
+    /* byte counters hold at most 8 per word: flush to 64-bit lanes every 31 words */
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256();
+    Py_ssize_t w = 0;
+    while (w < words) {
+        Py_ssize_t stop = w + 31 < words ? w + 31 : words;
+        __m256i b0 = zero, b1 = zero;
+        for (; w < stop; w++) {
+            __m256i qv = _mm256_set1_epi64x((long long)q[w]);
+            __m256i r0 = _mm256_loadu_si256((const __m256i *)(blk + w * LANES));
+            __m256i r1 = _mm256_loadu_si256((const __m256i *)(blk + w * LANES + 4));
+            b0 = _mm256_add_epi8(b0, nibble_popcount_avx2(_mm256_and_si256(r0, qv)));
+            b1 = _mm256_add_epi8(b1, nibble_popcount_avx2(_mm256_and_si256(r1, qv)));
+        }
+        acc0 = _mm256_add_epi64(acc0, _mm256_sad_epu8(b0, zero));
+        acc1 = _mm256_add_epi64(acc1, _mm256_sad_epu8(b1, zero));
+    }
+    _mm256_storeu_si256((__m256i *)inter, acc0);
+    _mm256_storeu_si256((__m256i *)(inter + 4), acc1);
+}
+
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Candidate search                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    double score;
+    int64_t rid;
+} cand_t;
+
+typedef struct {
+    /* inputs */
+    const uint64_t *q;      /* nq x words */
+    const uint32_t *qpop;   /* nq */
+    const int64_t *qid;     /* nq */
+    Py_ssize_t nq;
+    const uint64_t *rblk;   /* nblocks x words x 8 */
+    const uint32_t *rpop;   /* nblocks*8, sorted ascending (padding: 0) */
+    const double *rpopd;    /* same as double */
+    const double *rrestd;   /* popcount of words [words/2, words) per sorted ref, double */
+    const int64_t *rid;     /* nr */
+    const int64_t *start;   /* bits + 2 entries: first sorted pos with popcount >= v */
+    Py_ssize_t nr, words, bits;
+    double threshold;
+    int dedupe;             /* query i is sorted ref q_base + i: only refs after it */
+    Py_ssize_t q_base;
+    Py_ssize_t top_k;       /* 0: all candidates */
+    /* outputs */
+    int64_t *oq, *orr;
+    double *os;
+    Py_ssize_t cap, count;
+    /* resumable state */
+    Py_ssize_t qpos, rpos;  /* rpos: next ref position in current query, -1 = start */
+    cand_t *heaps;          /* G heaps of top_k entries */
+    Py_ssize_t heap_ns[4];
+    int kslot;              /* which heap emit/flush use */
+} search_t;
+
+/* Popcount window [lo, hi) of sorted ref positions a query must visit. */
+static void
+query_window(const search_t *s, uint32_t p, Py_ssize_t qi, Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    Py_ssize_t a = 0, b = s->nr;
+    if (s->threshold > 0) {
+        /* Same (truncating) bound as anonlink: |p - p_ref| <= 2p(1/t - 1). */
+        double d = (double)(2u * p) * (1.0 / s->threshold - 1.0);
+        Py_ssize_t delta = d >= (double)s->bits ? s->bits : (Py_ssize_t)(uint32_t)d;
+        Py_ssize_t vlo = (Py_ssize_t)p - delta, vhi = (Py_ssize_t)p + delta + 1;
+        /* Refs below p can only reach t if p_ref >= p t / (2 - t); the -1 keeps a
+         * margin far above rounding error, so the result set is unchanged. */
+        if (s->threshold < 2.0) {
+            double tight = (double)p * s->threshold / (2.0 - s->threshold) - 1.0;
+            if (tight > (double)vlo) vlo = (Py_ssize_t)tight;
+        }
+        if (vlo < 0) vlo = 0;
+        if (vhi > s->bits + 1) vhi = s->bits + 1;
+        a = s->start[vlo];
+        b = s->start[vhi];
+    }
+    if (s->dedupe && a < s->q_base + qi + 1)
+        a = s->q_base + qi + 1;
+    *lo = a;
+    *hi = b;
+}
+
+/* heap of the top_k best candidates; root = worst (lowest score, then highest rid) */
+static inline int
+worse(const cand_t *x, const cand_t *y)
+{
+    return x->score < y->score || (x->score == y->score && x->rid > y->rid);
+}
+
+static void
+heap_push(search_t *s, double score, int64_t rid)
+{
+    cand_t c = {score, rid};
+    cand_t *h = s->heaps + s->kslot * s->top_k;
+    Py_ssize_t n = s->heap_ns[s->kslot];
+    if (n == s->top_k) {
+        if (!worse(&h[0], &c))
+            return;
+        /* replace root and sift down */
+        Py_ssize_t i = 0;
+        for (;;) {
+            Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;
+            const cand_t *cur = (m == i) ? &c : &h[m];
+            if (l < n && worse(&h[l], cur)) { m = l; cur = &h[l]; }
+            if (r < n && worse(&h[r], cur)) { m = r; }
+            if (m == i) break;
+            h[i] = h[m];
+            i = m;
+        }
+        h[i] = c;
+        return;
+    }
+    Py_ssize_t i = n++;
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) / 2;
+        if (!worse(&c, &h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+    s->heap_ns[s->kslot] = n;
+}
+
+static int
+cmp_best_first(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (worse(x, y)) return 1;
+    if (worse(y, x)) return -1;
+    return 0;
+}
+
+/* Emit one candidate (all-pairs mode writes out, top-k mode feeds heap kslot). */
+static inline void
+emit_k(search_t *s, Py_ssize_t qi, Py_ssize_t pos, double score)
+{
+    int64_t rid = s->rid[pos];
+    if (s->top_k) {
+        heap_push(s, score, rid);
+        return;
+    }
+    int64_t qid = s->qid[qi];
+    if (s->dedupe && rid < qid) {
+        int64_t t = rid; rid = qid; qid = t;
+    }
+    s->oq[s->count] = qid;
+    s->orr[s->count] = rid;
+    s->os[s->count] = score;
+    s->count++;
+}
+
+static inline double
+dice_score(uint64_t inter, uint32_t pa, uint32_t pb)
+{
+    uint32_t den = pa + pb;
+    return den ? (2.0 * (double)inter) / (double)den : 0.0;
+}
+
+/* Scalar emission of one block given 8 intersection counts. */
+static inline void
+emit_block(search_t *s, Py_ssize_t qi, uint32_t p, Py_ssize_t b, Py_ssize_t lo, Py_ssize_t hi,
+           const uint64_t inter[LANES])
+{
+    Py_ssize_t base = b * LANES;
+    for (int l = 0; l < LANES; l++) {
+        Py_ssize_t pos = base + l;
+        if (pos < lo || pos >= hi) continue;
+        double sc = dice_score(inter[l], p, s->rpop[pos]);
+        if (sc >= s->threshold) emit_k(s, qi, pos, sc);
+    }
+}
+
+/* Finish a query in top-k mode: write the heap best-first. */
+static void
+flush_heap(search_t *s, Py_ssize_t qi)
+{
+    cand_t *h = s->heaps + s->kslot * s->top_k;
+    Py_ssize_t n = s->heap_ns[s->kslot];
+    qsort(h, (size_t)n, sizeof(cand_t), cmp_best_first);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t qid = s->qid[qi], rid = h[i].rid;
+        if (s->dedupe && rid < qid) { int64_t t = rid; rid = qid; qid = t; }
+        s->oq[s->count] = qid;
+        s->orr[s->count] = rid;
+        s->os[s->count] = h[i].score;
+        s->count++;
+    }
+    s->heap_ns[s->kslot] = 0;
+}
+
+/* Room check: all-pairs mode needs 8 free slots per block, top-k needs k per query. */
+static inline int
+room_for_block(const search_t *s) { return s->top_k || s->cap - s->count >= LANES; }
+static inline int
+room_for_query(const search_t *s) { return !s->top_k || s->cap - s->count >= s->top_k; }
+
+/*
+ * SEARCH_BODY is the shared loop; BLOCK computes uint64_t inter[8] for block b.
+ * PREP runs once per query (e.g. broadcast the query words).
+ */
+#define SEARCH_BODY(PREP, BLOCK)                                                  \
+    for (; s->qpos < s->nq; s->qpos++, s->rpos = -1) {                            \
+        Py_ssize_t qi = s->qpos;                                                  \
+        uint32_t p = s->qpop[qi];                                                 \
+        const uint64_t *qrow = s->q + qi * s->words;                              \
+        Py_ssize_t lo, hi;                                                        \
+        if (s->threshold > 0 && p == 0) continue;                                 \
+        query_window(s, p, qi, &lo, &hi);                                         \
+        if (lo >= hi) continue;                                                   \
+        if (s->rpos < 0) {                                                        \
+            if (!room_for_query(s)) return;                                       \
+            s->rpos = lo;                                                         \
+        }                                                                         \
+        PREP;                                                                     \
+        Py_ssize_t b = s->rpos / LANES, bend = (hi + LANES - 1) / LANES;          \
+        for (; b < bend; b++) {                                                   \
+            if (!room_for_block(s)) { s->rpos = b * LANES > lo ? b * LANES : lo; return; } \
+            const uint64_t *blk = s->rblk + b * s->words * LANES;                 \
+            BLOCK;                                                                \
+        }                                                                         \
+        if (s->top_k) flush_heap(s, qi);                                          \
+    }
+
+static void
+search_portable(search_t *s)
+{
+    uint64_t inter[LANES];
+    SEARCH_BODY((void)0,
+                block_portable(qrow, blk, s->words, inter);
+                emit_block(s, qi, p, b, lo, hi, inter));
+}
+
+#ifdef PPRL_X86
+static T_AVX2 void
+search_avx2(search_t *s)
+{
+    uint64_t inter[LANES];
+    SEARCH_BODY((void)0,
+                block_avx2(qrow, blk, s->words, inter);
+                emit_block(s, qi, p, b, lo, hi, inter));
+}
+
+/* Intersections of G=4 queries with one block: each ref vector is loaded once
+ * and reused 4x, which cuts cache traffic per pair by 4 (the kernel is otherwise
+ * bound by streaming refs from L3). */
+#define G 4
+/* r AND broadcast(*q) with the broadcast folded into the instruction (one uop);
+ * compilers otherwise emit a separate vpbroadcastq per use. */
+static inline __attribute__((always_inline)) T_AVX512 __m512i
+and_bcast(__m512i r, const uint64_t *q)
+{
+    __m512i x;
+    __asm__("vpandq %1%{1to8%}, %2, %0" : "=v"(x) : "m"(*q), "v"(r));
+    return x;
+}
+
+static inline __attribute__((always_inline)) T_AVX512 void
+block4_avx512(const uint64_t *const qr[G], const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+              __m512i acc[G])
+{
+    __m512i a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (Py_ssize_t w = w0; w < w1; w++) {
+        __m512i r = _mm512_loadu_si512(blk + w * LANES);
+        a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(and_bcast(r, qr[0] + w)));
+        a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(and_bcast(r, qr[1] + w)));
+        a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(and_bcast(r, qr[2] + w)));
+        a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(and_bcast(r, qr[3] + w)));
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+
+/*
+ * Early exit after the first half of the words: the final intersection is at
+ * most inter_half + min(rest_q, rest_ref), where rest_* are the popcounts of the
+ * second halves.  If that cannot reach the (conservative) need of any of the
+ * 32 pairs, the block is skipped.  Exactness is unaffected: it only drops pairs
+ * the final exact test would reject.
+ */
+/* Bit g set if query g of the group may still reach the threshold in this block. */
+static inline __attribute__((always_inline)) T_AVX512 unsigned
+block_may_pass(const __m512i iv[G], const __m512d need[G], const double qrest[G], __m512d rrest)
+{
+    unsigned live = 0;
+    for (int g = 0; g < G; g++) {
+        __m512d bound = _mm512_add_pd(_mm512_cvtepi64_pd(iv[g]),
+                                      _mm512_min_pd(rrest, _mm512_set1_pd(qrest[g])));
+        if (_mm512_cmp_pd_mask(bound, need[g], _CMP_GE_OQ)) live |= 1u << g;
+    }
+    return live;
+}
+
+/* Words [w0, w1) of one query against one block, added to acc. */
+static inline __attribute__((always_inline)) T_AVX512 __m512i
+block1_avx512(const uint64_t *q, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1, __m512i acc)
+{
+    __m512i a1 = _mm512_setzero_si512();
+    Py_ssize_t w = w0;
+    for (; w + 2 <= w1; w += 2) {
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(and_bcast(_mm512_loadu_si512(blk + w * LANES), q + w)));
+        a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(and_bcast(_mm512_loadu_si512(blk + (w + 1) * LANES), q + w + 1)));
+    }
+    if (w < w1)
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(and_bcast(_mm512_loadu_si512(blk + w * LANES), q + w)));
+    return _mm512_add_epi64(acc, a1);
+}
+
+/* Threshold test + emission of one query's lanes of a block (see pre-test note above). */
+static inline __attribute__((always_inline)) T_AVX512 void
+lanes_emit_avx512(search_t *s, Py_ssize_t qi, uint32_t p, Py_ssize_t pos0, Py_ssize_t lo,
+                  Py_ssize_t hi, __m512i iv, __m512d need)
+{
+    if (pos0 + LANES <= lo || pos0 >= hi) return;
+    unsigned m;
+    if (s->threshold <= 0) {
+        m = 0xFFu;
+    } else {
+        m = (unsigned)_mm512_cmp_pd_mask(_mm512_cvtepi64_pd(iv), need, _CMP_GE_OQ);
+        if (__builtin_expect(!m, 1)) return;
+    }
+    if (pos0 < lo) m &= 0xFFu << (lo - pos0);
+    if (pos0 + LANES > hi) m &= 0xFFu >> (pos0 + LANES - hi);
+    if (!m) return;
+    uint64_t inter[LANES];
+    _mm512_storeu_si512(inter, iv);
+    while (m) {
+        int l = __builtin_ctz(m);
+        m &= m - 1;
+        double sc = dice_score(inter[l], p, s->rpop[pos0 + l]);
+        if (sc >= s->threshold) emit_k(s, qi, pos0 + l, sc);
+    }
+}
+
+/* Grouped AVX-512 search: G consecutive queries (sorted by popcount, so their
+ * windows nearly coincide) walk the union of their windows together. */
+static inline __attribute__((always_inline)) T_AVX512 void
+search_avx512_grouped(search_t *s, Py_ssize_t words)
+{
+    const double ht = s->threshold * 0.5 * (1.0 - 1e-12);
+    const Py_ssize_t half = words / 2;
+    /* The early exit pays only when it prunes: data with many near pairs (e.g.
+     * clkhash schemas with few distinct values) switch it off after a trial. */
+    int early = s->threshold > 0 && half > 0;
+    Py_ssize_t checked = 0, saved = 0;
+    for (; s->qpos < s->nq; s->qpos += G, s->rpos = -1) {
+        Py_ssize_t lo[G], hi[G], qi[G], glo = PY_SSIZE_T_MAX, ghi = 0;
+        uint32_t p[G];
+        double qrest[G];
+        const uint64_t *qr[G];
+        for (int g = 0; g < G; g++) {
+            qi[g] = s->qpos + g < s->nq ? s->qpos + g : s->nq - 1;
+            p[g] = s->qpop[qi[g]];
+            qr[g] = s->q + qi[g] * words;
+            uint32_t rest = 0;
+            for (Py_ssize_t w = half; w < words; w++) rest += (uint32_t)__builtin_popcountll(qr[g][w]);
+            qrest[g] = (double)rest;
+            lo[g] = hi[g] = 0;
+            if (s->qpos + g < s->nq && !(s->threshold > 0 && p[g] == 0))
+                query_window(s, p[g], qi[g], &lo[g], &hi[g]);
+            if (lo[g] < hi[g]) {
+                if (lo[g] < glo) glo = lo[g];
+                if (hi[g] > ghi) ghi = hi[g];
+            }
+        }
+        if (glo >= ghi) continue;
+        if (s->rpos < 0) {
+            if (s->top_k && s->cap - s->count < G * s->top_k) return;
+            s->rpos = glo;
+        }
+        Py_ssize_t b = s->rpos / LANES, bend = (ghi + LANES - 1) / LANES;
+        for (; b < bend; b++) {
+            if (!s->top_k && s->cap - s->count < G * LANES) {
+                s->rpos = b * LANES > glo ? b * LANES : glo;
+                if (s->qpos > s->nq) s->qpos = s->nq;
+                return;
+            }
+            const uint64_t *blk = s->rblk + b * words * LANES;
+            Py_ssize_t pos0 = b * LANES;
+            __m512i iv[G];
+            __m512d need[G];
+            __m512d rp = _mm512_loadu_pd(s->rpopd + pos0);
+            for (int g = 0; g < G; g++) {
+                iv[g] = _mm512_setzero_si512();
+                need[g] = _mm512_fmadd_pd(rp, _mm512_set1_pd(ht), _mm512_set1_pd((double)p[g] * ht));
+            }
+            block4_avx512(qr, blk, 0, half, iv);
+            unsigned live = (1u << G) - 1;
+            if (early) {
+                live = block_may_pass(iv, need, qrest, _mm512_loadu_pd(s->rrestd + pos0));
+                checked++;
+                saved += !live;
+                if (checked == 1024 && saved * 2 < checked) early = 0;
+                if (!live) continue;
+            }
+            if (live == (1u << G) - 1) {
+                block4_avx512(qr, blk, half, words, iv);
+            } else {   /* finish only the queries that can still pass */
+                for (int g = 0; g < G; g++)
+                    if (live & (1u << g)) iv[g] = block1_avx512(qr[g], blk, half, words, iv[g]);
+            }
+            for (int g = 0; g < G; g++) {
+                if (!(live & (1u << g))) continue;
+                s->kslot = g;
+                lanes_emit_avx512(s, qi[g], p[g], pos0, lo[g], hi[g], iv[g], need[g]);
+            }
+        }
+        if (s->top_k)
+            for (int g = 0; g < G && s->qpos + g < s->nq; g++) {
+                s->kslot = g;
+                flush_heap(s, qi[g]);
+            }
+    }
+    if (s->qpos > s->nq) s->qpos = s->nq;
+}
+
+static T_AVX512 void search_avx512_w16(search_t *s) { search_avx512_grouped(s, 16); }
+static T_AVX512 void search_avx512_any(search_t *s) { search_avx512_grouped(s, s->words); }
+#endif
+
+/* Run the active path on s (GIL released by the caller). Returns -1 on OOM. */
+static int
+run_search(search_t *s)
+{
+#ifdef PPRL_X86
+    if (active_path == PATH_AVX512) {
+        if (s->words == 16) search_avx512_w16(s);
+        else search_avx512_any(s);
+        return 0;
+    }
+    if (active_path == PATH_AVX2) {
+        search_avx2(s);
+        return 0;
+    }
+#endif
+    search_portable(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Python bindings                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Check a buffer holds at least n items of itemsize bytes. */
+static int
+need(Py_buffer *b, Py_ssize_t n, Py_ssize_t itemsize, const char *what)
+{
+    if (b->len < n * itemsize) {
+        PyErr_Format(PyExc_ValueError, "buffer '%s' too small (%zd bytes, need %zd)", what,
+                     b->len, n * itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+static const char search_doc[] =
+    "search(q, qpop, qid, rblk, rpop, rpopd, rid, start, words, bits, threshold, dedupe,\n"
+    "       q_base, top_k, oq, or_, os, qpos, rpos) -> (count, qpos, rpos)\n\n"
+    "Candidate search of queries q against blocked, popcount-sorted refs. Writes up to\n"
+    "len(os) candidates into (oq, or_, os) and returns how many, plus the resume state\n"
+    "(qpos == nq when done). Releases the GIL.";
+
+static PyObject *
+py_search(PyObject *self, PyObject *args)
+{
+    Py_buffer bq, bqpop, bqid, brblk, brpop, brpopd, brid, bstart, boq, bor, bos;
+    Py_ssize_t words, bits, q_base, top_k, qpos, rpos;
+    double threshold;
+    int dedupe;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*nndpnnw*w*w*nn", &bq, &bqpop, &bqid, &brblk,
+                          &brpop, &brpopd, &brid, &bstart, &words, &bits, &threshold, &dedupe,
+                          &q_base, &top_k, &boq, &bor, &bos, &qpos, &rpos))
+        return NULL;
+    PyObject *result = NULL;
+    search_t s;
+    memset(&s, 0, sizeof(s));
+    s.nq = bqpop.len / 4;
+    s.nr = brid.len / 8;
+    Py_ssize_t nblocks = (s.nr + LANES - 1) / LANES;
+    s.cap = bos.len / 8;
+    if (words <= 0 || need(&bq, s.nq * words, 8, "q") || need(&bqid, s.nq, 8, "qid") ||
+        need(&brblk, nblocks * words * LANES, 8, "rblk") || need(&brpop, nblocks * LANES, 4, "rpop") ||
+        need(&brpopd, 2 * nblocks * LANES, 8, "rpopd") || need(&bstart, bits + 2, 8, "start") ||
+        need(&boq, s.cap, 8, "oq") || need(&bor, s.cap, 8, "or_"))
+        goto done;
+    if (top_k < 0 || (top_k > 0 && s.cap < 4 * top_k) || (top_k == 0 && s.cap < 4 * LANES)) {
+        PyErr_SetString(PyExc_ValueError, "output buffers too small");
+        goto done;
+    }
+    s.q = bq.buf; s.qpop = bqpop.buf; s.qid = bqid.buf;
+    s.rblk = brblk.buf; s.rpop = brpop.buf; s.rpopd = brpopd.buf;
+    s.rrestd = s.rpopd + nblocks * LANES; s.rid = brid.buf;
+    s.start = bstart.buf;
+    s.words = words; s.bits = bits; s.threshold = threshold; s.dedupe = dedupe;
+    s.q_base = q_base; s.top_k = top_k;
+    s.oq = boq.buf; s.orr = bor.buf; s.os = bos.buf;
+    s.qpos = qpos; s.rpos = rpos;
+    if (top_k) {
+        s.heaps = malloc((size_t)top_k * 4 * sizeof(cand_t));
+        if (!s.heaps) { PyErr_NoMemory(); goto done; }
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = run_search(&s);
+    Py_END_ALLOW_THREADS
+    free(s.heaps);
+    if (rc) { PyErr_NoMemory(); goto done; }
+    result = Py_BuildValue("nnn", s.count, s.qpos, s.rpos);
+done:
+    PyBuffer_Release(&bq); PyBuffer_Release(&bqpop); PyBuffer_Release(&bqid);
+    PyBuffer_Release(&brblk); PyBuffer_Release(&brpop); PyBuffer_Release(&brpopd);
+    PyBuffer_Release(&brid); PyBuffer_Release(&bstart); PyBuffer_Release(&boq);
+    PyBuffer_Release(&bor); PyBuffer_Release(&bos);
+    return result;
+}
+
+/* Row popcounts; scalar popcnt is plenty for O(n) work. */
+static void
+popcount_rows_portable(const uint64_t *x, Py_ssize_t n, Py_ssize_t words, uint32_t *out)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t c = 0;
+        for (Py_ssize_t w = 0; w < words; w++) c += (uint32_t)__builtin_popcountll(x[i * words + w]);
+        out[i] = c;
+    }
+}
+#ifdef PPRL_X86
+static T_AVX2 void
+popcount_rows_hw(const uint64_t *x, Py_ssize_t n, Py_ssize_t words, uint32_t *out)
+{
+    popcount_rows_portable(x, n, words, out);
+}
+#endif
+
+static void
+popcount_rows(const uint64_t *x, Py_ssize_t n, Py_ssize_t words, uint32_t *out)
+{
+#ifdef PPRL_X86
+    if (active_path != PATH_PORTABLE) { popcount_rows_hw(x, n, words, out); return; }
+#endif
+    popcount_rows_portable(x, n, words, out);
+}
+
+static PyObject *
+py_popcount(PyObject *self, PyObject *args)
+{
+    Py_buffer bx, bo;
+    Py_ssize_t words;
+    if (!PyArg_ParseTuple(args, "y*nw*", &bx, &words, &bo)) return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t n = bo.len / 4;
+    if (words > 0 && need(&bx, n * words, 8, "x") == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        popcount_rows(bx.buf, n, words, bo.buf);
+        Py_END_ALLOW_THREADS
+        res = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&bx); PyBuffer_Release(&bo);
+    return res;
+}
+
+static void
+dice_rows(const uint64_t *a, const uint64_t *b, Py_ssize_t n, Py_ssize_t words, double *out)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t pa = 0, pb = 0, in = 0;
+        const uint64_t *x = a + i * words, *y = b + i * words;
+        for (Py_ssize_t w = 0; w < words; w++) {
+            pa += (uint32_t)__builtin_popcountll(x[w]);
+            pb += (uint32_t)__builtin_popcountll(y[w]);
+            in += (uint32_t)__builtin_popcountll(x[w] & y[w]);
+        }
+        out[i] = dice_score(in, pa, pb);
+    }
+}
+#ifdef PPRL_X86
+static T_AVX2 void
+dice_rows_hw(const uint64_t *a, const uint64_t *b, Py_ssize_t n, Py_ssize_t words, double *out)
+{
+    dice_rows(a, b, n, words, out);
+}
+#endif
+
+static PyObject *
+py_dice_rows(PyObject *self, PyObject *args)
+{
+    Py_buffer ba, bb, bo;
+    Py_ssize_t words;
+    if (!PyArg_ParseTuple(args, "y*y*nw*", &ba, &bb, &words, &bo)) return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t n = bo.len / 8;
+    if (words > 0 && need(&ba, n * words, 8, "a") == 0 && need(&bb, n * words, 8, "b") == 0) {
+        Py_BEGIN_ALLOW_THREADS
+#ifdef PPRL_X86
+        if (active_path != PATH_PORTABLE) dice_rows_hw(ba.buf, bb.buf, n, words, bo.buf);
+        else
+#endif
+            dice_rows(ba.buf, bb.buf, n, words, bo.buf);
+        Py_END_ALLOW_THREADS
+        res = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&ba); PyBuffer_Release(&bb); PyBuffer_Release(&bo);
+    return res;
+}
+
+/* Dice of index pairs (a[qi[k]], b[rj[k]]) -- used by blocking for small blocks. */
+static void
+dice_index(const uint64_t *a, const uint64_t *b, Py_ssize_t words, const int64_t *qi,
+           const int64_t *rj, const uint32_t *pa, const uint32_t *pb, Py_ssize_t n, double *out)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const uint64_t *x = a + qi[k] * words, *y = b + rj[k] * words;
+        uint32_t in = 0;
+        for (Py_ssize_t w = 0; w < words; w++) in += (uint32_t)__builtin_popcountll(x[w] & y[w]);
+        out[k] = dice_score(in, pa[qi[k]], pb[rj[k]]);
+    }
+}
+#ifdef PPRL_X86
+static T_AVX2 void
+dice_index_hw(const uint64_t *a, const uint64_t *b, Py_ssize_t words, const int64_t *qi,
+              const int64_t *rj, const uint32_t *pa, const uint32_t *pb, Py_ssize_t n, double *out)
+{
+    dice_index(a, b, words, qi, rj, pa, pb, n, out);
+}
+#endif
+
+static PyObject *
+py_dice_index(PyObject *self, PyObject *args)
+{
+    Py_buffer ba, bb, bqi, brj, bpa, bpb, bo;
+    Py_ssize_t words;
+    if (!PyArg_ParseTuple(args, "y*y*ny*y*y*y*w*", &ba, &bb, &words, &bqi, &brj, &bpa, &bpb, &bo))
+        return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t n = bo.len / 8, na = bpa.len / 4, nb = bpb.len / 4;
+    if (words > 0 && need(&bqi, n, 8, "qi") == 0 && need(&brj, n, 8, "rj") == 0 &&
+        need(&ba, na * words, 8, "a") == 0 && need(&bb, nb * words, 8, "b") == 0) {
+        const int64_t *qi = bqi.buf, *rj = brj.buf;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (qi[k] < 0 || qi[k] >= na || rj[k] < 0 || rj[k] >= nb) {
+                PyErr_SetString(PyExc_IndexError, "pair index out of range");
+                goto done;
+            }
+        }
+        Py_BEGIN_ALLOW_THREADS
+#ifdef PPRL_X86
+        if (active_path != PATH_PORTABLE)
+            dice_index_hw(ba.buf, bb.buf, words, qi, rj, bpa.buf, bpb.buf, n, bo.buf);
+        else
+#endif
+            dice_index(ba.buf, bb.buf, words, qi, rj, bpa.buf, bpb.buf, n, bo.buf);
+        Py_END_ALLOW_THREADS
+        res = Py_NewRef(Py_None);
+    }
+done:
+    PyBuffer_Release(&ba); PyBuffer_Release(&bb); PyBuffer_Release(&bqi); PyBuffer_Release(&brj);
+    PyBuffer_Release(&bpa); PyBuffer_Release(&bpb); PyBuffer_Release(&bo);
+    return res;
+}
+
+/* ------------------------------------------------------------------ */
+/* Greedy 1:1 solving (anonlink order: score desc, then q asc, r asc)  */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const int64_t *q, *r;
+    const double *s;
+} edges_t;
+
+static inline int
+edge_before(const edges_t *E, int64_t a, int64_t b)
+{
+    if (E->s[a] != E->s[b]) return E->s[a] > E->s[b];
+    if (E->q[a] != E->q[b]) return E->q[a] < E->q[b];
+    if (E->r[a] != E->r[b]) return E->r[a] < E->r[b];
+    return a < b;
+}
+
+static const edges_t *sort_edges_ctx;
+static int
+cmp_edges(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return edge_before(sort_edges_ctx, a, b) ? -1 : (edge_before(sort_edges_ctx, b, a) ? 1 : 0);
+}
+
+/* Best edge seen so far for one record: score kept next to the edge id so most
+ * comparisons need no second random access. */
+typedef struct {
+    double s;
+    int64_t e;
+} best_t;
+
+static inline void
+offer(const edges_t *E, best_t *b, int64_t e)
+{
+    double se = E->s[e];
+    if (b->e < 0 || se > b->s || (se == b->s && edge_before(E, e, b->e))) {
+        b->s = se;
+        b->e = e;
+    }
+}
+
+/* Forget the best edges of the records touched by the alive edges. */
+static void
+reset_best(const edges_t *E, const int64_t *alive, int64_t na, best_t *bq, int64_t nq,
+           best_t *br, int64_t nr)
+{
+    if (na > (nq + nr) / 4) {  /* dense: one sequential sweep is cheaper */
+        memset(bq, 0xFF, (size_t)nq * sizeof(best_t));
+        memset(br, 0xFF, (size_t)nr * sizeof(best_t));
+        return;
+    }
+    for (int64_t k = 0; k < na; k++) {
+        bq[E->q[alive[k]]].e = -1;
+        br[E->r[alive[k]]].e = -1;
+    }
+}
+
+/*
+ * Marks keep[e] = 1 for the edges the sequential greedy algorithm picks.
+ * Rounds of "locally dominant" edges (best edge of both its endpoints) give the
+ * same matching without a global sort; after max_rounds the rest is sorted and
+ * scanned sequentially.  Returns 0, or -1 on OOM.
+ */
+static int
+greedy_match(const edges_t *E, int64_t n, int64_t nq, int64_t nr, uint8_t *keep, int max_rounds)
+{
+    int64_t *alive = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    best_t *bq = malloc((size_t)(nq ? nq : 1) * sizeof(best_t));
+    best_t *br = malloc((size_t)(nr ? nr : 1) * sizeof(best_t));
+    uint8_t *usedq = calloc((size_t)(nq ? nq : 1), 1), *usedr = calloc((size_t)(nr ? nr : 1), 1);
+    if (!alive || !bq || !br || !usedq || !usedr) {
+        free(alive); free(bq); free(br); free(usedq); free(usedr);
+        return -1;
+    }
+    memset(keep, 0, (size_t)n);
+    for (int64_t e = 0; e < n; e++) alive[e] = e;
+    int64_t na = n;
+    for (int round = 0; na > 0 && round < max_rounds; round++) {
+        reset_best(E, alive, na, bq, nq, br, nr);
+        for (int64_t k = 0; k < na; k++) {
+            int64_t e = alive[k];
+            offer(E, &bq[E->q[e]], e);
+            offer(E, &br[E->r[e]], e);
+        }
+        for (int64_t k = 0; k < na; k++) {
+            int64_t e = alive[k];
+            if (bq[E->q[e]].e == e && br[E->r[e]].e == e) {
+                keep[e] = 1;
+                usedq[E->q[e]] = 1;
+                usedr[E->r[e]] = 1;
+            }
+        }
+        int64_t m = 0;
+        for (int64_t k = 0; k < na; k++) {
+            int64_t e = alive[k];
+            if (!usedq[E->q[e]] && !usedr[E->r[e]]) alive[m++] = e;
+        }
+        na = m;
+    }
+    if (na > 0) {  /* long chains: finish with the plain sequential algorithm */
+        sort_edges_ctx = E;
+        qsort(alive, (size_t)na, sizeof(int64_t), cmp_edges);
+        for (int64_t k = 0; k < na; k++) {
+            int64_t e = alive[k];
+            if (usedq[E->q[e]] || usedr[E->r[e]]) continue;
+            keep[e] = 1;
+            usedq[E->q[e]] = 1;
+            usedr[E->r[e]] = 1;
+        }
+    }
+    free(alive); free(bq); free(br); free(usedq); free(usedr);
+    return 0;
+}
+
+static PyObject *
+py_greedy(PyObject *self, PyObject *args)
+{
+    Py_buffer bq, br, bs, bk;
+    Py_ssize_t nq, nr;
+    int max_rounds;
+    if (!PyArg_ParseTuple(args, "y*y*y*nniw*", &bq, &br, &bs, &nq, &nr, &max_rounds, &bk))
+        return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t n = bk.len;
+    if (need(&bq, n, 8, "q") || need(&br, n, 8, "r") || need(&bs, n, 8, "score")) goto done;
+    edges_t E = {bq.buf, br.buf, bs.buf};
+    for (Py_ssize_t e = 0; e < n; e++) {
+        if (E.q[e] < 0 || E.q[e] >= nq || E.r[e] < 0 || E.r[e] >= nr) {
+            PyErr_SetString(PyExc_IndexError, "record index out of range");
+            goto done;
+        }
+    }
+    int rc;
+    /* the qsort fallback uses a static context: keep the GIL held */
+    rc = greedy_match(&E, n, nq, nr, bk.buf, max_rounds);
+    if (rc) { PyErr_NoMemory(); goto done; }
+    res = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&bq); PyBuffer_Release(&br); PyBuffer_Release(&bs); PyBuffer_Release(&bk);
+    return res;
+}
+
+/* Best path this CPU supports. */
+static int
+best_path(void)
+{
+#ifdef PPRL_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq"))
+        return PATH_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+        return PATH_AVX2;
+#endif
+    return PATH_PORTABLE;
+}
+
+static PyObject *
+py_select(PyObject *self, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    int best = best_path(), want;
+    if (!strcmp(name, "auto")) want = best;
+    else if (!strcmp(name, "portable")) want = PATH_PORTABLE;
+    else if (!strcmp(name, "avx2")) want = PATH_AVX2;
+    else if (!strcmp(name, "avx512-vpopcntdq") || !strcmp(name, "avx512")) want = PATH_AVX512;
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown kernel path '%s'", name);
+        return NULL;
+    }
+    if (want > best) {
+        PyErr_Format(PyExc_RuntimeError, "kernel path '%s' not supported by this CPU", name);
+        return NULL;
+    }
+    active_path = want;
+    return PyUnicode_FromString(path_names[active_path]);
+}
+
+static PyObject *
+py_info(PyObject *self, PyObject *noargs)
+{
+    return PyUnicode_FromString(path_names[active_path]);
+}
+
+static PyObject *
+py_available(PyObject *self, PyObject *noargs)
+{
+    int best = best_path();
+    PyObject *t = PyTuple_New(best + 1);
+    if (!t) return NULL;
+    for (int i = 0; i <= best; i++) PyTuple_SET_ITEM(t, i, PyUnicode_FromString(path_names[i]));
+    return t;
+}
+
+static PyMethodDef methods[] = {
+    {"search", py_search, METH_VARARGS, search_doc},
+    {"popcount", py_popcount, METH_VARARGS, "popcount(x, words, out_uint32): row popcounts."},
+    {"dice_rows", py_dice_rows, METH_VARARGS, "dice_rows(a, b, words, out_float64): aligned Dice."},
+    {"dice_index", py_dice_index, METH_VARARGS,
+     "dice_index(a, b, words, qi, rj, pop_a, pop_b, out): Dice of index pairs."},
+    {"greedy", py_greedy, METH_VARARGS,
+     "greedy(q, r, score, nq, nr, max_rounds, keep_uint8): mark greedy 1:1 matches."},
+    {"select", py_select, METH_VARARGS, "select(name) -> active path name ('auto' = best)."},
+    {"info", py_info, METH_NOARGS, "Name of the active kernel path."},
+    {"available", py_available, METH_NOARGS, "Kernel paths this CPU supports."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_kernel", "Popcount/Dice kernels for packed CLKs.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__kernel(void)
+{
+    active_path = best_path();
+    return PyModule_Create(&moduledef);
+}

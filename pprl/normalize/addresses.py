@@ -1,0 +1,136 @@
+"""Japanese addresses to a compact matching key: 東京都千代田区霞ケ関1-2-3メゾン東京101.
+
+The key is for matching, not for display. Steps (one small function each): NFKC and
+variant-kanji folding; whitespace removed (between two digit runs it becomes a hyphen);
+dashes classified as hyphen or long-vowel mark; kanji numerals in block numbers to
+digits; ヶ/ケ/が/ガ/ヵ between kanji folded to ケ and の/ノ between kanji to ノ;
+丁目/番(地)/号/の to the hyphenated ``1-2-3`` form; 号室/室 after a room number dropped;
+大字 dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._chars import DASHES, is_blank, nfkc
+from .kana import KATAKANA
+from .kanji import fold_variants
+from .numerals import KANJI_NUMERAL_CLASS, kanji_to_int
+
+_KANJI = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f々〆]"
+
+_GAP_BETWEEN_DIGITS = re.compile(r"(?<=[0-9])[\s#]+(?=[0-9])")
+_GAPS = re.compile(r"[\s#]+")
+_DASH_RUN = re.compile(f"[{re.escape(DASHES)}]+")
+_KATAKANA_CHAR = re.compile(f"[{KATAKANA}]")
+
+# Kanji numerals that are block numbers: followed by a block suffix (一丁目, 二番, 三号,
+# 二十三番地, 三の四, 一-) or following one at the end of a block (二番三). Numerals in
+# place names (八王子, 三鷹, 九段, 十日町, 八丁堀) have neither and are kept.
+_BLOCK_SUFFIX = f"丁目|番|号|条|線|地割|-|の{KANJI_NUMERAL_CLASS}"
+_NUMERAL_BEFORE_SUFFIX = re.compile(f"{KANJI_NUMERAL_CLASS}+(?={_BLOCK_SUFFIX})")
+_NUMERAL_AFTER_BLOCK = re.compile(f"(?<=[目番地号の-]){KANJI_NUMERAL_CLASS}+(?![^\\W\\d_])")
+
+_GA_BETWEEN_KANJI = re.compile(f"(?<={_KANJI})[ヶケヵがガ](?={_KANJI})")
+_NO_BETWEEN_KANJI = re.compile(f"(?<={_KANJI})[のノ](?={_KANJI})")
+
+_CHOME = re.compile("([0-9]+)丁目")
+_BANCHI = re.compile("([0-9]+)番地?(?!町)の?")
+_NO_BETWEEN_DIGITS = re.compile("(?<=[0-9])の(?=[0-9])")
+_ROOM = re.compile("(?<=[0-9])号?室")
+_GO = re.compile("(?<=[0-9])号(?![棟館])")
+_MULTI_HYPHEN = re.compile("-{2,}")
+_DANGLING_HYPHEN = re.compile("(?<=[0-9])-+(?![0-9A-Z])|^-+")
+
+
+def _clean_characters(value: str) -> str:
+    """NFKC, variant kanji folded (澤 → 沢), ヶ → ケ, ASCII letters upper-cased."""
+    return fold_variants(nfkc(value)).replace("ヶ", "ケ").upper()
+
+
+def _drop_oaza(value: str) -> str:
+    """Remove 大字 (oaza), which is omitted as often as written.
+
+    Repeated because removing one can join 大 and 字 into another (大大字字).
+    """
+    while "大字" in value:
+        value = value.replace("大字", "")
+    return value
+
+
+def _remove_gaps(value: str) -> str:
+    """Remove whitespace and '#'; between two digit runs they become a hyphen (1-2-3 101)."""
+    return _GAPS.sub("", _GAP_BETWEEN_DIGITS.sub("-", value.strip()))
+
+
+def _dash_run(match: re.Match[str]) -> str:
+    """Classify one run of dashes as long-vowel marks or as a single hyphen.
+
+    After katakana a run is a long vowel (コ-ポ → コーポ) unless it precedes a digit and
+    is not written with ー itself (ハイツ−101 is a hyphen, センター1 keeps its ー).
+    """
+    text, start, end = match.string, match.start(), match.end()
+    run = match.group(0)
+    after_kana = start > 0 and _KATAKANA_CHAR.match(text[start - 1]) is not None
+    before_digit = end < len(text) and text[end] in "0123456789"
+    if after_kana and (not before_digit or run == "ー" * len(run)):
+        return "ー" * len(run)
+    return "-"
+
+
+def _classify_dashes(value: str) -> str:
+    """Dashes after katakana become ー (コ-ポ → コーポ); all others become '-' (1−2−3)."""
+    return _DASH_RUN.sub(_dash_run, value)
+
+
+def _numeral(match: re.Match[str]) -> str:
+    """Digits for a kanji-numeral match, or the match unchanged if it is malformed."""
+    number = kanji_to_int(match.group(0))
+    return match.group(0) if number is None else str(number)
+
+
+def _block_numerals(value: str) -> str:
+    """Kanji numerals in block numbers to digits (一丁目二番三号 → 1丁目2番3号)."""
+    value = _NUMERAL_BEFORE_SUFFIX.sub(_numeral, value)
+    return _NUMERAL_AFTER_BLOCK.sub(_numeral, value)
+
+
+def _place_name_kana(value: str) -> str:
+    """Fold ヶ/ケ/が/ガ/ヵ between kanji to ケ (霞が関 → 霞ケ関), の/ノ to ノ (虎の門 → 虎ノ門)."""
+    value = _GA_BETWEEN_KANJI.sub("ケ", value)
+    return _NO_BETWEEN_KANJI.sub("ノ", value)
+
+
+def _block_numbers(value: str) -> str:
+    """丁目/番(地)/号/の to hyphens: 1丁目2番3号, 1丁目2番地3 → 1-2-3; 2番地の3 → 2-3.
+
+    Also drops 号室/室 after a room number and stray hyphens. One rewrite can expose
+    another (1-番 → 1番 → 1), so the rules run to a fixpoint; every rule only deletes
+    characters or replaces a suffix character by a hyphen, so the loop terminates.
+    """
+    while True:
+        cleaned = _CHOME.sub(r"\1-", value)
+        cleaned = _BANCHI.sub(r"\1-", cleaned)
+        cleaned = _NO_BETWEEN_DIGITS.sub("-", cleaned)
+        cleaned = _GO.sub("", _ROOM.sub("", cleaned))
+        cleaned = _DANGLING_HYPHEN.sub("", _MULTI_HYPHEN.sub("-", cleaned))
+        if cleaned == value:
+            return value
+        value = cleaned
+
+
+def address(value: str) -> str | None:
+    """Normalize a postal address to a compact, hyphenated matching key.
+
+    Keeps prefecture, municipality and town text; folds widths, variant kanji and
+    ヶ/ケ/が; rewrites block numbers (1丁目2番3号, 1丁目2番地3, 一丁目二番三号, 1−2−3)
+    to ``1-2-3``; keeps building and room after the block (メゾン東京101号室 → メゾン東京101);
+    removes spaces. Returns None for blank input.
+    """
+    if is_blank(value):
+        return None
+    value = _drop_oaza(_remove_gaps(_clean_characters(value)))
+    value = _classify_dashes(value)
+    value = _place_name_kana(_block_numerals(value))
+    value = _block_numbers(value)
+    return value or None

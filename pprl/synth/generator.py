@@ -1,0 +1,194 @@
+"""End-to-end synthetic run: population -> claims -> planted errors -> numbers -> files."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from pprl.errors import InputError
+from pprl.synth.config import BANK_KIND_WEIGHTS, INSURER_KIND_WEIGHTS, SynthConfig, SynthSummary
+from pprl.synth.households import Population, build_population
+from pprl.synth.mislinks import (
+    INVALID,
+    WRONG,
+    ClaimPlan,
+    PlantState,
+    bank_owners,
+    insurer_owners,
+    plant,
+    plant_namesakes,
+)
+from pprl.synth.names import Names, load_names
+from pprl.synth.noise import KanaEligibility, decide
+from pprl.synth.numbers import invalid_variants, transposition_pairs, unique_numbers
+from pprl.synth.writer import (
+    BANK_COLUMNS,
+    INSURER_COLUMNS,
+    REGISTER_COLUMNS,
+    TRUTH_COLUMNS,
+    ChunkWriter,
+    Formatter,
+    bank_chunk,
+    insurer_chunk,
+    register_chunk,
+    truth_chunk,
+    write_chunks,
+)
+
+Progress = Callable[[int, int], None]
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    """Independent deterministic stream per purpose (and per chunk)."""
+    return np.random.default_rng([seed, *stream])
+
+
+def _extra_namesakes(config: SynthConfig, pop: Population, state: PlantState) -> None:
+    """Plant namesakes beyond the natural ones (some sharing the birth date)."""
+    rng = _rng(config.seed, 2)
+    n = int(round(len(pop) * config.extra_namesake_rate))
+    src = rng.choice(len(pop), size=n, replace=False)
+    plant_namesakes(rng, pop, src, rng.random(n) < config.extra_namesake_same_dob, state)
+    state.locked[:] = False  # background namesakes may still be used by planted errors
+
+
+def _assign_numbers(config: SynthConfig, pop: Population, state: PlantState) -> None:
+    """Unique valid numbers for everyone; transposition pairs get neighbouring numbers."""
+    rng = _rng(config.seed, 3)
+    pop.number[:] = unique_numbers(rng, len(pop))
+    pairs = list(state.pairs)
+    n_extra = int(round(len(pop) * config.transposition_pair_rate))
+    if n_extra:  # background neighbours among residents not involved in planted errors
+        pick = np.unique(rng.integers(0, len(pop), 4 * n_extra + 64))
+        pick = rng.permutation(pick[~state.locked[pick]])[: 2 * n_extra]
+        pairs += list(zip(pick[0::2].tolist(), pick[1::2].tolist(), strict=False))
+    if pairs:
+        who = np.asarray(pairs, dtype=np.int64)
+        nums = transposition_pairs(rng, len(who), pop.number)
+        pop.number[who[:, 0]] = nums[:, 0]
+        pop.number[who[:, 1]] = nums[:, 1]
+    ordered = np.sort(pop.number)
+    if (ordered[1:] == ordered[:-1]).any():  # pragma: no cover - guarded by construction
+        raise RuntimeError("internal error: duplicate My Numbers generated")
+
+
+def _resolve(plan: ClaimPlan, pop: Population, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Linked and true numbers per claim row, after all numbers are final."""
+    true = pop.number[plan.owner]
+    linked = true.copy()
+    wrong = plan.status == WRONG
+    linked[wrong] = pop.number[plan.target[wrong]]
+    inv = plan.status == INVALID
+    linked[inv] = invalid_variants(true[inv], rng)
+    return linked, true
+
+
+def generate(config: SynthConfig, out_dir: Path, progress: Progress | None = None) -> SynthSummary:
+    """Generate register, insurer (and bank) claims and truth into ``out_dir``.
+
+    Deterministic for ``config.seed``; files are written under temporary names and
+    renamed only when every file is complete.
+    """
+    config.validate()
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+    names = load_names()
+    pop = build_population(_rng(config.seed, 1), config.people, names,
+                           config.register_old_kanji_rate)
+    state = PlantState(np.zeros(len(pop), dtype=bool))
+    _extra_namesakes(config, pop, state)
+    plans = _plan_claims(config, pop, state)
+    _assign_numbers(config, pop, state)
+    total = len(pop) + sum(len(p.owner) for _, p, _ in plans)
+    done = [0]
+
+    def tick(n: int) -> None:
+        """Count written rows and report them to the caller."""
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
+    files = _write_all(config, out_dir, pop, names, plans, tick)
+    planted = {f: p.counts() for f, p, _ in plans}
+    return SynthSummary(len(pop), len(pop.households), len(plans[0][1].owner),
+                        len(plans[1][1].owner) if len(plans) > 1 else 0, planted, files,
+                        time.perf_counter() - t0)
+
+
+def _plan_claims(config: SynthConfig, pop: Population,
+                 state: PlantState) -> list[tuple[str, ClaimPlan, int]]:
+    """Choose claim owners and plant errors: [(file name, plan, stream id)]."""
+    rng = _rng(config.seed, 4)
+    m = config.insurer_claims()
+    plans = [("insurer.csv", plant(rng, pop, insurer_owners(rng, pop, m),
+                                   round(m * config.mislink_rate), round(m * config.invalid_rate),
+                                   INSURER_KIND_WEIGHTS, state), 10)]
+    if config.bank_claims:
+        b = config.bank_claims
+        plans.append(("bank.csv", plant(rng, pop, bank_owners(rng, pop, b),
+                                        round(b * config.mislink_rate),
+                                        round(b * config.invalid_rate), BANK_KIND_WEIGHTS,
+                                        state), 20))
+    return plans
+
+
+def _write_all(config: SynthConfig, out_dir: Path, pop: Population, names: Names,
+               plans: list[tuple[str, ClaimPlan, int]], tick: Callable[[int], None]) -> dict[str, Path]:
+    """Write every file to temporary names, then rename them all into place."""
+    fmt = Formatter(names)
+    elig = KanaEligibility(names)
+    chunk = config.chunk_rows
+    writers = {"register.csv": ChunkWriter(out_dir / "register.csv", REGISTER_COLUMNS),
+               "truth.csv": ChunkWriter(out_dir / "truth.csv", TRUTH_COLUMNS)}
+    lock = threading.Lock()
+
+    def safe_tick(n: int) -> None:
+        """Progress from two threads (register writer and claims)."""
+        with lock:
+            tick(n)
+
+    pool = ThreadPoolExecutor(max_workers=1)  # the register is written while claims are built
+    try:
+        register_job = pool.submit(write_chunks, writers["register.csv"], len(pop), chunk,
+                                   lambda a, b: register_chunk(fmt, pop, a, b), safe_tick)
+        for fname, plan, stream in plans:
+            cols = INSURER_COLUMNS if fname == "insurer.csv" else BANK_COLUMNS
+            writers[fname] = w = ChunkWriter(out_dir / fname, cols)
+            linked, true = _resolve(plan, pop, _rng(config.seed, stream))
+            build = insurer_chunk if fname == "insurer.csv" else bank_chunk
+            for a in range(0, len(plan.owner), chunk):
+                b = min(len(plan.owner), a + chunk)
+                rng = _rng(config.seed, stream, 1 + a // chunk)
+                part = ClaimPlan(plan.owner[a:b], plan.target[a:b], plan.kind[a:b],
+                                 plan.status[a:b])
+                bits, surname = decide(rng, config.noise, pop, names, elig, part.owner,
+                                       bank=fname == "bank.csv")
+                w.write(build(fmt, pop, part, linked[a:b], bits, surname, rng))
+                writers["truth.csv"].write(truth_chunk(fname, a, part, linked[a:b], true[a:b], bits))
+                safe_tick(b - a)
+        register_job.result()
+        for w in writers.values():
+            w.close()
+        for w in writers.values():
+            w.commit()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for w in writers.values():
+            w.close()
+            w.tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    stale = out_dir / "bank.csv"
+    if len(plans) == 1 and stale.exists():
+        stale.unlink()  # a bank file from an earlier run would contradict truth.csv
+    return {name: w.path for name, w in writers.items()}

@@ -1,0 +1,495 @@
+"""Claimed-link verification: the central matcher's main job.
+
+For every claim record (a party's record together with the individual number it was
+linked to, both encoded), :func:`verify` answers: does the registered person behind
+that number look like this record, and does somebody else in the register look like
+it clearly better? It works on encoding files only; the matcher never holds the secret.
+
+Steps, in the order data flows:
+
+1. **join** each claim to the register on the link-key pseudonym
+   (no pseudonym -> ``invalid_number``; no register record -> ``unknown_number``);
+2. **score** the claimed pair (Dice of the CLKs);
+3. **search** the register for the best match other than the claimed record, within
+   keyed blocks (see :mod:`pprl.compare.keyed`), giving ``candidate_ref_row``,
+   ``candidate_score`` and ``margin = candidate_score - score``;
+4. **decide** ``confirmed`` / ``review`` / ``suspect`` from the score and the margin
+   together (:class:`Thresholds`), with the reasons that drove the decision;
+5. **cross-check** records against each other: one number claimed by different people,
+   one person claimed under several numbers, and alternatives that are themselves
+   claimed by another record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pprl import __version__
+from pprl.compare import dice_pairs
+from pprl.compare.keyed import block_pair_count, topk_by_block_keys
+from pprl.errors import InputError
+from pprl.store import Encodings, check_compatible, read_encodings
+
+Progress = Callable[[str], None]
+
+STATUSES = ("confirmed", "review", "suspect", "unknown_number", "invalid_number")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds, on Dice scores of 1024-bit ``jp-resident`` encodings.
+
+    * ``confirm_score``: a claimed pair scoring at least this, with nobody else close,
+      is ``confirmed``; below it the claim needs ``review``.
+    * ``suspect_score``: a claimed pair scoring below this is ``suspect`` (``low_score``).
+    * ``margin_suspect``: another register record scoring this much more than the
+      claimed one makes the claim ``suspect`` (``better_match_elsewhere``).
+    * ``margin_review``: another record scoring within this of the claimed one (margin
+      above ``margin_review``, which is negative) means the evidence cannot tell the two
+      apart (twins, namesakes with the same birth date): ``review`` with ``thin_evidence``.
+    * ``search_score``: alternatives scoring below this are not reported.
+    * ``same_person`` / ``different_people``: Dice above which two claim records are
+      taken for one person, and below which two records sharing a number are taken for
+      two people (cross-record checks).
+    """
+
+    confirm_score: float = 0.75
+    suspect_score: float = 0.55
+    margin_suspect: float = 0.04
+    margin_review: float = -0.02
+    search_score: float = 0.5
+    same_person: float = 0.92
+    different_people: float = 0.6
+
+
+@dataclass
+class ClaimsResult:
+    """Per-claim arrays for one claims file (index = position in the file)."""
+
+    enc: Encodings
+    claimed: np.ndarray            # register index of the claimed record, -1 none
+    score: np.ndarray              # claimed Dice, NaN none
+    cand: np.ndarray               # register index of best alternative, -1 none
+    cand_score: np.ndarray         # NaN none
+    status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    reasons: list[list[str]] = field(default_factory=list)
+
+
+def token_keys(enc: Encodings) -> np.ndarray:
+    """First 8 bytes of each pseudonym as uint64: a join key; full tokens confirm matches."""
+    return np.ascontiguousarray(enc.tokens[:, :8]).view("<u8").ravel()
+
+
+def join_on_tokens(ref: Encodings, claims: Encodings) -> tuple[np.ndarray, np.ndarray]:
+    """Register index for each claim's pseudonym (-1 if none), and the duplicate count.
+
+    When the register holds a pseudonym more than once (a data error there), the claim
+    is joined to every such record and the caller keeps the best-scoring one; the
+    returned ``multi`` array marks those claims.
+    """
+    rkeys = token_keys(ref)
+    ridx = np.flatnonzero(ref.has_token)
+    order = ridx[np.argsort(rkeys[ridx], kind="stable")]
+    sorted_keys = rkeys[order]
+    ckeys = token_keys(claims)
+    lo = np.searchsorted(sorted_keys, ckeys, "left")
+    hi = np.searchsorted(sorted_keys, ckeys, "right")
+    claimed = np.full(len(claims), -1, dtype=np.int64)
+    multi = np.zeros(len(claims), dtype=bool)
+    single = claims.has_token & (hi - lo == 1)
+    cand = order[np.minimum(lo, max(len(order) - 1, 0))] if len(order) else lo * 0
+    exact = single.copy()
+    if len(order):
+        exact[single] = (ref.tokens[cand[single]] == claims.tokens[single]).all(axis=1)
+    claimed[exact] = cand[exact]
+    for i in np.flatnonzero(claims.has_token & (hi - lo > 1)):
+        members = [r for r in order[lo[i]:hi[i]] if (ref.tokens[r] == claims.tokens[i]).all()]
+        if not members:
+            continue
+        scores = dice_pairs(np.repeat(claims.clks[i:i + 1], len(members), axis=0),
+                            ref.clks[members])
+        claimed[i] = members[int(np.argmax(scores))]
+        multi[i] = len(members) > 1
+    return claimed, multi
+
+
+def block_keys_for(ref: Encodings, claims: Encodings, names: Sequence[str] | None
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The (query values, valid, ref values, valid) of the block keys both files carry."""
+    common = [n for n in claims.block_keys if n in ref.block_keys]
+    chosen = common if names is None else [n for n in names if n in common]
+    if names is not None and len(chosen) != len(names):
+        missing = sorted(set(names) - set(common))
+        raise InputError(f"block key(s) {', '.join(missing)} are not in both encoding files "
+                         f"(available: {', '.join(common) or 'none'})")
+    return [(*claims.block_keys[n], *ref.block_keys[n]) for n in chosen]
+
+
+def score_and_search(ref: Encodings, claims: Encodings, th: Thresholds,
+                     blocking: Sequence[str] | None) -> ClaimsResult:
+    """Join, score the claimed pairs and find the best alternative for every claim."""
+    claimed, _ = join_on_tokens(ref, claims)
+    score = np.full(len(claims), np.nan)
+    has = claimed >= 0
+    if has.any():
+        score[has] = dice_pairs(claims.clks[has], ref.clks[claimed[has]])
+    keys = block_keys_for(ref, claims, blocking)
+    if not keys:
+        raise InputError(f"{claims.path}: no block keys shared with the reference; encode both "
+                         "with a schema that defines block_keys (e.g. jp-resident)")
+    cand, cand_score = topk_by_block_keys(claims.clks, ref.clks, keys, k=1,
+                                          threshold=th.search_score, exclude=claimed)
+    cs = cand_score[:, 0].copy()
+    cs[cand[:, 0] < 0] = np.nan
+    return ClaimsResult(claims, claimed, score, cand[:, 0].copy(), cs)
+
+
+def decide(res: ClaimsResult, th: Thresholds) -> None:
+    """Set status and reasons of every claim from its score and margin."""
+    n = len(res.enc)
+    status = np.empty(n, dtype=object)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    margin = res.cand_score - res.score
+    for i in range(n):
+        if not res.enc.has_token[i]:
+            status[i] = "invalid_number"
+            reasons[i].append("no_valid_number")
+            continue
+        if res.claimed[i] < 0:
+            status[i] = "unknown_number"
+            reasons[i].append("no_register_record")
+            continue
+        s, m = res.score[i], margin[i]
+        has_alt = not np.isnan(m)
+        low, weak = s < th.suspect_score, s < th.confirm_score
+        better = has_alt and m >= th.margin_suspect
+        close = has_alt and not better and m > th.margin_review
+        if low:
+            reasons[i].append("low_score")
+        elif weak:
+            reasons[i].append("weak_score")
+        if better:
+            reasons[i].append("better_match_elsewhere")
+        elif close:
+            reasons[i].append("thin_evidence")
+        status[i] = "suspect" if (low or better) else "review" if (weak or close) else "confirmed"
+        if status[i] == "confirmed":
+            reasons[i].append("match")
+    res.status, res.reasons = status, reasons
+
+
+def _pairs_within_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs (i < j) of equal keys, vectorized; groups are small."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    sizes = np.diff(np.r_[starts, len(sk)])
+    a_list, b_list = [], []
+    for size in np.unique(sizes[sizes > 1]):
+        s = starts[sizes == size]
+        ii, jj = np.triu_indices(int(size), 1)
+        a_list.append(order[(s[:, None] + ii[None, :]).ravel()])
+        b_list.append(order[(s[:, None] + jj[None, :]).ravel()])
+    if not a_list:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(a_list), np.concatenate(b_list)
+
+
+def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
+                blocking: Sequence[str] | None) -> dict[str, int]:
+    """Flag records whose story conflicts with another record's, across all claims files."""
+    offsets = np.cumsum([0] + [len(r.enc) for r in results])
+    clks = np.concatenate([r.enc.clks for r in results]) if results else np.empty((0, 16), np.uint64)
+    has = np.concatenate([r.enc.has_token for r in results])
+    keys = np.concatenate([token_keys(r.enc) for r in results])
+    score = np.concatenate([r.score for r in results])
+    flags: list[tuple[int, str]] = []
+    # one number, different people
+    valid = np.flatnonzero(has)
+    a, b = _pairs_within_groups(keys[valid])
+    a, b = valid[a], valid[b]
+    if len(a):
+        sims = dice_pairs(clks[a], clks[b])
+        for i, j, s in zip(a, b, sims, strict=True):
+            if s < th.different_people:
+                flags += [(i, "number_shared_by_different_people"),
+                          (j, "number_shared_by_different_people")]
+                weaker = i if np.nan_to_num(score[i]) < np.nan_to_num(score[j]) else j
+                flags.append((weaker, "_escalate"))
+    # one person, several numbers
+    joined = _joined_blocks(results, blocking)
+    if joined:
+        near, near_s = topk_by_block_keys(clks, clks, joined, k=1, threshold=th.same_person,
+                                          exclude=np.arange(len(clks)))
+        for i in np.flatnonzero(near[:, 0] >= 0):
+            j = near[i, 0]
+            if has[i] and has[j] and keys[i] != keys[j]:
+                flags.append((i, "person_under_several_numbers"))
+                if np.nan_to_num(score[i]) < np.nan_to_num(score[j]):
+                    flags.append((i, "_escalate"))
+    # the record this claim more likely belongs to is claimed by another record
+    claimed_refs = np.concatenate([r.claimed for r in results])
+    claimed_set = np.unique(claimed_refs[claimed_refs >= 0])
+    cands = np.concatenate([r.cand for r in results])
+    margin = np.concatenate([r.cand_score for r in results]) - score
+    contested = (cands >= 0) & ~(margin <= th.margin_review)  # close or better; NaN counts
+    hit = np.flatnonzero(contested & np.isin(cands, claimed_set))
+    flags += [(int(i), "alternative_claimed_by_other_record") for i in hit]
+    return _apply_flags(results, offsets, flags)
+
+
+def _joined_blocks(results: list[ClaimsResult], blocking: Sequence[str] | None):
+    """Block keys over all claims files together, for comparing claims with each other."""
+    names = [n for n in results[0].enc.block_keys
+             if all(n in r.enc.block_keys for r in results)] if results else []
+    if blocking is not None:
+        names = [n for n in names if n in blocking]
+    out = []
+    for n in names:
+        vals = np.concatenate([r.enc.block_keys[n][0] for r in results])
+        ok = np.concatenate([r.enc.block_keys[n][1] for r in results])
+        out.append((vals, ok, vals, ok))
+    return out
+
+
+def _apply_flags(results: list[ClaimsResult], offsets: np.ndarray,
+                 flags: list[tuple[int, str]]) -> dict[str, int]:
+    """Add cross-check reasons; escalate a confirmed claim to review where it is the weaker
+    of two conflicting records (one of the two links must be wrong)."""
+    counts: dict[str, int] = {}
+    for flat, code in flags:
+        f = int(np.searchsorted(offsets, flat, "right") - 1)
+        res, i = results[f], int(flat - offsets[f])
+        if code == "_escalate":
+            if res.status[i] == "confirmed":
+                res.status[i] = "review"
+                res.reasons[i] = [r for r in res.reasons[i] if r != "match"]
+            continue
+        if code not in res.reasons[i]:
+            res.reasons[i].append(code)
+            counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+def findings_table(res: ClaimsResult, ref: Encodings) -> pa.Table:
+    """One row per claim: the findings format of the CLI contract."""
+    n = len(res.enc)
+    name = res.enc.path.name if res.enc.path else res.enc.label
+    ref_rows = ref.rows
+
+    def rows_of(idx: np.ndarray) -> pa.Array:
+        return pa.array(np.where(idx >= 0, ref_rows[np.maximum(idx, 0)] if len(ref_rows) else 0, 0),
+                        type=pa.int64(), mask=idx < 0)
+
+    def floats(x: np.ndarray) -> pa.Array:
+        return pa.array(np.nan_to_num(x), type=pa.float64(), mask=np.isnan(x))
+
+    return pa.table({
+        "claims_file": pa.array([name] * n, type=pa.string()),
+        "claims_party": pa.array([res.enc.label] * n, type=pa.string()),
+        "claim_row": pa.array(res.enc.rows, type=pa.int64()),
+        "status": pa.array(list(res.status), type=pa.string()),
+        "score": floats(res.score),
+        "reason": pa.array([";".join(r) for r in res.reasons], type=pa.string()),
+        "candidate_ref_row": rows_of(res.cand),
+        "candidate_score": floats(res.cand_score),
+        "margin": floats(res.cand_score - res.score),
+        "claimed_ref_row": rows_of(res.claimed),
+    })
+
+
+@dataclass
+class VerifyResult:
+    """Everything a verification run produced, before it is written."""
+
+    findings: pa.Table
+    summary: dict[str, Any]
+    per_claims: list[tuple[str, pa.Table]]
+    reference_view: pa.Table
+
+
+def verify(reference: str | Path, claims: Sequence[str | Path], *,
+           thresholds: Thresholds | None = None, blocking: Sequence[str] | None = None,
+           progress: Progress | None = None) -> VerifyResult:
+    """Verify every claim record of ``claims`` against the ``reference`` register."""
+    th = thresholds or Thresholds()
+    say = progress or (lambda stage: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("reading encoding files")
+    ref = read_encodings(reference)
+    claim_encs = [read_encodings(c) for c in claims]
+    _check_inputs(ref, claim_encs)
+    timings["read"] = time.perf_counter() - t0
+    results = []
+    for enc in claim_encs:
+        t = time.perf_counter()
+        say(f"scoring and searching {enc.label}")
+        res = score_and_search(ref, enc, th, blocking)
+        decide(res, th)
+        results.append(res)
+        timings[f"score_search:{enc.label}"] = time.perf_counter() - t
+    t = time.perf_counter()
+    say("cross-record checks")
+    flag_counts = cross_check(results, ref, th, blocking)
+    timings["cross_check"] = time.perf_counter() - t
+    findings = pa.concat_tables([findings_table(r, ref) for r in results])
+    summary = _summary(findings, ref, claim_encs, th, blocking, flag_counts, timings)
+    per_claims = [(r.enc.label, party_view(findings_table(r, ref))) for r in results]
+    return VerifyResult(findings, summary, per_claims, reference_view(findings))
+
+
+def _check_inputs(ref: Encodings, claim_encs: list[Encodings]) -> None:
+    """Refuse incomparable or misused inputs before any work."""
+    if not claim_encs:
+        raise InputError("give at least one --claims file")
+    if len(ref) == 0:
+        raise InputError(f"{ref.path}: the reference file holds no records")
+    if not ref.has_token.any():
+        raise InputError(f"{ref.path}: the reference has no link-key pseudonyms; encode the "
+                         "register with its link key (e.g. --link-key my_number)")
+    for enc in claim_encs:
+        check_compatible(ref, enc)
+        if enc.meta.get("digest") and enc.meta.get("digest") == ref.meta.get("digest"):
+            raise InputError(f"{enc.path}: the claims file is the reference file itself")
+
+
+def party_view(table: pa.Table) -> pa.Table:
+    """What a claims party receives: its own rows, status, score and reason only."""
+    return table.select(["claim_row", "status", "score", "reason"])
+
+
+def reference_view(findings: pa.Table) -> pa.Table:
+    """What the reference party receives: its rows named in a finding, and why.
+
+    For each non-confirmed claim: the register row that was claimed and, where found,
+    the register row that is likely the true owner, with the claim it relates to.
+    """
+    status = findings.column("status").to_numpy(zero_copy_only=False)
+    keep = np.flatnonzero((status == "suspect") | (status == "review")
+                          | (status == "unknown_number") | (status == "invalid_number"))
+    t = findings.take(keep)
+    rows = []
+    for role, column in (("claimed", "claimed_ref_row"), ("likely_true_owner", "candidate_ref_row")):
+        ref_rows = t.column(column)
+        mask = ~np.asarray(ref_rows.is_null().to_numpy(zero_copy_only=False))
+        sub = t.filter(pa.array(mask))
+        rows.append(pa.table({
+            "ref_row": sub.column(column),
+            "role": pa.array([role] * sub.num_rows, type=pa.string()),
+            "claims_party": sub.column("claims_party"),
+            "claim_row": sub.column("claim_row"),
+            "status": sub.column("status"),
+        }))
+    return pa.concat_tables(rows)
+
+
+def _summary(findings: pa.Table, ref: Encodings, claim_encs: list[Encodings], th: Thresholds,
+             blocking: Sequence[str] | None, flag_counts: dict[str, int],
+             timings: dict[str, float]) -> dict[str, Any]:
+    """Counts per status and reason, thresholds, inputs and timings (JSON-able)."""
+    status = findings.column("status").to_pylist()
+    counts = {s: status.count(s) for s in STATUSES}
+    reasons: dict[str, int] = {}
+    for r in findings.column("reason").to_pylist():
+        for code in filter(None, r.split(";")):
+            reasons[code] = reasons.get(code, 0) + 1
+    inputs = [_input_info(ref, "reference")] + [_input_info(e, "claims") for e in claim_encs]
+    warnings = []
+    for enc in claim_encs:
+        n_unknown = int(((findings.column("claims_party").to_numpy(zero_copy_only=False) == enc.label)
+                         & (np.array(status, dtype=object) == "unknown_number")).sum())
+        if len(enc) and n_unknown > 0.5 * len(enc):
+            warnings.append(f"{n_unknown} of {len(enc)} claims of {enc.label} have numbers not in "
+                            "the reference: is the reference really the register?")
+    dup = _duplicate_count(ref)
+    if dup:
+        warnings.append(f"the reference holds {dup} pseudonym(s) more than once; claims on them "
+                        "were scored against the best-matching record")
+    return {
+        "pprl_version": __version__,
+        "claims": findings.num_rows,
+        "counts": counts,
+        "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "thresholds": asdict(th),
+        "blocking": list(blocking) if blocking is not None else sorted(ref.block_keys),
+        "inputs": inputs,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "warnings": warnings,
+    }
+
+
+def _duplicate_count(ref: Encodings) -> int:
+    keys = token_keys(ref)[ref.has_token]
+    _, c = np.unique(keys, return_counts=True)
+    return int((c > 1).sum())
+
+
+def _input_info(enc: Encodings, role: str) -> dict[str, Any]:
+    return {"file": str(enc.path), "role": role, "party": enc.label, "records": len(enc),
+            "digest": enc.meta.get("digest"), "key_fingerprint": enc.meta.get("key_fingerprint"),
+            "schema": enc.meta.get("schema_name"), "schema_digest": enc.meta.get("schema_digest")}
+
+
+__all__ = ["Thresholds", "VerifyResult", "verify", "block_pair_count", "STATUSES"]
+
+
+def _safe_name(label: str) -> str:
+    """A file-name-safe version of a party label."""
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    return keep.strip("._") or "party"
+
+
+def write_outputs(result: VerifyResult, out_dir: str | Path) -> list[Path]:
+    """Write findings, per-party views, summary.json and report.html into ``out_dir``.
+
+    Everything is first written to a temporary folder beside ``out_dir`` and moved into
+    place only when all of it succeeded, so a failed run leaves no partial results.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from pprl.report import render_report
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        pq.write_table(result.findings, tmp / "findings.parquet")
+        pacsv.write_csv(result.findings, tmp / "findings.csv")
+        parties = tmp / "parties"
+        parties.mkdir()
+        used: set[str] = set()
+        for label, table in result.per_claims:
+            name = _safe_name(label)
+            while name in used:
+                name += "_"
+            used.add(name)
+            pacsv.write_csv(table, parties / f"{name}.csv")
+        ref_label = _safe_name(str(result.summary["inputs"][0]["party"]))
+        pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
+        (tmp / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2),
+                                          encoding="utf-8")
+        (tmp / "report.html").write_text(render_report(result.findings, result.summary),
+                                         encoding="utf-8")
+        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
+        out.mkdir(exist_ok=True)
+        if (out / "parties").exists():
+            shutil.rmtree(out / "parties")
+        for rel in written:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).replace(out / rel)
+        return [out / rel for rel in written]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,161 @@
+"""Verification on hand-built encodings: every status, reason and cross-check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pprl.errors import InputError, MismatchError
+from pprl.store import Encodings, write_encodings
+from pprl.verify import Thresholds, verify, write_outputs
+
+WORDS = 16
+RNG = np.random.default_rng(7)
+
+
+def person() -> np.ndarray:
+    """A random 1024-bit CLK with about 30% of bits set."""
+    bits = RNG.random(WORDS * 64) < 0.3
+    return np.packbits(bits).view("<u8").copy()
+
+
+def variant(clk: np.ndarray, keep: float) -> np.ndarray:
+    """Keep a fraction of the set bits and add as many random ones: Dice about ``keep``."""
+    bits = np.unpackbits(clk.view(np.uint8)).astype(bool)
+    on = np.flatnonzero(bits)
+    off = np.flatnonzero(~bits)
+    drop = RNG.choice(on, int(round(len(on) * (1 - keep))), replace=False)
+    add = RNG.choice(off, len(drop), replace=False)
+    bits[drop] = False
+    bits[add] = True
+    return np.packbits(bits).view("<u8").copy()
+
+
+def token(i: int) -> np.ndarray:
+    return np.frombuffer(i.to_bytes(4, "little") * 8, dtype=np.uint8)
+
+
+def encodings(clks, tokens, label, path) -> Encodings:
+    n = len(clks)
+    has = np.array([t is not None for t in tokens])
+    toks = np.stack([token(t) if t is not None else np.zeros(32, np.uint8) for t in tokens])
+    enc = Encodings(rows=np.arange(n, dtype=np.int64), tokens=toks, has_token=has,
+                    clks=np.stack(clks), meta={"party": label, "key_fingerprint": "a" * 16,
+                                               "schema_digest": "b" * 32,
+                                               "schema_name": "jp-resident"},
+                    block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))})
+    write_encodings(enc, path)
+    return enc
+
+
+@pytest.fixture()
+def case(tmp_path):
+    a, b, c, e = person(), person(), person(), person()
+    c_twin = variant(c, 0.99)
+    register = [a, b, c, c_twin, person()]
+    write = encodings(register, [1, 2, 3, 4, 5], "register", tmp_path / "register.parquet")
+    claims = [
+        (variant(a, 0.97), 1),   # 0 confirmed
+        (variant(b, 0.97), 1),   # 1 B's record under A's number: suspect, better match elsewhere
+        (variant(a, 0.66), 1),   # 2 weak: review
+        (e, 1),                  # 3 unrelated person, not in register: suspect, low score
+        (variant(a, 0.97), None),  # 4 invalid number
+        (variant(a, 0.97), 99),  # 5 unknown number
+        (c.copy(), 3),           # 6 twin: thin evidence, review
+    ]
+    encodings([c for c, _ in claims], [t for _, t in claims], "insurer",
+              tmp_path / "insurer.parquet")
+    return tmp_path, write
+
+
+def run(tmp_path, **kw):
+    return verify(tmp_path / "register.parquet", [tmp_path / "insurer.parquet"], **kw)
+
+
+def column(result, name):
+    return result.findings.column(name).to_pylist()
+
+
+def test_statuses_and_reasons(case):
+    tmp_path, _ = case
+    result = run(tmp_path)
+    status, reason = column(result, "status"), column(result, "reason")
+    assert status[0] == "confirmed"
+    assert status[1] == "suspect" and "better_match_elsewhere" in reason[1]
+    assert status[2] == "review" and "weak_score" in reason[2]
+    assert status[3] == "suspect" and "low_score" in reason[3]
+    assert status[4] == "invalid_number" and reason[4].startswith("no_valid_number")
+    assert status[5] == "unknown_number" and reason[5].startswith("no_register_record")
+    assert status[6] == "review" and "thin_evidence" in reason[6]
+
+
+def test_best_alternative_is_the_true_owner(case):
+    tmp_path, _ = case
+    result = run(tmp_path)
+    cand, claimed = column(result, "candidate_ref_row"), column(result, "claimed_ref_row")
+    assert claimed[1] == 0 and cand[1] == 1          # claimed A, really B
+    assert cand[4] == 0 and cand[5] == 0             # invalid/unknown numbers: owner is A
+    assert cand[6] == 3                              # the twin
+    assert cand[0] != claimed[0]
+    margin = column(result, "margin")[1]
+    scores = column(result, "candidate_score")[1] - column(result, "score")[1]
+    assert margin == pytest.approx(scores)
+
+
+def test_cross_checks(case):
+    tmp_path, _ = case
+    reason = column(run(tmp_path), "reason")
+    # claims 0-3 share number 1 but are different people
+    assert "number_shared_by_different_people" in reason[1]
+    assert "number_shared_by_different_people" in reason[3]
+    # claim 4 (no number) and 5 (unknown number) are A again: the same person as claim 0
+    # is claimed under number 99 and number 1
+    assert "person_under_several_numbers" in reason[5]
+
+
+def test_thresholds_are_options(case):
+    tmp_path, _ = case
+    strict = run(tmp_path, thresholds=Thresholds(confirm_score=0.999))
+    assert column(strict, "status")[0] == "review"
+
+
+def test_outputs_written(case, tmp_path):
+    path, _ = case
+    result = run(path)
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    names = {p.name for p in out.rglob("*") if p.is_file()}
+    assert {"findings.csv", "findings.parquet", "summary.json", "report.html",
+            "insurer.csv", "register.reference.csv"} <= names
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["suspect"] == 2
+    assert sum(summary["counts"].values()) == 7
+    party = (out / "parties" / "insurer.csv").read_text()
+    assert "candidate_ref_row" not in party and "claimed_ref_row" not in party
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_mismatched_inputs_refused(case):
+    tmp_path, _ = case
+    other = encodings([person()], [1], "x", tmp_path / "other.parquet")
+    other.meta["key_fingerprint"] = "c" * 16
+    write_encodings(other, tmp_path / "other.parquet")
+    with pytest.raises(MismatchError, match="different secrets"):
+        verify(tmp_path / "register.parquet", [tmp_path / "other.parquet"])
+
+
+def test_reference_as_claims_refused(case):
+    tmp_path, _ = case
+    with pytest.raises(InputError, match="reference file itself"):
+        verify(tmp_path / "register.parquet", [tmp_path / "register.parquet"])
+
+
+def test_duplicate_register_numbers_are_reported(tmp_path):
+    a = person()
+    encodings([variant(a, 0.7), a], [1, 1], "register", tmp_path / "register.parquet")
+    encodings([variant(a, 0.98)], [1], "insurer", tmp_path / "insurer.parquet")
+    result = run(tmp_path)
+    assert column(result, "claimed_ref_row") == [1]
+    assert any("more than once" in w for w in result.summary["warnings"])
