@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pprl_cli.demo import demo
 from pprl_cli.encoding import encode, inspect, keygen, schema_app
 from pprl_cli.evaluation import evaluate
 from pprl_cli.matching import match
@@ -19,3 +20,4 @@ app.command("match")(match)
 app.command("verify")(verify)
 app.command("synth")(synth)
 app.command("evaluate")(evaluate)
+app.command("demo")(demo)

@@ -4,12 +4,20 @@ clkhash hashes every token of every record in Python. Identity data repeats heav
 (surnames, given names, birth dates, postcodes) and n-grams repeat even more, so this
 module works column by column:
 
-1. factorize each column into its distinct values (a record keeps an index);
-2. validate and format each *distinct* value once, with clkhash's own rules;
+1. factorize each column into its distinct values (numba hash table over UTF-32);
+2. validate and format each *distinct* value once, with clkhash's own rules
+   (vectorized fast paths for plain strings and ISO-like dates, else clkhash's code);
 3. tokenize the distinct values (numba for n-grams) and give each distinct *token* an id;
 4. hash each distinct token once (keyed BLAKE2b or HMAC-SHA1/MD5, exactly as clkhash);
-5. set the bits of every distinct value in a packed ``uint64`` row (numba);
-6. OR the rows of a record's fields together and XOR-fold (numba / numpy).
+5. set the bits of every distinct value in a packed ``uint64`` row (numba) and OR the
+   rows into each record's filter; mostly-distinct columns set bits per record directly;
+6. XOR-fold (numpy).
+
+With 20,000 records or more, fields are spread over forked worker processes that
+pull field jobs from a queue and write into shared memory.
+
+Errors: the first invalid (row, field) in clkhash's order becomes an InputError that
+names the row and field and what the format expected, never the value or the secret.
 
 Bit layout: clkhash uses big-endian ``bitarray`` objects, so bit ``p`` of a filter is
 bit ``7 - p % 8`` of byte ``p // 8``. The returned ``uint64`` rows hold exactly those
@@ -47,8 +55,6 @@ from clkhash.schema import Schema
 from pprl.errors import InputError, PprlError
 
 __all__ = ["encode_clks", "clks_to_bitarrays", "bitarrays_to_clks"]
-
-_SPACE = 32
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -335,15 +341,15 @@ def _first_row(inv: np.ndarray, value_idx: int) -> int:
 
 def _describe_invalid(field: FieldSpec, err: Exception) -> str:
     """What the field expected, without echoing the (personal) offending value."""
+    msg = str(err.args[0]) if err.args else ""
+    if msg.startswith("Expected entry that can be encoded"):
+        enc = field.hashing_properties.encoding if field.hashing_properties else "?"
+        return f"value cannot be encoded in {enc}"
     if isinstance(field, DateSpec):
         return f"value is not a valid date in format {field.format!r}"
     if isinstance(field, StringSpec):
         if getattr(field, "regex_based", False):
             return f"value does not match format pattern {field.regex.pattern!r}"
-        msg = str(err.args[0]) if err.args else ""
-        if "encoded" in msg:
-            enc = field.hashing_properties.encoding if field.hashing_properties else "?"
-            return f"value cannot be encoded in {enc}"
         parts = []
         if field.min_length is not None:
             parts.append(f"at least {field.min_length} characters")
@@ -532,7 +538,7 @@ def _tokenize_ngram(formatted: list[str], n: int, positional: bool) -> _Tokens:
     return _Tokens(ptr, tok, strings)
 
 
-def _tokenize_generic(formatted: list[str], comparator) -> _Tokens:
+def _tokenize_generic(formatted: list[str], comparator: object) -> _Tokens:
     """Tokens via clkhash's own ``comparator.tokenize`` (numeric, long n-grams, ...)."""
     ids: dict[str, int] = {}
     flat: list[int] = []
@@ -596,9 +602,31 @@ def _strategy_plan(field: FieldSpec, toks: _Tokens) -> tuple[int, int, np.ndarra
     return 2, 0, ks, int(ks.max()) if len(ks) else 0
 
 
-def _blake_table(strings: list[str], kmax: int, key: bytes, enc: str) -> np.ndarray:
-    """uint16 table: row t holds the 16-bit-short stream clkhash derives for token t
-    (32 shorts per BLAKE2b block, ``ceil(kmax / 32)`` blocks: enough for every k)."""
+def _token_kmax(toks: _Tokens, mode: int, param: int, ks: np.ndarray) -> np.ndarray:
+    """Largest k of each distinct token over its occurrences (vectorized)."""
+    counts = np.diff(toks.ptr)
+    if mode == 0:
+        occ = np.full(len(toks.tok), param, dtype=np.int64)
+    elif mode == 1:
+        nz = np.maximum(counts, 1)
+        j = np.arange(len(toks.tok), dtype=np.int64) - np.repeat(toks.ptr[:-1], counts)
+        occ = np.repeat(param // nz, counts) + (j < np.repeat(param % nz, counts))
+    else:
+        occ = ks
+    kmax = np.zeros(len(toks.strings), dtype=np.int64)
+    np.maximum.at(kmax, toks.tok, occ)
+    return kmax
+
+
+def _blake_table(
+    strings: list[str], kmax: int, key: bytes, enc: str, tok_kmax: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """uint16 table: row t holds the 16-bit-short stream clkhash derives for token t.
+
+    A BLAKE2b block gives 32 shorts; a token needs ``ceil(k / 32)`` blocks for its
+    largest k. When some token needs more than one, ``tok_kmax()`` tells which, so the
+    others are hashed once (their unused blocks are left zero and never read).
+    """
     width = max(1, (kmax + 31) // 32)
     parts: list[bytes] = []
     append = parts.append
@@ -611,12 +639,17 @@ def _blake_table(strings: list[str], kmax: int, key: bytes, enc: str) -> np.ndar
             h.update(s.encode(enc))
             append(h.digest())
     else:
-        for s in strings:
+        zero = bytes(64)
+        blocks = np.maximum((tok_kmax() + 31) // 32, 1).tolist()
+        for s, nb in zip(strings, blocks, strict=True):
             b = s.encode(enc)
-            for base in bases:
-                h = base.copy()
-                h.update(b)
-                append(h.digest())
+            for i in range(width):
+                if i < nb:
+                    h = bases[i].copy()
+                    h.update(b)
+                    append(h.digest())
+                else:
+                    append(zero)
     buf = b"".join(parts)
     arr = np.frombuffer(buf, dtype=np.uint16)  # clkhash unpacks struct "32H": native order
     return arr.reshape(len(strings), 32 * width)
@@ -684,7 +717,13 @@ def _encode_field(
         dest = np.zeros((m, hash_l // 64), dtype=np.uint64)
         src = np.arange(m, dtype=np.int32)
     if fhp.hash_type == "blakeHash":
-        shorts = _blake_table(toks.strings, kmax, bytes(keys[0]), fhp.encoding)
+        shorts = _blake_table(
+            toks.strings,
+            kmax,
+            bytes(keys[0]),
+            fhp.encoding,
+            lambda: _token_kmax(toks, mode, param, ks),
+        )
         _set_bits_blake(toks.ptr, toks.tok, mode, param, ks, shorts, hash_l, dest, src)
     elif fhp.hash_type == "doubleHash":
         h1, h2 = _double_table(

@@ -93,18 +93,22 @@ def normalize_column(values: Sequence[str], normalizer: str) -> tuple[list[str |
     impossible date). Failed and blank values become ``None`` (missing).
     """
     fn = NORMALIZERS[normalizer]
-    cache: dict[str, str | None] = {}
-    out: list[str | None] = []
-    failed: list[int] = []
-    for i, raw in enumerate(values):
-        try:
-            norm = cache[raw]
-        except KeyError:
-            norm = cache[raw] = fn(raw)
-        if norm is None and raw.strip():
-            failed.append(i)
-        out.append(norm)
+    mapping = {raw: fn(raw) for raw in dict.fromkeys(values)}
+    bad = {raw for raw, norm in mapping.items() if norm is None and raw.strip()}
+    out = [mapping[v] for v in values]
+    failed = [i for i, v in enumerate(values) if v in bad] if bad else []
     return out, failed
+
+
+def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
+    """Vectorized check-digit validation of normalized 12-digit numbers (None -> False)."""
+    ok = np.array([v is not None and len(v) == 12 and v.isdigit() for v in values], dtype=bool)
+    if not ok.any():
+        return ok
+    digits = np.frombuffer("".join(v for v, k in zip(values, ok, strict=True) if k).encode("ascii"),
+                           dtype=np.uint8).reshape(-1, 12).astype(np.int64) - 48
+    ok[ok] = mynumber.check_digits(digits[:, :11]) == digits[:, 11]
+    return ok
 
 
 def link_key_tokens(values: Sequence[str | None], normalizer: str, key: bytes, report: EncodeReport
@@ -115,17 +119,14 @@ def link_key_tokens(values: Sequence[str | None], normalizer: str, key: bytes, r
     fails it cannot be anyone's and must be reported, not pseudonymized.
     """
     n = len(values)
+    present = np.array([v is not None for v in values], dtype=bool)
+    valid = _valid_numbers(values) if normalizer == "my_number" else present.copy()
+    report.missing_link_key_rows.extend(np.flatnonzero(~present).tolist())
+    report.invalid_link_key_rows.extend(np.flatnonzero(present & ~valid).tolist())
+    idx = np.flatnonzero(valid)
+    digests = b"".join(pseudonym(key, values[i]) for i in idx.tolist())  # type: ignore[arg-type]
     tokens = np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
-    valid = np.zeros(n, dtype=bool)
-    for i, value in enumerate(values):
-        if value is None:
-            report.missing_link_key_rows.append(i)
-            continue
-        if normalizer == "my_number" and not mynumber.is_valid(value):
-            report.invalid_link_key_rows.append(i)
-            continue
-        tokens[i] = np.frombuffer(pseudonym(key, value), dtype=np.uint8)
-        valid[i] = True
+    tokens[idx] = np.frombuffer(digests, dtype=np.uint8).reshape(-1, TOKEN_BYTES)
     return tokens, valid
 
 
@@ -133,24 +134,14 @@ def block_key_column(spec: BlockKeySpec, normalized: dict[str, list[str | None]]
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Keyed 64-bit block key per record: blake3(key, name + parts); null if a part is missing."""
     columns = [normalized[p.field] for p in spec.parts]
-    n = len(columns[0]) if columns else 0
-    values = np.zeros(n, dtype=np.uint64)
-    valid = np.zeros(n, dtype=bool)
-    cache: dict[tuple[str, ...], int] = {}
-    for i in range(n):
-        parts = []
-        for part, column in zip(spec.parts, columns, strict=True):
-            value = column[i]
-            if not value:
-                break
-            parts.append(value[part.start:part.stop])
-        else:
-            tup = tuple(parts)
-            if tup not in cache:
-                data = "\x1f".join((spec.name, *tup)).encode("utf-8")
-                cache[tup] = int.from_bytes(blake3(data, key=key).digest(length=8), "little")
-            values[i] = cache[tup]
-            valid[i] = True
+    joined = [None if not all(vals) else
+              "\x1f".join([spec.name] + [v[p.start:p.stop] for v, p in  # type: ignore[index]
+                                         zip(vals, spec.parts, strict=True)])
+              for vals in zip(*columns, strict=True)]
+    hashed = {j: int.from_bytes(blake3(j.encode("utf-8"), key=key).digest(length=8), "little")
+              for j in dict.fromkeys(joined) if j is not None}
+    valid = np.array([j is not None for j in joined], dtype=bool)
+    values = np.array([hashed[j] if j is not None else 0 for j in joined], dtype=np.uint64)
     return values, valid
 
 
