@@ -56,6 +56,7 @@ def clkhash_files(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         sch = schema.from_json_file(f)
 
     def enc(rows: list) -> np.ndarray:
+        """clkhash-encode PII rows into packed uint64 filters."""
         clks = clk.generate_clks([[str(x) for x in r] for r in rows], sch, "bench-secret")
         raw = b"".join(c.tobytes() for c in clks)
         return np.frombuffer(raw, dtype="<u8").reshape(len(clks), -1).copy()
@@ -84,6 +85,7 @@ def time_anonlink(a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[float
     from bitarray import bitarray
 
     def conv(x: np.ndarray) -> list:
+        """Packed rows -> anonlink's bitarray records."""
         out = []
         for row in x:
             ba = bitarray(endian="little")

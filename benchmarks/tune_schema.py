@@ -85,7 +85,7 @@ def bank_variants() -> dict[str, dict]:
     """Candidate variants of jp-bank-holder."""
     base = builtin_document("jp-bank-holder")
     out = {"shipped": base}
-    for k_name, k_dob in [(300, 120), (200, 100), (150, 80), (120, 100), (100, 60)]:
+    for k_name, k_dob in [(300, 120), (200, 150), (150, 150), (150, 200), (120, 200), (100, 200)]:
         doc = copy.deepcopy(base)
         set_k(doc, "account_holder_kana", k_name)
         set_k(doc, "date_of_birth", k_dob)

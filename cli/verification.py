@@ -15,12 +15,14 @@ def verify(
     reference: Annotated[Path, typer.Option(help="The register's encoding file.")],
     claims: Annotated[list[Path], typer.Option(help="A claims party's encoding file (repeatable).")],
     out: Annotated[Path, typer.Option(help="Output folder for findings, summary and report.")],
-    confirm_score: Annotated[float, typer.Option(help="Claimed score needed to confirm.")] = 0.75,
-    suspect_score: Annotated[float, typer.Option(help="Claimed score below which a claim is suspect.")] = 0.55,
-    margin_suspect: Annotated[float, typer.Option(
-        help="Margin (best other score - claimed score) from which a claim is suspect.")] = 0.04,
-    margin_review: Annotated[float, typer.Option(
-        help="Margin above which the evidence is thin (review).")] = -0.02,
+    confirm_score: Annotated[float | None, typer.Option(
+        help="Claimed score needed to confirm (default: the schema's tuned value).")] = None,
+    suspect_score: Annotated[float | None, typer.Option(
+        help="Claimed score below which a claim is suspect.")] = None,
+    margin_suspect: Annotated[float | None, typer.Option(
+        help="Margin (best other score - claimed score) from which a claim is suspect.")] = None,
+    margin_review: Annotated[float | None, typer.Option(
+        help="Margin above which the evidence is thin (review).")] = None,
     blocking: Annotated[str | None, typer.Option(
         help="Comma-separated block keys to search within (default: all in both files).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -28,11 +30,11 @@ def verify(
     """Verify claimed links: status, score, reason and likely true owner for every claim."""
     from rich.table import Table
 
-    from pprl.verify import Thresholds, write_outputs
     from pprl.verify import verify as run_verify
+    from pprl.verify import write_outputs
 
-    th = Thresholds(confirm_score=confirm_score, suspect_score=suspect_score,
-                    margin_suspect=margin_suspect, margin_review=margin_review)
+    th = {"confirm_score": confirm_score, "suspect_score": suspect_score,
+          "margin_suspect": margin_suspect, "margin_review": margin_review}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with err_console.status("verifying") as status:
         result = run_verify(reference, claims, thresholds=th, blocking=names,

@@ -315,11 +315,29 @@ class VerifyResult:
     reference_view: pa.Table
 
 
+def schema_thresholds(enc: Encodings, overrides: dict[str, float] | None = None) -> Thresholds:
+    """Thresholds for files of this schema: the schema's ``pprl.verify`` defaults (tuned for
+    it), then the built-in defaults, with ``overrides`` (e.g. CLI options) on top."""
+    values: dict[str, float] = {}
+    document = enc.meta.get("schema") or {}
+    values.update((document.get("pprl") or {}).get("verify") or {})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    known = set(Thresholds.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown verification threshold(s): {', '.join(unknown)}")
+    return Thresholds(**values)
+
+
 def verify(reference: str | Path, claims: Sequence[str | Path], *,
-           thresholds: Thresholds | None = None, blocking: Sequence[str] | None = None,
+           thresholds: Thresholds | dict[str, float] | None = None,
+           blocking: Sequence[str] | None = None,
            progress: Progress | None = None) -> VerifyResult:
-    """Verify every claim record of ``claims`` against the ``reference`` register."""
-    th = thresholds or Thresholds()
+    """Verify every claim record of ``claims`` against the ``reference`` register.
+
+    ``thresholds`` is a full :class:`Thresholds`, or a dict overriding some of the
+    schema's tuned defaults (see :func:`schema_thresholds`).
+    """
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -327,6 +345,7 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     ref = read_encodings(reference)
     claim_encs = [read_encodings(c) for c in claims]
     _check_inputs(ref, claim_encs)
+    th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(ref, thresholds)
     timings["read"] = time.perf_counter() - t0
     results = []
     for enc in claim_encs:

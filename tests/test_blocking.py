@@ -100,5 +100,5 @@ def test_metrics() -> None:
 
 def test_top_k_with_blocking_rejected(files) -> None:
     a, b, _ = files
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError):
         find_candidates(a, b, 0.5, top_k=1, blocking=bl.LshBlocking())

@@ -6,10 +6,10 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from pprl_cli.main import app
 from typer.testing import CliRunner
 
 from pprl.store import read_encodings
-from pprl_cli.main import app
 
 runner = CliRunner()
 

@@ -195,7 +195,7 @@ def test_dedupe_rejects_other_refs_and_top_k() -> None:
     a, b, _ = linked_pair(20, seed=5)
     with pytest.raises(ValueError):
         find_candidates(a, b, 0.5, dedupe=True)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError):
         find_candidates(a, None, 0.5, dedupe=True, top_k=1)
 
 

@@ -265,7 +265,7 @@ def iter_candidates(
         if refs is not None and refs is not queries and not np.array_equal(as_clks(refs), queries):
             raise ValueError("dedupe=True compares a file with itself: pass refs=None")
         if k:
-            raise NotImplementedError("top_k is not supported with dedupe=True")
+            raise ValueError("top_k is not supported with dedupe=True: use a threshold")
         refs = queries
     elif refs is None:
         raise ValueError("refs is required unless dedupe=True")
@@ -277,7 +277,7 @@ def iter_candidates(
         return
     if blocking is not None:
         if k:
-            raise NotImplementedError("top_k is not supported together with blocking")
+            raise ValueError("top_k is not supported together with blocking: block, then keep the best per query")
         from pprl.compare.blocking import iter_blocked_candidates
 
         yield from iter_blocked_candidates(
