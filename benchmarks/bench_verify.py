@@ -161,7 +161,7 @@ def speed(args: argparse.Namespace, root: Path) -> None:
     write_outputs(result, root / "out")
     wall = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n| register | claims | verify wall s | claims/s | peak RSS MiB (whole run) |")
+    print("\n| register | claims | verify wall s | claims/s | peak RSS MiB (whole run) |")
     print("|---:|---:|---:|---:|---:|")
     print(f"| {args.people:,} | {result.findings.num_rows:,} | {wall:.1f} | "
           f"{result.findings.num_rows / wall:,.0f} | {rss:,.0f} |")

@@ -925,7 +925,7 @@ def encode_clks(
     (ignored fields' columns are present but unused). Returns a C-contiguous uint64
     array (n, l // 64) whose row bytes equal clkhash's ``bitarray.tobytes()``.
     ``workers`` is the number of processes (None: the CPUs not already busy, see
-    ``_idle_cpus``; 1: this process only); fields are spread over forked workers
+    ``idle_cpus``; 1: this process only); fields are spread over forked workers
     when there are enough records (>= 20,000) to pay for the fork.
     ``progress`` is called with counts of finished records (a share per finished
     field in this process, the rest at the end) summing to n.
@@ -973,7 +973,7 @@ def encode_clks(
         return res
 
     out = np.zeros((n, nwords), dtype=np.uint64)
-    nproc = min(workers if workers is not None else _idle_cpus(), len(jobs))
+    nproc = min(workers if workers is not None else idle_cpus(), len(jobs))
     parallel = (
         nproc > 1
         and n >= _PARALLEL_MIN_RECORDS
@@ -999,7 +999,7 @@ def encode_clks(
 _PARALLEL_MIN_RECORDS = 20_000
 
 
-def _idle_cpus() -> int:
+def idle_cpus() -> int:
     """CPUs this process may use that are not already busy (default ``workers``).
 
     A second process only pays off when a core is free: on a loaded machine forking

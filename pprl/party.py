@@ -15,7 +15,7 @@ import numpy as np
 from blake3 import blake3
 
 from pprl import mynumber
-from pprl.encode import encode_clks
+from pprl.encode import encode_clks, idle_cpus
 from pprl.errors import InputError
 from pprl.keys import Secret, pseudonym
 from pprl.normalize import NORMALIZERS
@@ -86,14 +86,41 @@ def resolve_columns(data: CsvData, schema: Schema, column_map: dict[str, str]
     return resolved
 
 
-def normalize_column(values: Sequence[str], normalizer: str) -> tuple[list[str | None], list[int]]:
+PARALLEL_DISTINCT = 50_000  # distinct values from which normalization is spread over processes
+
+
+def _normalize_chunk(normalizer: str, values: list[str]) -> list[str | None]:
+    """Normalize a list of values in a worker process (module-level so it pickles)."""
+    fn = NORMALIZERS[normalizer]
+    return [fn(v) for v in values]
+
+
+def normalize_distinct(distinct: list[str], normalizer: str, workers: int) -> list[str | None]:
+    """Normalize distinct values, in ``workers`` forked processes when there are many.
+
+    Addresses and numbers are nearly all distinct in a population, and their
+    normalization is pure Python, so large columns are split across cores.
+    """
+    if workers <= 1 or len(distinct) < PARALLEL_DISTINCT:
+        return _normalize_chunk(normalizer, distinct)
+    import multiprocessing
+
+    size = -(-len(distinct) // (workers * 4))
+    chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_normalize_chunk, [(normalizer, c) for c in chunks])
+    return [v for part in parts for v in part]
+
+
+def normalize_column(values: Sequence[str], normalizer: str, workers: int = 1
+                     ) -> tuple[list[str | None], list[int]]:
     """Normalize each distinct value once; return normalized values and rows that failed.
 
     A row fails when its raw value is not blank but normalizes to nothing (e.g. an
     impossible date). Failed and blank values become ``None`` (missing).
     """
-    fn = NORMALIZERS[normalizer]
-    mapping = {raw: fn(raw) for raw in dict.fromkeys(values)}
+    distinct = list(dict.fromkeys(values))
+    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, workers), strict=True))
     bad = {raw for raw, norm in mapping.items() if norm is None and raw.strip()}
     out = [mapping[v] for v in values]
     failed = [i for i, v in enumerate(values) if v in bad] if bad else []
@@ -156,13 +183,14 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
     because dropping them would hide exactly the records that need checking.
     """
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
+    n_workers = workers if workers is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
     normalized: dict[str, list[str | None]] = {}
     for name, values in raw.items():
         if name in schema.ignored and name != schema.link_key:
             continue
         normalizer = schema.normalizers.get(name, "none")
-        normalized[name], failed = normalize_column(values, normalizer)
+        normalized[name], failed = normalize_column(values, normalizer, n_workers)
         if failed and name != schema.link_key:
             report.unnormalizable[name] = failed
     columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]

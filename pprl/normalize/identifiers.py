@@ -17,6 +17,8 @@ def my_number(value: str) -> str | None:
     １２３４－５６７８－９０１２). The check digit is not validated here; use
     ``pprl.mynumber.is_valid`` so that callers can count invalid numbers separately.
     """
+    if len(value) == 12 and value.isascii() and value.isdigit():
+        return value  # already clean: the common case, skip NFKC and the regex
     if is_blank(value):
         return None
     digits = _SEPARATORS.sub("", nfkc(value))
