@@ -53,3 +53,22 @@ def progress_bar(description: str, total: int | None, enabled: bool = True
                   transient=False) as prog:
         task = prog.add_task(description, total=total)
         yield lambda n: prog.advance(task, n)
+
+
+@contextmanager
+def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """One progress line per stage on stderr; yields ``start(stage)``, which completes
+    the previous stage. Silent when stderr is not a terminal."""
+    show = enabled and sys.stderr.isatty()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=not show) as prog:
+        current: list[int] = []
+
+        def start(stage: str) -> None:
+            if current:
+                prog.update(current[-1], completed=1)
+            current.append(prog.add_task(stage, total=1))
+
+        yield start
+        if current:
+            prog.update(current[-1], completed=1)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pprl_cli.common import console, err_console, user_errors
+from pprl_cli.common import console, err_console, stage_progress, user_errors
 
 
 @user_errors
@@ -25,6 +25,8 @@ def verify(
         help="Margin above which the evidence is thin (review).")] = None,
     blocking: Annotated[str | None, typer.Option(
         help="Comma-separated block keys to search within (default: all in both files).")] = None,
+    no_scores: Annotated[bool, typer.Option(
+        "--no-scores", help="Withhold scores from the claims parties' files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Verify claimed links: status, score, reason and likely true owner for every claim."""
@@ -36,11 +38,10 @@ def verify(
     th = {"confirm_score": confirm_score, "suspect_score": suspect_score,
           "margin_suspect": margin_suspect, "margin_review": margin_review}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
-    with err_console.status("verifying") as status:
-        result = run_verify(reference, claims, thresholds=th, blocking=names,
-                            progress=lambda stage: status.update(stage))
-        status.update("writing outputs")
-        write_outputs(result, out)
+    with stage_progress() as stage:
+        result = run_verify(reference, claims, thresholds=th, blocking=names, progress=stage)
+        stage("writing findings, summary and report")
+        write_outputs(result, out, party_scores=not no_scores)
     summary = result.summary
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -361,7 +361,7 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     timings["cross_check"] = time.perf_counter() - t
     findings = pa.concat_tables([findings_table(r, ref) for r in results])
     summary = _summary(findings, ref, claim_encs, th, blocking, flag_counts, timings)
-    per_claims = [(r.enc.label, party_view(findings_table(r, ref))) for r in results]
+    per_claims = [(r.enc.label, findings_table(r, ref)) for r in results]
     return VerifyResult(findings, summary, per_claims, reference_view(findings))
 
 
@@ -380,9 +380,16 @@ def _check_inputs(ref: Encodings, claim_encs: list[Encodings]) -> None:
             raise InputError(f"{enc.path}: the claims file is the reference file itself")
 
 
-def party_view(table: pa.Table) -> pa.Table:
-    """What a claims party receives: its own rows, status, score and reason only."""
-    return table.select(["claim_row", "status", "score", "reason"])
+def party_view(table: pa.Table, with_scores: bool = True) -> pa.Table:
+    """What a claims party receives: its own rows, status, reason and (unless withheld) score.
+
+    Register rows are never included: they belong to the register holder. Withholding
+    scores (``with_scores=False``) stops a claims party from learning how similar its
+    records are to records it cannot see.
+    """
+    columns = ["claim_row", "status", "score", "reason"] if with_scores else [
+        "claim_row", "status", "reason"]
+    return table.select(columns)
 
 
 def reference_view(findings: pa.Table) -> pa.Table:
@@ -466,8 +473,11 @@ def _safe_name(label: str) -> str:
     return keep.strip("._") or "party"
 
 
-def write_outputs(result: VerifyResult, out_dir: str | Path) -> list[Path]:
+def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True
+                  ) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
+
+    ``party_scores=False`` withholds scores from the claims parties' views.
 
     Everything is first written to a temporary folder beside ``out_dir`` and moved into
     place only when all of it succeeded, so a failed run leaves no partial results.
@@ -495,7 +505,7 @@ def write_outputs(result: VerifyResult, out_dir: str | Path) -> list[Path]:
             while name in used:
                 name += "_"
             used.add(name)
-            pacsv.write_csv(table, parties / f"{name}.csv")
+            pacsv.write_csv(party_view(table, party_scores), parties / f"{name}.csv")
         ref_label = _safe_name(str(result.summary["inputs"][0]["party"]))
         pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
         (tmp / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2),

@@ -159,3 +159,11 @@ def test_duplicate_register_numbers_are_reported(tmp_path):
     result = run(tmp_path)
     assert column(result, "claimed_ref_row") == [1]
     assert any("more than once" in w for w in result.summary["warnings"])
+
+
+def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
+    path, _ = case
+    out = tmp_path / "out"
+    write_outputs(run(path), out, party_scores=False)
+    header = (out / "parties" / "insurer.csv").read_text().splitlines()[0]
+    assert header == '"claim_row","status","reason"'

@@ -1,0 +1,1 @@
+"""Privacy: hardening of encodings and attack-based audits."""
