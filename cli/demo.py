@@ -22,21 +22,29 @@ def demo(
 
     result = run_demo(out, people=people, seed=seed,
                       say=lambda s: console.print(f"[bold]{s}[/]", highlight=False))
-    table = Table(title="Verification of claimed links against the synthetic truth")
-    for col in ("claims file", "claims checked", "wrong links planted", "suspects found",
-                "to review", "recall", "precision", "false alarms /1,000", "true owner found"):
-        table.add_column(col, justify="right")
-    for name, summary, metrics in (("insurer", result.summary, result.metrics),
-                                   ("bank", result.bank_summary, result.bank_metrics)):
-        if summary is None or metrics is None:
-            continue
-        flagged = metrics["overall"]["suspect_or_review"]
-        owner = metrics["true_owner_top1"]["wrong"]
-        table.add_row(name, f"{summary['claims']:,}", f"{metrics['positives']:,}",
-                      f"{summary['counts']['suspect']:,}", f"{summary['counts']['review']:,}",
-                      f"{flagged['recall']:.3f}", f"{flagged['precision']:.3f}",
-                      f"{metrics['false_alarms_per_1000_correct']['total']:.2f}",
-                      f"{owner['accuracy']:.3f}")
+    table = Table(title="Claimed links checked against the synthetic truth")
+    table.add_column("")
+    runs = [(name, summary, metrics) for name, summary, metrics in (
+        ("insurer", result.summary, result.metrics),
+        ("bank", result.bank_summary, result.bank_metrics)) if summary and metrics]
+    for name, _, _ in runs:
+        table.add_column(name, justify="right")
+    rows = {
+        "claims checked": lambda s, m: f"{s['claims']:,}",
+        "wrong or invalid links planted": lambda s, m: f"{m['positives']:,}",
+        "suspects found": lambda s, m: f"{s['counts']['suspect']:,}",
+        "invalid / unknown numbers": lambda s, m: (
+            f"{s['counts']['invalid_number']:,} / {s['counts']['unknown_number']:,}"),
+        "sent to review": lambda s, m: f"{s['counts']['review']:,}",
+        "recall (flagged)": lambda s, m: f"{m['overall']['suspect_or_review']['recall']:.3f}",
+        "precision (flagged)": lambda s, m: f"{m['overall']['suspect_or_review']['precision']:.3f}",
+        "false alarms per 1,000 correct": lambda s, m: (
+            f"{m['false_alarms_per_1000_correct']['total']:.2f}"),
+        "true owner named (wrong links)": lambda s, m: (
+            f"{m['true_owner_top1']['wrong']['accuracy']:.3f}"),
+    }
+    for label, fn in rows.items():
+        table.add_row(label, *(fn(s, m) for _, s, m in runs))
     console.print(table)
     console.print("recall/precision count suspect, review, unknown and invalid numbers as flagged; "
                   "false alarms are correct links not confirmed.", highlight=False)
