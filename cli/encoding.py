@@ -49,8 +49,8 @@ def encode(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
 ) -> None:
     """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
-    from pprl.party import encode_records
-    from pprl.read import parse_column_map, read_csv
+    from pprl.party import encode_csv
+    from pprl.read import parse_column_map
     from pprl.schema import load_schema
     from pprl.store import write_clkhash_json, write_encodings
 
@@ -58,11 +58,10 @@ def encode(
         fail(f"--format must be parquet or clkhash-json, not '{format}'")
     key = load_secret(secret)
     sch = load_schema(schema).with_link_key(link_key)
-    data = read_csv(input, encoding)
-    with progress_bar(f"encoding {input.name}", data.nrows) as advance:
-        enc, report = encode_records(data, sch, key, column_map=parse_column_map(column),
-                                     party=party, strict=strict, workers=workers,
-                                     progress=advance)
+    with progress_bar(f"encoding {input.name}", None) as advance:
+        enc, report = encode_csv(input, sch, key, encoding=encoding,
+                                 column_map=parse_column_map(column), party=party,
+                                 strict=strict, workers=workers, progress=advance)
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
     if format == "clkhash-json":

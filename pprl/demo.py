@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pprl.keys import load_secret, write_secret
-from pprl.party import encode_records
-from pprl.read import read_csv
+from pprl.party import encode_csv
 from pprl.schema import load_schema
 from pprl.store import write_encodings
 
@@ -53,7 +52,7 @@ def run_demo(out: Path, people: int = 20_000, seed: int = 2023,
             ("register.csv", bank, "municipality", "register-bank.parquet"),
             ("bank.csv", bank, "bank", "bank.parquet")]
     for csv_name, schema, party, enc_name in jobs:
-        enc, _ = encode_records(read_csv(data / csv_name), schema, secret, party=party)
+        enc, _ = encode_csv(data / csv_name, schema, secret, party=party)
         write_encodings(enc, matcher / enc_name)
     say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
     result = verify(matcher / "register.parquet", [matcher / "insurer.parquet"])

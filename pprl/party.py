@@ -19,7 +19,7 @@ from pprl.encode import encode_clks, idle_cpus
 from pprl.errors import InputError
 from pprl.keys import Secret, pseudonym
 from pprl.normalize import NORMALIZERS
-from pprl.read import CsvData
+from pprl.read import CsvData, iter_csv
 from pprl.schema import BlockKeySpec, Schema
 from pprl.store import TOKEN_BYTES, Encodings
 
@@ -36,6 +36,22 @@ class EncodeReport:
     invalid_link_key_rows: list[int] = field(default_factory=list)
     unnormalizable: dict[str, list[int]] = field(default_factory=dict)
     text_encoding: str = "utf-8"
+
+    def shift_rows(self, offset: int) -> None:
+        """Renumber rows by ``offset`` (a chunk's first data row) so they name input rows."""
+        if not offset:
+            return
+        self.missing_link_key_rows = [r + offset for r in self.missing_link_key_rows]
+        self.invalid_link_key_rows = [r + offset for r in self.invalid_link_key_rows]
+        self.unnormalizable = {k: [r + offset for r in v] for k, v in self.unnormalizable.items()}
+
+    def merge(self, other: EncodeReport) -> None:
+        """Add another chunk's report to this one."""
+        self.records += other.records
+        self.missing_link_key_rows += other.missing_link_key_rows
+        self.invalid_link_key_rows += other.invalid_link_key_rows
+        for key, rows in other.unnormalizable.items():
+            self.unnormalizable.setdefault(key, []).extend(rows)
 
     def warnings(self, limit: int = 10) -> list[str]:
         """One line per kind of problem, naming up to ``limit`` rows."""
@@ -203,8 +219,9 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
                                             secret.pseudonym_key, report)
         bad = report.missing_link_key_rows + report.invalid_link_key_rows
         if strict and bad:
-            raise InputError(f"{data.path}: row {min(bad)}: missing or invalid link key "
-                             f"'{schema.link_key}' ({len(bad)} row(s) in all; --strict)")
+            raise InputError(f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
+                             f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
+                             "--strict)")
     block_keys = {spec.name: block_key_column(spec, normalized, secret.block_key)
                   for spec in schema.block_keys}
     meta = {
@@ -215,6 +232,48 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
         "key_fingerprint": secret.fingerprint,
         "link_key": schema.link_key,
     }
-    enc = Encodings(rows=np.arange(data.nrows, dtype=np.int64), tokens=tokens,
+    report.shift_rows(data.first_row)
+    enc = Encodings(rows=data.first_row + np.arange(data.nrows, dtype=np.int64), tokens=tokens,
                     has_token=has_token, clks=clks, block_keys=block_keys, meta=meta)
     return enc, report
+
+
+CHUNK_ROWS = 500_000
+
+
+def concat_encodings(parts: list[Encodings]) -> Encodings:
+    """Join chunk encodings of one file (same schema and secret) into one."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    return Encodings(
+        rows=np.concatenate([p.rows for p in parts]),
+        tokens=np.concatenate([p.tokens for p in parts]),
+        has_token=np.concatenate([p.has_token for p in parts]),
+        clks=np.concatenate([p.clks for p in parts]),
+        block_keys={name: (np.concatenate([p.block_keys[name][0] for p in parts]),
+                           np.concatenate([p.block_keys[name][1] for p in parts]))
+                    for name in first.block_keys},
+        meta=first.meta,
+    )
+
+
+def encode_csv(path: str | Path, schema: Schema, secret: Secret, *, encoding: str | None = None,
+               chunk_rows: int = CHUNK_ROWS, **options) -> tuple[Encodings, EncodeReport]:
+    """Encode a CSV file chunk by chunk, so memory for raw values stays bounded.
+
+    ``options`` are those of :func:`encode_records`. The result is identical to
+    encoding the whole file at once; rows keep their numbers in the input file.
+    """
+    parts: list[Encodings] = []
+    report: EncodeReport | None = None
+    for chunk in iter_csv(path, encoding, chunk_rows):
+        options.setdefault("party", chunk.path.stem)
+        enc, rep = encode_records(chunk, schema, secret, **options)
+        parts.append(enc)
+        if report is None:
+            report = rep
+        else:
+            report.merge(rep)
+    assert report is not None  # iter_csv always yields at least one chunk
+    return concat_encodings(parts), report

@@ -7,9 +7,10 @@ finding, so each party can map results back to its own records.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,64 +29,75 @@ class CsvData:
     header: tuple[str, ...]
     columns: dict[str, list[str]]
     nrows: int
+    first_row: int = 0  # data row number of this chunk's first record
 
 
-def decode_bytes(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """Decode file bytes: the given encoding, else UTF-8 (with or without BOM), else CP932.
+SNIFF_BYTES = 1 << 22
 
-    CP932 (Windows Shift_JIS) is accepted without ``--encoding`` only when the bytes
-    decode cleanly as CP932 and contain Japanese text; anything else is refused with a
-    message naming the file and the first undecodable byte.
-    """
+
+def detect_encoding(path: Path, encoding: str | None = None) -> str:
+    """The text encoding to read ``path`` with: the given one, else UTF-8 (BOM or not),
+    else CP932, judged on the first 4 MiB (the rest is checked while reading)."""
     if encoding:
         try:
-            return data.decode(encoding), encoding
+            codecs.lookup(encoding)
         except LookupError:
             raise InputError(f"{path}: unknown text encoding '{encoding}'") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not valid {encoding} at byte {exc.start}") from None
+        return encoding
+    with open(path, "rb") as fh:
+        sample = fh.read(SNIFF_BYTES)
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=len(sample) < SNIFF_BYTES)
+        return "utf-8-sig"
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
-        text = data.decode("cp932")
+        text = codecs.getincrementaldecoder("cp932")().decode(sample,
+                                                               final=len(sample) < SNIFF_BYTES)
     except UnicodeDecodeError:
         text = ""
     if text and _JAPANESE.search(text):
-        return text, "cp932"
+        return "cp932"
     raise InputError(
         f"{path}: not UTF-8 (invalid byte at offset {utf8_error.start}) and not recognizable as "
         "CP932/Shift_JIS; pass --encoding")
 
 
-def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:
-    """Read a whole CSV file with a header row into string columns.
+def iter_csv(path: str | Path, encoding: str | None = None, chunk_rows: int | None = None
+             ) -> Iterator[CsvData]:
+    """Stream a CSV file with a header row as chunks of ``chunk_rows`` records.
 
-    Every data row must have exactly as many fields as the header; a row that does not
-    is an error naming the file, the 0-based data row and the line number.
+    Every data row must have exactly as many fields as the header; a row that does not,
+    or bytes that are not valid in the file's encoding, are an error naming the file,
+    the 0-based data row and the line number. Memory stays bounded by the chunk size.
     """
     p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found")
+    used = detect_encoding(p, encoding)
+    label = "utf-8" if used == "utf-8-sig" else used
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p}: file not found") from None
+        with open(p, encoding=used, newline="", errors="strict") as fh:
+            yield from _read_chunks(csv.reader(fh, strict=True), p, label, chunk_rows)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not valid {label} ({exc.reason} at byte {exc.start} of a read "
+                         "block); pass --encoding") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror})") from None
-    text, used = decode_bytes(data, p, encoding)
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+
+def _read_chunks(reader, p: Path, label: str, chunk_rows: int | None) -> Iterator[CsvData]:
+    """Group CSV records into :class:`CsvData` chunks, checking every row's width."""
     try:
-        header = next(reader)
+        header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise InputError(f"{p}: empty file (no header row)") from None
     except csv.Error as exc:
         raise InputError(f"{p}: malformed header ({exc})") from None
-    header = [h.strip() for h in header]
     _check_header(header, p)
+    width, nrows, first = len(header), 0, 0
     values: list[list[str]] = [[] for _ in header]
-    width = len(header)
-    nrows = 0
     try:
         for record in reader:
             if not record or (len(record) == 1 and record[0] == ""):
@@ -97,9 +109,20 @@ def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:
             for column, value in zip(values, record, strict=True):
                 column.append(value)
             nrows += 1
+            if chunk_rows and nrows - first == chunk_rows:
+                yield CsvData(p, label, tuple(header), dict(zip(header, values, strict=True)),
+                              nrows - first, first)
+                values, first = [[] for _ in header], nrows
     except csv.Error as exc:
         raise InputError(f"{p}: row {nrows} (line {reader.line_num}): malformed CSV ({exc})") from None
-    return CsvData(p, used, tuple(header), dict(zip(header, values, strict=True)), nrows)
+    if nrows - first or nrows == 0:
+        yield CsvData(p, label, tuple(header), dict(zip(header, values, strict=True)),
+                      nrows - first, first)
+
+
+def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:
+    """Read a whole CSV file with a header row into string columns (see :func:`iter_csv`)."""
+    return next(iter(iter_csv(path, encoding, chunk_rows=None)))
 
 
 def _check_header(header: list[str], path: Path) -> None:
