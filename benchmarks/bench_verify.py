@@ -161,13 +161,14 @@ finally:
 
 def speed(args: argparse.Namespace, root: Path) -> None:
     data, enc = root / "data", root / "enc"
-    enc.mkdir()
-    t = time.perf_counter()
-    generate(SynthConfig(people=args.people, seed=args.seed, claims=args.people), data)
-    print(f"synth: {time.perf_counter() - t:.1f} s", flush=True)
-    t = time.perf_counter()
-    encode_all(data, enc, bank=False)
-    print(f"encode (both files): {time.perf_counter() - t:.1f} s", flush=True)
+    if not (enc / "insurer.parquet").exists():  # reuse encodings kept with --workdir
+        enc.mkdir(exist_ok=True)
+        t = time.perf_counter()
+        generate(SynthConfig(people=args.people, seed=args.seed, claims=args.people), data)
+        print(f"synth: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        encode_all(data, enc, bank=False)
+        print(f"encode (both files): {time.perf_counter() - t:.1f} s", flush=True)
     # verify in a fresh process, as the matcher runs it, so peak RSS is verify's own
     cmd = [sys.executable, "-c", MEASURED_CLI, "verify", "--reference",
            str(enc / "register.parquet"), "--claims", str(enc / "insurer.parquet"),
@@ -190,8 +191,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--plots", default="docs/img", help="folder for separation plots ('' none)")
-    parser.add_argument("--tmp", default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--tmp", default=None, help="where to make the temporary work folder")
+    parser.add_argument("--workdir", default=None,
+                        help="keep data and encodings here and reuse them (speed mode)")
     args = parser.parse_args()
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        (speed if args.speed else quality)(args, Path(args.workdir))
+        return
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         (speed if args.speed else quality)(args, Path(tmp))
 

@@ -68,11 +68,16 @@ STATUS_MEANINGS: dict[str, str] = {
 #: Plain-language meaning of the reason codes the engine is known to emit. Codes not
 #: listed here are still counted and shown, just without an explanation.
 REASON_MEANINGS: dict[str, str] = {
-    "score_high": "the claimed pair's similarity is at or above the confirm threshold",
-    "low_score": "the claimed pair's similarity is below the threshold",
-    "better_match_elsewhere": "another register record matches the claim record better "
-                              "than the claimed one",
-    "thin_evidence": "too few fields were available to compare for a firm decision",
+    "match": "the claimed register record matches well and no other record comes close",
+    "weak_score": "the claimed pair's similarity is below the confirm threshold (often a "
+                  "changed surname or a move)",
+    "low_score": "the claimed pair's similarity is below the suspect threshold: the claimed "
+                 "person hardly matches",
+    "better_match_elsewhere": "another register record matches the claim record clearly "
+                              "better than the claimed one (likely the true owner)",
+    "thin_evidence": "another register record matches about as well as the claimed one "
+                     "(twins, namesakes with the same birth date): the encodings cannot "
+                     "tell them apart",
     "number_shared_by_different_people": "the same number is claimed for records that "
                                          "look like different people",
     "person_under_several_numbers": "the same person appears to be claimed under several "

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pprl import __version__
 from pprl.compare import dice_pairs
@@ -69,17 +70,30 @@ class Thresholds:
     different_people: float = 0.6
 
 
+# Status codes (index into STATUSES) and reason bits; strings are made only for output.
+CONFIRMED, REVIEW, SUSPECT, UNKNOWN, INVALID = range(5)
+REASONS = ("no_valid_number", "no_register_record", "low_score", "weak_score",
+           "better_match_elsewhere", "thin_evidence", "match",
+           "number_shared_by_different_people", "person_under_several_numbers",
+           "alternative_claimed_by_other_record")
+BIT = {code: np.uint16(1 << i) for i, code in enumerate(REASONS)}
+
+
 @dataclass
 class ClaimsResult:
-    """Per-claim arrays for one claims file (index = position in the file)."""
+    """Per-claim arrays for one claims file (index = position in the file).
+
+    ``status`` holds codes into :data:`STATUSES`, ``reasons`` bitmasks over
+    :data:`REASONS`; both are filled by :func:`decide` and :func:`cross_check`.
+    """
 
     enc: Encodings
     claimed: np.ndarray            # register index of the claimed record, -1 none
     score: np.ndarray              # claimed Dice, NaN none
     cand: np.ndarray               # register index of best alternative, -1 none
     cand_score: np.ndarray         # NaN none
-    status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
-    reasons: list[list[str]] = field(default_factory=list)
+    status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
 
 
 def token_keys(enc: Encodings) -> np.ndarray:
@@ -152,36 +166,31 @@ def score_and_search(ref: Encodings, claims: Encodings, th: Thresholds,
 
 
 def decide(res: ClaimsResult, th: Thresholds) -> None:
-    """Set status and reasons of every claim from its score and margin."""
+    """Set status and reasons of every claim from its score and margin (vectorized)."""
     n = len(res.enc)
-    status = np.empty(n, dtype=object)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    margin = res.cand_score - res.score
-    for i in range(n):
-        if not res.enc.has_token[i]:
-            status[i] = "invalid_number"
-            reasons[i].append("no_valid_number")
-            continue
-        if res.claimed[i] < 0:
-            status[i] = "unknown_number"
-            reasons[i].append("no_register_record")
-            continue
-        s, m = res.score[i], margin[i]
-        has_alt = not np.isnan(m)
-        low, weak = s < th.suspect_score, s < th.confirm_score
-        better = has_alt and m >= th.margin_suspect
-        close = has_alt and not better and m > th.margin_review
-        if low:
-            reasons[i].append("low_score")
-        elif weak:
-            reasons[i].append("weak_score")
-        if better:
-            reasons[i].append("better_match_elsewhere")
-        elif close:
-            reasons[i].append("thin_evidence")
-        status[i] = "suspect" if (low or better) else "review" if (weak or close) else "confirmed"
-        if status[i] == "confirmed":
-            reasons[i].append("match")
+    status = np.full(n, CONFIRMED, dtype=np.int8)
+    reasons = np.zeros(n, dtype=np.uint16)
+    invalid = ~res.enc.has_token
+    unknown = res.enc.has_token & (res.claimed < 0)
+    ok = ~invalid & ~unknown
+    score = np.where(ok, res.score, 1.0)
+    margin = res.cand_score - score
+    has_alt = ok & ~np.isnan(margin)
+    low = ok & (score < th.suspect_score)
+    weak = ok & ~low & (score < th.confirm_score)
+    better = has_alt & (np.nan_to_num(margin, nan=-np.inf) >= th.margin_suspect)
+    close = has_alt & ~better & (np.nan_to_num(margin, nan=-np.inf) > th.margin_review)
+    suspect = low | better
+    review = ~suspect & (weak | close)
+    for mask, code in ((invalid, "no_valid_number"), (unknown, "no_register_record"),
+                       (low, "low_score"), (weak, "weak_score"),
+                       (better, "better_match_elsewhere"), (close, "thin_evidence"),
+                       (ok & ~suspect & ~review, "match")):
+        reasons[mask] |= BIT[code]
+    status[review] = REVIEW
+    status[suspect] = SUSPECT
+    status[unknown] = UNKNOWN
+    status[invalid] = INVALID
     res.status, res.reasons = status, reasons
 
 
@@ -204,45 +213,49 @@ def _pairs_within_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
                 blocking: Sequence[str] | None) -> dict[str, int]:
-    """Flag records whose story conflicts with another record's, across all claims files."""
-    offsets = np.cumsum([0] + [len(r.enc) for r in results])
-    clks = np.concatenate([r.enc.clks for r in results]) if results else np.empty((0, 16), np.uint64)
+    """Flag records whose story conflicts with another record's, across all claims files.
+
+    Returns how many records got each cross-check reason.
+    """
+    if not results:
+        return {}
+    clks = np.concatenate([r.enc.clks for r in results])
     has = np.concatenate([r.enc.has_token for r in results])
     keys = np.concatenate([token_keys(r.enc) for r in results])
-    score = np.concatenate([r.score for r in results])
-    flags: list[tuple[int, str]] = []
+    score = np.nan_to_num(np.concatenate([r.score for r in results]), nan=-1.0)
+    flags = np.zeros(len(clks), dtype=np.uint16)
+    escalate = np.zeros(len(clks), dtype=bool)
     # one number, different people
     valid = np.flatnonzero(has)
     a, b = _pairs_within_groups(keys[valid])
     a, b = valid[a], valid[b]
     if len(a):
-        sims = dice_pairs(clks[a], clks[b])
-        for i, j, s in zip(a, b, sims, strict=True):
-            if s < th.different_people:
-                flags += [(i, "number_shared_by_different_people"),
-                          (j, "number_shared_by_different_people")]
-                weaker = i if np.nan_to_num(score[i]) < np.nan_to_num(score[j]) else j
-                flags.append((weaker, "_escalate"))
+        differ = dice_pairs(clks[a], clks[b]) < th.different_people
+        a, b = a[differ], b[differ]
+        flags[a] |= BIT["number_shared_by_different_people"]
+        flags[b] |= BIT["number_shared_by_different_people"]
+        escalate[np.where(score[a] < score[b], a, b)] = True
     # one person, several numbers
     joined = _joined_blocks(results, blocking)
     if joined:
-        near, near_s = topk_by_block_keys(clks, clks, joined, k=1, threshold=th.same_person,
-                                          exclude=np.arange(len(clks)))
-        for i in np.flatnonzero(near[:, 0] >= 0):
-            j = near[i, 0]
-            if has[i] and has[j] and keys[i] != keys[j]:
-                flags.append((i, "person_under_several_numbers"))
-                if np.nan_to_num(score[i]) < np.nan_to_num(score[j]):
-                    flags.append((i, "_escalate"))
+        near, _ = topk_by_block_keys(clks, clks, joined, k=1, threshold=th.same_person,
+                                     exclude=np.arange(len(clks)))
+        i = np.flatnonzero(near[:, 0] >= 0)
+        j = near[i, 0]
+        hit = has[i] & has[j] & (keys[i] != keys[j])
+        i, j = i[hit], j[hit]
+        flags[i] |= BIT["person_under_several_numbers"]
+        escalate[i[score[i] < score[j]]] = True
     # the record this claim more likely belongs to is claimed by another record
     claimed_refs = np.concatenate([r.claimed for r in results])
     claimed_set = np.unique(claimed_refs[claimed_refs >= 0])
     cands = np.concatenate([r.cand for r in results])
     margin = np.concatenate([r.cand_score for r in results]) - score
     contested = (cands >= 0) & ~(margin <= th.margin_review)  # close or better; NaN counts
-    hit = np.flatnonzero(contested & np.isin(cands, claimed_set))
-    flags += [(int(i), "alternative_claimed_by_other_record") for i in hit]
-    return _apply_flags(results, offsets, flags)
+    flags[contested & np.isin(cands, claimed_set)] |= BIT["alternative_claimed_by_other_record"]
+    _apply_flags(results, flags, escalate)
+    return {code: int(((flags & BIT[code]) > 0).sum()) for code in REASONS[7:]
+            if (flags & BIT[code]).any()}
 
 
 def _joined_blocks(results: list[ClaimsResult], blocking: Sequence[str] | None):
@@ -259,23 +272,30 @@ def _joined_blocks(results: list[ClaimsResult], blocking: Sequence[str] | None):
     return out
 
 
-def _apply_flags(results: list[ClaimsResult], offsets: np.ndarray,
-                 flags: list[tuple[int, str]]) -> dict[str, int]:
-    """Add cross-check reasons; escalate a confirmed claim to review where it is the weaker
-    of two conflicting records (one of the two links must be wrong)."""
-    counts: dict[str, int] = {}
-    for flat, code in flags:
-        f = int(np.searchsorted(offsets, flat, "right") - 1)
-        res, i = results[f], int(flat - offsets[f])
-        if code == "_escalate":
-            if res.status[i] == "confirmed":
-                res.status[i] = "review"
-                res.reasons[i] = [r for r in res.reasons[i] if r != "match"]
-            continue
-        if code not in res.reasons[i]:
-            res.reasons[i].append(code)
-            counts[code] = counts.get(code, 0) + 1
-    return counts
+def _apply_flags(results: list[ClaimsResult], flags: np.ndarray, escalate: np.ndarray) -> None:
+    """Add cross-check reasons; a confirmed claim that is the weaker of two conflicting
+    records goes to review (one of the two links must be wrong)."""
+    start = 0
+    for res in results:
+        end = start + len(res.enc)
+        res.reasons |= flags[start:end]
+        up = escalate[start:end] & (res.status == CONFIRMED)
+        res.status[up] = REVIEW
+        res.reasons[up] &= ~BIT["match"]
+        start = end
+
+
+def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
+    """String column from integer codes, built by arrow (no Python string per row)."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                          pa.array(list(names), pa.string())).cast(pa.string())
+
+
+def reason_texts(masks: np.ndarray) -> pa.Array:
+    """``code;code`` strings for reason bitmasks, in :data:`REASONS` order."""
+    uniq, inverse = np.unique(masks, return_inverse=True)
+    texts = [";".join(c for c in REASONS if int(m) & int(BIT[c])) for m in uniq]
+    return _labels(inverse.reshape(-1), texts)
 
 
 def findings_table(res: ClaimsResult, ref: Encodings) -> pa.Table:
@@ -292,12 +312,12 @@ def findings_table(res: ClaimsResult, ref: Encodings) -> pa.Table:
         return pa.array(np.nan_to_num(x), type=pa.float64(), mask=np.isnan(x))
 
     return pa.table({
-        "claims_file": pa.array([name] * n, type=pa.string()),
-        "claims_party": pa.array([res.enc.label] * n, type=pa.string()),
+        "claims_file": _labels(np.zeros(n, np.int8), [name]),
+        "claims_party": _labels(np.zeros(n, np.int8), [res.enc.label]),
         "claim_row": pa.array(res.enc.rows, type=pa.int64()),
-        "status": pa.array(list(res.status), type=pa.string()),
+        "status": _labels(res.status, STATUSES),
         "score": floats(res.score),
-        "reason": pa.array([";".join(r) for r in res.reasons], type=pa.string()),
+        "reason": reason_texts(res.reasons),
         "candidate_ref_row": rows_of(res.cand),
         "candidate_score": floats(res.cand_score),
         "margin": floats(res.cand_score - res.score),
@@ -332,12 +352,21 @@ def schema_thresholds(enc: Encodings, overrides: dict[str, float] | None = None)
 def verify(reference: str | Path, claims: Sequence[str | Path], *,
            thresholds: Thresholds | dict[str, float] | None = None,
            blocking: Sequence[str] | None = None,
-           progress: Progress | None = None) -> VerifyResult:
+           progress: Progress | None = None, workers: int | None = None,
+           scheduler: str | None = None) -> VerifyResult:
     """Verify every claim record of ``claims`` against the ``reference`` register.
 
     ``thresholds`` is a full :class:`Thresholds`, or a dict overriding some of the
-    schema's tuned defaults (see :func:`schema_thresholds`).
+    schema's tuned defaults (see :func:`schema_thresholds`). ``workers`` (a local Dask
+    cluster of that many processes) or ``scheduler`` (a running Dask scheduler's address)
+    run the join, scoring and search on a cluster (:mod:`pprl.distributed`), with
+    identical findings; without either, everything runs here and dask is not imported.
     """
+    if workers is not None or scheduler is not None:
+        from pprl.distributed import verify_distributed
+
+        return verify_distributed(reference, claims, thresholds=thresholds, blocking=blocking,
+                                  progress=progress, workers=workers, scheduler=scheduler)
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -355,13 +384,22 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
         decide(res, th)
         results.append(res)
         timings[f"score_search:{enc.label}"] = time.perf_counter() - t
+    return finish(results, ref, claim_encs, th, blocking, timings, say)
+
+
+def finish(results: list[ClaimsResult], ref: Encodings, claim_encs: list[Encodings],
+           th: Thresholds, blocking: Sequence[str] | None, timings: dict[str, float],
+           say: Progress) -> VerifyResult:
+    """The global steps after per-claim scoring and search: cross-record checks, findings
+    tables, per-party views and the summary (shared by the local and Dask engines)."""
     t = time.perf_counter()
     say("cross-record checks")
     flag_counts = cross_check(results, ref, th, blocking)
     timings["cross_check"] = time.perf_counter() - t
-    findings = pa.concat_tables([findings_table(r, ref) for r in results])
+    tables = [findings_table(r, ref) for r in results]
+    findings = pa.concat_tables(tables)
     summary = _summary(findings, ref, claim_encs, th, blocking, flag_counts, timings)
-    per_claims = [(r.enc.label, findings_table(r, ref)) for r in results]
+    per_claims = [(r.enc.label, table) for r, table in zip(results, tables, strict=True)]
     return VerifyResult(findings, summary, per_claims, reference_view(findings))
 
 
@@ -398,40 +436,43 @@ def reference_view(findings: pa.Table) -> pa.Table:
     For each non-confirmed claim: the register row that was claimed and, where found,
     the register row that is likely the true owner, with the claim it relates to.
     """
-    status = findings.column("status").to_numpy(zero_copy_only=False)
-    keep = np.flatnonzero((status == "suspect") | (status == "review")
-                          | (status == "unknown_number") | (status == "invalid_number"))
-    t = findings.take(keep)
-    rows = []
+    t = findings.filter(pc.not_equal(findings.column("status"), "confirmed"))
+    parts = []
     for role, column in (("claimed", "claimed_ref_row"), ("likely_true_owner", "candidate_ref_row")):
-        ref_rows = t.column(column)
-        mask = ~np.asarray(ref_rows.is_null().to_numpy(zero_copy_only=False))
-        sub = t.filter(pa.array(mask))
-        rows.append(pa.table({
+        sub = t.filter(pc.is_valid(t.column(column)))
+        parts.append(pa.table({
             "ref_row": sub.column(column),
-            "role": pa.array([role] * sub.num_rows, type=pa.string()),
+            "role": _labels(np.zeros(sub.num_rows, np.int8), [role]),
             "claims_party": sub.column("claims_party"),
             "claim_row": sub.column("claim_row"),
             "status": sub.column("status"),
         }))
-    return pa.concat_tables(rows)
+    return pa.concat_tables(parts)
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """{value: count} of a string column, counted by arrow."""
+    counts = pc.value_counts(column)
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
+                    strict=True))
 
 
 def _summary(findings: pa.Table, ref: Encodings, claim_encs: list[Encodings], th: Thresholds,
              blocking: Sequence[str] | None, flag_counts: dict[str, int],
              timings: dict[str, float]) -> dict[str, Any]:
     """Counts per status and reason, thresholds, inputs and timings (JSON-able)."""
-    status = findings.column("status").to_pylist()
-    counts = {s: status.count(s) for s in STATUSES}
+    by_status = _value_counts(findings.column("status"))
+    counts = {st: int(by_status.get(st, 0)) for st in STATUSES}
     reasons: dict[str, int] = {}
-    for r in findings.column("reason").to_pylist():
-        for code in filter(None, r.split(";")):
-            reasons[code] = reasons.get(code, 0) + 1
+    for text, n in _value_counts(findings.column("reason")).items():
+        for code in filter(None, text.split(";")):
+            reasons[code] = reasons.get(code, 0) + n
     inputs = [_input_info(ref, "reference")] + [_input_info(e, "claims") for e in claim_encs]
     warnings = []
+    unknown = findings.filter(pc.equal(findings.column("status"), "unknown_number"))
+    unknown_by_party = _value_counts(unknown.column("claims_party")) if unknown.num_rows else {}
     for enc in claim_encs:
-        n_unknown = int(((findings.column("claims_party").to_numpy(zero_copy_only=False) == enc.label)
-                         & (np.array(status, dtype=object) == "unknown_number")).sum())
+        n_unknown = unknown_by_party.get(enc.label, 0)
         if len(enc) and n_unknown > 0.5 * len(enc):
             warnings.append(f"{n_unknown} of {len(enc)} claims of {enc.label} have numbers not in "
                             "the reference: is the reference really the register?")
