@@ -22,6 +22,11 @@ def match(
         help="none, lsh, keys or keys:NAME,NAME (keyed block keys in the files).")] = "none",
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV instead of Parquet.")] = False,
     workers: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    dask_workers: Annotated[int | None, typer.Option(
+        help="Run on a local Dask cluster of N worker processes (see docs/distributed.md).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run on the Dask cluster of this scheduler (e.g. tcp://host:8786).")] = None,
 ) -> None:
     """Match records by Dice similarity of their CLKs; writes a_row, b_row, score."""
     from pprl.match import MatchOptions, match_files, write_links
@@ -30,7 +35,8 @@ def match(
         fail("give two files to link, or one file with --dedupe")
     opts = MatchOptions(threshold=threshold, top_k=top_k, all_candidates=all_candidates,
                         blocking=blocking, workers=workers)
-    table = match_files(files[0], None if dedupe else files[1], opts)
+    table = match_files(files[0], None if dedupe else files[1], opts,
+                        dask_workers=dask_workers, scheduler=scheduler)
     write_links(table, out, csv=csv)
     what = "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     console.print(f"{table.num_rows} {what} -> {out}", highlight=False)

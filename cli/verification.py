@@ -28,6 +28,11 @@ def verify(
     no_scores: Annotated[bool, typer.Option(
         "--no-scores", help="Withhold scores from the claims parties' files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Run on a local Dask cluster of N worker processes (see docs/distributed.md).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run on the Dask cluster of this scheduler (e.g. tcp://host:8786).")] = None,
 ) -> None:
     """Verify claimed links: status, score, reason and likely true owner for every claim."""
     from rich.table import Table
@@ -39,7 +44,8 @@ def verify(
           "margin_suspect": margin_suspect, "margin_review": margin_review}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with stage_progress() as stage:
-        result = run_verify(reference, claims, thresholds=th, blocking=names, progress=stage)
+        result = run_verify(reference, claims, thresholds=th, blocking=names, progress=stage,
+                            workers=workers, scheduler=scheduler)
         stage("writing findings, summary and report")
         write_outputs(result, out, party_scores=not no_scores)
     summary = result.summary

@@ -166,7 +166,7 @@ def _as_int_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """12-digit number strings as int64 (-1 for empty/non-numeric) for fast comparison."""
     try:
         return pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # invalid or unsupported cast: fall back to Python
         vals = column.to_pylist()
         return np.array([int(v) if v and str(v).isdigit() else -1 for v in vals], dtype=np.int64)
 

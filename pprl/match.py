@@ -67,13 +67,21 @@ def make_blocking(spec: str, a: Encodings, b: Encodings | None):
     return BlockKeys(qk, None if b is None else key_matrix(b, names), aligned=True)
 
 
-def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions) -> pa.Table:
+def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
+                dask_workers: int | None = None, scheduler: str | None = None) -> pa.Table:
     """Match file A with file B (or A with itself when ``b_path`` is None).
 
     Returns a table ``a_row, b_row, score`` of the 1:1 links (default), every candidate
     pair (``all_candidates``) or the ``top_k`` best per A record, in the parties' own row
-    numbers, sorted by descending score.
+    numbers, sorted by descending score. ``dask_workers`` (a local Dask cluster of that
+    many processes) or ``scheduler`` (a running scheduler's address) run the search on a
+    cluster (:mod:`pprl.distributed`) with identical results; ``opts.workers`` stays the
+    thread count of the single-process engine.
     """
+    if dask_workers is not None or scheduler is not None:
+        from pprl.distributed import match_distributed
+
+        return match_distributed(a_path, b_path, opts, workers=dask_workers, scheduler=scheduler)
     a = read_encodings(a_path)
     b = read_encodings(b_path) if b_path is not None else None
     if b is not None:

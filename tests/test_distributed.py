@@ -1,0 +1,263 @@
+"""The Dask engine gives the single-process engine's results, survives a dying worker and
+is never imported by the default engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster, WorkerPlugin  # noqa: E402
+
+from pprl.distributed import match_distributed, verify_distributed  # noqa: E402
+from pprl.errors import PprlError  # noqa: E402
+from pprl.keys import load_secret, write_secret  # noqa: E402
+from pprl.match import MatchOptions, match_files  # noqa: E402
+from pprl.party import encode_records  # noqa: E402
+from pprl.read import read_csv  # noqa: E402
+from pprl.schema import load_schema  # noqa: E402
+from pprl.store import Encodings, read_encodings, write_encodings  # noqa: E402
+from pprl.synth import SynthConfig, generate  # noqa: E402
+from pprl.verify import verify  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One 2-process loopback cluster for the whole module (startup costs seconds)."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as c, Client(c) as client:
+        yield c.scheduler_address, client
+    _stop_dask_threads()
+
+
+def _stop_dask_threads() -> None:
+    """Stop the thread dask leaves behind, so later tests see a single-threaded process
+    (``encode_clks`` forks only from a process with one thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import distributed.utils
+
+    distributed.utils._offload_executor.shutdown(wait=True)
+    distributed.utils._offload_executor = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="Dask-Offload")
+
+
+def _subset(enc: Encodings, idx: np.ndarray, party: str) -> Encodings:
+    """Some records of an encoding file as a new party's file."""
+    meta = {k: v for k, v in enc.meta.items() if k not in ("digest", "count")}
+    meta["party"] = party
+    return Encodings(rows=enc.rows[idx], tokens=enc.tokens[idx], has_token=enc.has_token[idx],
+                     clks=enc.clks[idx], block_keys={n: (v[idx], ok[idx])
+                                                     for n, (v, ok) in enc.block_keys.items()},
+                     meta=meta)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """A synthetic register of 3,000 people and two claims files, in several row groups."""
+    root = tmp_path_factory.mktemp("dist")
+    generate(SynthConfig(people=3000, seed=11, claims=3000), root / "data")
+    secret = load_secret(write_secret(root / "secret.key"))
+    schema = load_schema("jp-resident")
+    ref, _ = encode_records(read_csv(root / "data" / "register.csv"), schema, secret,
+                            party="register", workers=1)
+    claims, _ = encode_records(read_csv(root / "data" / "insurer.csv"), schema, secret,
+                               party="insurer", workers=1)
+    write_encodings(ref, root / "register.parquet", row_group_size=1000)
+    n = len(claims)
+    write_encodings(_subset(claims, np.arange(0, n, 2), "insurer"), root / "insurer.parquet",
+                    row_group_size=700)
+    write_encodings(_subset(claims, np.arange(1, n, 2), "bank"), root / "bank.parquet")
+    return root
+
+
+def _claims(root: Path) -> list[Path]:
+    """The two claims files of the fixture."""
+    return [root / "insurer.parquet", root / "bank.parquet"]
+
+
+def _assert_same_findings(a, b) -> None:
+    """Every column of the findings, every per-party table and the counts are equal."""
+    assert a.findings.num_rows > 0
+    assert a.findings.column_names == b.findings.column_names
+    for name in a.findings.column_names:
+        assert a.findings.column(name).to_pylist() == b.findings.column(name).to_pylist(), name
+    assert [(label, t.to_pylist()) for label, t in a.per_claims] == \
+        [(label, t.to_pylist()) for label, t in b.per_claims]
+    assert a.reference_view.to_pylist() == b.reference_view.to_pylist()
+    for key in ("counts", "reasons", "thresholds", "inputs", "warnings", "blocking"):
+        assert a.summary[key] == b.summary[key], key
+
+
+def test_verify_identical_to_single_process(cluster, files):
+    """Many small partitions over several row groups and two claims files: same findings."""
+    address, _ = cluster
+    single = verify(files / "register.parquet", _claims(files))
+    dist = verify_distributed(files / "register.parquet", _claims(files), scheduler=address,
+                              partition_rows=256)
+    _assert_same_findings(single, dist)
+    assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
+
+
+def test_verify_through_public_api_with_blocking(cluster, files):
+    """verify(scheduler=...) dispatches to the cluster; a blocking subset is honoured."""
+    address, _ = cluster
+    names = sorted(read_encodings(files / "register.parquet").block_keys)[:1]
+    single = verify(files / "register.parquet", _claims(files), blocking=names)
+    dist = verify(files / "register.parquet", _claims(files), blocking=names, scheduler=address)
+    _assert_same_findings(single, dist)
+
+
+@pytest.mark.parametrize("opts, two_files", [
+    (MatchOptions(threshold=0.8), True),
+    (MatchOptions(threshold=0.7, blocking="keys", all_candidates=True), True),
+    (MatchOptions(threshold=0.8, top_k=2), True),
+    (MatchOptions(threshold=0.7, blocking="keys"), False),
+    (MatchOptions(threshold=0.7), False),
+])
+def test_match_identical_to_single_process(cluster, files, opts, two_files):
+    """Links, candidates, top-k and dedupe, blocked or not: the same table."""
+    address, _ = cluster
+    a = files / "insurer.parquet"
+    b = files / "register.parquet" if two_files else None
+    single = match_files(a, b, opts)
+    dist = match_distributed(a, b, opts, scheduler=address, partition_rows=512)
+    assert single.num_rows > 0
+    assert single.to_pylist() == dist.to_pylist()
+
+
+class CrashOnce(WorkerPlugin):
+    """Kill the worker process the first time any worker starts a pprl task."""
+
+    def __init__(self, marker: str) -> None:
+        """``marker``: a file created by the first crash, so it happens once."""
+        self.marker = marker
+
+    def transition(self, key, start, finish, **kwargs) -> None:
+        """On the first pprl task to start executing anywhere, exit the process hard."""
+        import os
+
+        if finish == "executing" and "pprl-verify" in str(key):
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.close(fd)
+            os._exit(1)
+
+
+def test_killed_worker_is_rescheduled_with_identical_results(cluster, files, tmp_path):
+    """A worker dies at its first task; Dask reruns the task and the findings are unchanged."""
+    address, client = cluster
+    marker = tmp_path / "crashed"
+    client.register_plugin(CrashOnce(str(marker)), name="crash-once")
+    try:
+        dist = verify_distributed(files / "register.parquet", _claims(files), scheduler=address,
+                                  partition_rows=512)
+    finally:
+        client.unregister_worker_plugin("crash-once")
+    assert marker.exists(), "the plugin never killed a worker: the test proved nothing"
+    single = verify(files / "register.parquet", _claims(files))
+    _assert_same_findings(single, dist)
+    client.wait_for_workers(2)
+
+
+class CrashAlways(WorkerPlugin):
+    """Kill the worker process whenever it starts a pprl task (a poisoned input)."""
+
+    def transition(self, key, start, finish, **kwargs) -> None:
+        """Exit hard as each pprl task starts executing."""
+        import os
+
+        if finish == "executing" and "pprl-verify" in str(key):
+            os._exit(1)
+
+
+def test_worker_dying_every_time_fails_cleanly_without_output(cluster, files, tmp_path):
+    """After the allowed failures, one PprlError line and no output folder."""
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    address, client = cluster
+    client.register_plugin(CrashAlways(), name="crash-always")
+    try:
+        result = CliRunner().invoke(app, [
+            "verify", "--reference", str(files / "register.parquet"),
+            "--claims", str(files / "bank.parquet"), "--out", str(tmp_path / "out"),
+            "--scheduler", address])
+    finally:
+        client.unregister_worker_plugin("crash-always")
+    assert result.exit_code != 0
+    assert "worker died" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+    client.wait_for_workers(2)
+
+
+def test_unreachable_scheduler_is_one_line_error(files):
+    """No scheduler at the address: one PprlError line, no traceback."""
+    # in a subprocess: dask leaves its IO-loop thread behind when a Client cannot connect
+    code = (
+        "from pprl.distributed import verify_distributed\n"
+        "from pprl.errors import PprlError\n"
+        "try:\n"
+        f"    verify_distributed({str(files / 'register.parquet')!r}, "
+        f"[{str(files / 'bank.parquet')!r}], scheduler='tcp://127.0.0.1:1', connect_timeout=2)\n"
+        "except PprlError as exc:\n"
+        "    print('ERROR', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ERROR cannot reach the Dask scheduler"), out
+
+
+def test_cli_verify_on_cluster_writes_identical_findings(cluster, files, tmp_path):
+    """`pprl verify --scheduler` writes the same findings.parquet; both options is refused."""
+    import pyarrow.parquet as pq
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    address, _ = cluster
+    args = ["verify", "--reference", str(files / "register.parquet"),
+            "--claims", str(files / "insurer.parquet"), "--claims", str(files / "bank.parquet")]
+    runner = CliRunner()
+    one = runner.invoke(app, [*args, "--out", str(tmp_path / "one")])
+    many = runner.invoke(app, [*args, "--out", str(tmp_path / "many"), "--scheduler", address])
+    assert one.exit_code == 0 and many.exit_code == 0, many.output
+    assert pq.read_table(tmp_path / "one" / "findings.parquet").equals(
+        pq.read_table(tmp_path / "many" / "findings.parquet"))
+    both = runner.invoke(app, [*args, "--out", str(tmp_path / "x"), "--scheduler", address,
+                               "--workers", "2"])
+    assert both.exit_code != 0 and "not both" in both.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_register_changed_on_storage_is_refused(cluster, files, tmp_path):
+    """A worker that reads a register other than the one the driver checked refuses it."""
+    address, _ = cluster
+    from pprl.distributed import VerifyTask, verify_partition
+
+    ref = files / "register.parquet"
+    task = VerifyTask(str(ref), "0" * 64, str(files / "bank.parquet"),
+                      read_encodings(files / "bank.parquet").meta["digest"], 0, 0, 0, 10,
+                      tuple(sorted(read_encodings(ref).block_keys)), 0.5)
+    _, client = cluster
+    with pytest.raises(PprlError, match="register changed"):
+        client.submit(verify_partition, replace(task), pure=False).result()
+
+
+def test_default_engine_never_imports_dask(files):
+    """The single-process engine runs without importing dask or distributed."""
+    code = (
+        "import sys\n"
+        "from pprl.verify import verify\n"
+        f"verify({str(files / 'register.parquet')!r}, [{str(files / 'bank.parquet')!r}])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
