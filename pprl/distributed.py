@@ -256,17 +256,15 @@ class PreparedRegister:
 
 def prepare_register(enc: Encodings) -> PreparedRegister:
     """Sort the register once by pseudonym key and by each block key (as the kernels do)."""
-    from pprl.verify import token_keys
+    from pprl.verify import token_index
 
-    rkeys = token_keys(enc)
-    ridx = np.flatnonzero(enc.has_token)
-    order = ridx[np.argsort(rkeys[ridx], kind="stable")]
+    order, token_sorted = token_index(enc)
     blocks = {}
     for name, (values, valid) in enc.block_keys.items():
         r_idx = np.flatnonzero(valid)
         border = r_idx[np.argsort(values[r_idx], kind="stable")].astype(np.int64)
         blocks[name] = (border, values[border])
-    return PreparedRegister(enc, popcounts(enc.clks), order, rkeys[order], blocks)
+    return PreparedRegister(enc, popcounts(enc.clks), order, token_sorted, blocks)
 
 
 def _load_register(path: str, digest: str) -> PreparedRegister:
@@ -280,39 +278,11 @@ def _load_register(path: str, digest: str) -> PreparedRegister:
     return _cached(("register", path, digest), build)
 
 
-def _sorted_search(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``searchsorted`` left and right, with the needles sorted first (cache-friendly on a
-    large haystack: neighbouring needles land on neighbouring memory); same answers."""
-    order = np.argsort(needles, kind="stable")
-    sorted_needles = needles[order]
-    lo, hi = np.empty(len(needles), np.intp), np.empty(len(needles), np.intp)
-    lo[order] = np.searchsorted(haystack, sorted_needles, "left")
-    hi[order] = np.searchsorted(haystack, sorted_needles, "right")
-    return lo, hi
-
-
 def join_prepared(reg: PreparedRegister, claims: Encodings) -> np.ndarray:
-    """:func:`pprl.verify.join_on_tokens` against a prepared pseudonym index."""
-    from pprl.verify import token_keys
+    """:func:`pprl.verify.join_on_tokens` against the register's prepared pseudonym index."""
+    from pprl.verify import join_with_index
 
-    ref, order, sorted_keys = reg.enc, reg.token_order, reg.token_sorted
-    ckeys = token_keys(claims)
-    lo, hi = _sorted_search(sorted_keys, ckeys)
-    claimed = np.full(len(claims), -1, dtype=np.int64)
-    single = claims.has_token & (hi - lo == 1)
-    cand = order[np.minimum(lo, max(len(order) - 1, 0))] if len(order) else lo * 0
-    exact = single.copy()
-    if len(order):
-        exact[single] = (ref.tokens[cand[single]] == claims.tokens[single]).all(axis=1)
-    claimed[exact] = cand[exact]
-    for i in np.flatnonzero(claims.has_token & (hi - lo > 1)):
-        members = [r for r in order[lo[i]:hi[i]] if (ref.tokens[r] == claims.tokens[i]).all()]
-        if not members:
-            continue
-        scores = dice_pairs(np.repeat(claims.clks[i:i + 1], len(members), axis=0),
-                            ref.clks[members])
-        claimed[i] = members[int(np.argmax(scores))]
-    return claimed
+    return join_with_index(reg.enc, reg.token_order, reg.token_sorted, claims)[0]
 
 
 def topk1_prepared(reg: PreparedRegister, claims: Encodings, names: Sequence[str],

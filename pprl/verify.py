@@ -108,10 +108,21 @@ def join_on_tokens(ref: Encodings, claims: Encodings) -> tuple[np.ndarray, np.nd
     is joined to every such record and the caller keeps the best-scoring one; the
     returned ``multi`` array marks those claims.
     """
+    order, sorted_keys = token_index(ref)
+    return join_with_index(ref, order, sorted_keys, claims)
+
+
+def token_index(ref: Encodings) -> tuple[np.ndarray, np.ndarray]:
+    """Register rows with a pseudonym, sorted by join key: (row order, sorted keys)."""
     rkeys = token_keys(ref)
     ridx = np.flatnonzero(ref.has_token)
     order = ridx[np.argsort(rkeys[ridx], kind="stable")]
-    sorted_keys = rkeys[order]
+    return order, rkeys[order]
+
+
+def join_with_index(ref: Encodings, order: np.ndarray, sorted_keys: np.ndarray,
+                    claims: Encodings) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`join_on_tokens` against a prebuilt :func:`token_index` (reusable per worker)."""
     ckeys = token_keys(claims)
     lo = np.searchsorted(sorted_keys, ckeys, "left")
     hi = np.searchsorted(sorted_keys, ckeys, "right")
