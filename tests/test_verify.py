@@ -167,3 +167,59 @@ def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
     write_outputs(run(path), out, party_scores=False)
     header = (out / "parties" / "insurer.csv").read_text().splitlines()[0]
     assert header == '"claim_row","status","reason"'
+
+
+def test_empty_claims_file_gives_no_findings(case):
+    tmp_path, _ = case
+    empty = Encodings(rows=np.zeros(0, np.int64), tokens=np.zeros((0, 32), np.uint8),
+                      has_token=np.zeros(0, bool), clks=np.zeros((0, WORDS), np.uint64),
+                      meta={"party": "empty", "key_fingerprint": "a" * 16,
+                            "schema_digest": "b" * 32},
+                      block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))})
+    write_encodings(empty, tmp_path / "empty.parquet")
+    result = verify(tmp_path / "register.parquet", [tmp_path / "empty.parquet"])
+    assert result.findings.num_rows == 0
+    assert result.summary["counts"]["confirmed"] == 0
+
+
+def test_empty_reference_refused(case):
+    tmp_path, _ = case
+    empty = Encodings(rows=np.zeros(0, np.int64), tokens=np.zeros((0, 32), np.uint8),
+                      has_token=np.zeros(0, bool), clks=np.zeros((0, WORDS), np.uint64),
+                      meta={"party": "r", "key_fingerprint": "a" * 16, "schema_digest": "b" * 32},
+                      block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))})
+    write_encodings(empty, tmp_path / "none.parquet")
+    with pytest.raises(InputError, match="holds no records"):
+        verify(tmp_path / "none.parquet", [tmp_path / "insurer.parquet"])
+
+
+def test_cli_verify_and_json(case, tmp_path):
+    from typer.testing import CliRunner
+
+    from pprl_cli.main import app
+
+    path, _ = case
+    out = tmp_path / "cli-out"
+    result = CliRunner().invoke(app, ["verify", "--reference", str(path / "register.parquet"),
+                                      "--claims", str(path / "insurer.parquet"),
+                                      "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert summary["counts"]["suspect"] == 2 and (out / "report.html").exists()
+
+
+def test_cli_verify_mismatch_is_one_line_error(case, tmp_path):
+    from typer.testing import CliRunner
+
+    from pprl_cli.main import app
+
+    path, _ = case
+    other = encodings([person()], [1], "x", path / "other.parquet")
+    other.meta["key_fingerprint"] = "c" * 16
+    write_encodings(other, path / "other.parquet")
+    out = tmp_path / "cli-out"
+    result = CliRunner().invoke(app, ["verify", "--reference", str(path / "register.parquet"),
+                                      "--claims", str(path / "other.parquet"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error:") and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
