@@ -194,9 +194,8 @@ def test_empty_reference_refused(case):
 
 
 def test_cli_verify_and_json(case, tmp_path):
-    from typer.testing import CliRunner
-
     from pprl_cli.main import app
+    from typer.testing import CliRunner
 
     path, _ = case
     out = tmp_path / "cli-out"
@@ -209,9 +208,8 @@ def test_cli_verify_and_json(case, tmp_path):
 
 
 def test_cli_verify_mismatch_is_one_line_error(case, tmp_path):
-    from typer.testing import CliRunner
-
     from pprl_cli.main import app
+    from typer.testing import CliRunner
 
     path, _ = case
     other = encodings([person()], [1], "x", path / "other.parquet")
