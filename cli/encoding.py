@@ -68,8 +68,10 @@ def encode(
         write_clkhash_json(enc, out)
     else:
         write_encodings(enc, out)
-    console.print(f"encoded {len(enc)} records from {input} ({report.text_encoding}) with schema "
-                  f"{sch.name} -> {out}", highlight=False)
+    decoys = len(enc) - report.records
+    extra = f" and {decoys} decoy records" if decoys else ""
+    console.print(f"encoded {report.records} records{extra} from {input} ({report.text_encoding}) "
+                  f"with schema {sch.name} -> {out}", highlight=False)
 
 
 @user_errors

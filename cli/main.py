@@ -7,6 +7,7 @@ from pprl_cli.demo import demo
 from pprl_cli.encoding import encode, inspect, keygen, schema_app
 from pprl_cli.evaluation import evaluate
 from pprl_cli.matching import match
+from pprl_cli.privacy import audit
 from pprl_cli.synthesis import synth
 from pprl_cli.verification import verify
 
@@ -21,3 +22,4 @@ app.command("verify")(verify)
 app.command("synth")(synth)
 app.command("evaluate")(evaluate)
 app.command("demo")(demo)
+app.command("audit")(audit)

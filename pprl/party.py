@@ -15,10 +15,12 @@ import numpy as np
 from blake3 import blake3
 
 from pprl import mynumber
-from pprl.encode import encode_clks, idle_cpus
+from pprl.encode import idle_cpus
 from pprl.errors import InputError
 from pprl.keys import Secret, pseudonym
 from pprl.normalize import NORMALIZERS
+from pprl.privacy.decoys import decoy_chunk
+from pprl.privacy.harden import hardened_clks
 from pprl.read import CsvData, iter_csv
 from pprl.schema import BlockKeySpec, Schema
 from pprl.store import TOKEN_BYTES, Encodings
@@ -210,7 +212,9 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
         if failed and name != schema.link_key:
             report.unnormalizable[name] = failed
     columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]
-    clks = encode_clks(schema.clk, columns, secret.clk_secret, workers=workers, progress=progress)
+    # privacy hardening (docs/privacy.md); exactly encode_clks when the schema has none
+    clks = hardened_clks(schema, columns, normalized, raw, secret, workers=workers,
+                         progress=progress)
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)
     if schema.link_key:
@@ -272,8 +276,13 @@ def encode_csv(path: str | Path, schema: Schema, secret: Secret, *, encoding: st
         enc, rep = encode_records(chunk, schema, secret, **options)
         parts.append(enc)
         if report is None:
-            report = rep
+            report, first = rep, (chunk if schema.hardening.decoy_fraction else None)
         else:
             report.merge(rep)
     assert report is not None  # iter_csv always yields at least one chunk
+    # --- privacy hardening (docs/privacy.md): decoy records, rows >= the file's row count ---
+    decoys = decoy_chunk(first, schema, secret, report.records, options.get("column_map"))
+    if decoys is not None:
+        parts.append(encode_records(decoys, schema, secret, **options)[0])
+    # --- end privacy hardening ---
     return concat_encodings(parts), report

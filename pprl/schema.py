@@ -55,6 +55,92 @@ class BlockKeySpec:
     parts: tuple[BlockKeyPart, ...]
 
 
+# --- privacy hardening (pprl.privacy; see docs/privacy.md) -------------------------------
+@dataclass(frozen=True)
+class Hardening:
+    """Hardening applied to CLKs at encoding time (the ``pprl.hardening`` object).
+
+    ``salt_field`` (optionally sliced by ``salt_start``/``salt_stop``) selects a normalized
+    attribute whose value keys the CLK hashing; ``balance`` appends the complement bits
+    (``permute``: then shuffles all bits with a keyed permutation); ``blip_epsilon`` flips
+    each bit with probability 1/(1+e^epsilon); ``decoy_fraction`` adds fake records.
+    """
+
+    salt_field: str | None = None
+    salt_start: int | None = None
+    salt_stop: int | None = None
+    balance: bool = False
+    permute: bool = False
+    blip_epsilon: float | None = None
+    decoy_fraction: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether any hardening is configured."""
+        return bool(self.salt_field or self.balance or self.blip_epsilon is not None
+                    or self.decoy_fraction)
+
+
+HARDENING_KEYS = frozenset({"salt", "balance", "blip", "decoys"})
+
+
+def _num(value: Any, where: str, lo: float, hi: float) -> float:
+    """A number in [lo, hi] or a one-line InputError naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise InputError(f"{where} must be a number between {lo} and {hi}, got {value!r}")
+    return float(value)
+
+
+def _read_hardening(ext: dict[str, Any], fields: tuple[str, ...], name: str) -> Hardening:
+    """Parse and validate ``pprl.hardening``; every error is one line naming the key."""
+    raw = ext.get("hardening", {})
+    where = f"{name}: pprl.hardening"
+    if not isinstance(raw, dict):
+        raise InputError(f"{where} must be a JSON object")
+    unknown = sorted(set(raw) - HARDENING_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(HARDENING_KEYS))})")
+    salt = raw.get("salt") or {}
+    if not isinstance(salt, dict) or (salt and salt.get("field") not in fields):
+        raise InputError(f"{where}.salt must be {{\"field\": <schema field>, \"start\"?, "
+                         f"\"stop\"?}}, got {salt!r}")
+    for key in ("start", "stop"):
+        if salt.get(key) is not None and (isinstance(salt[key], bool)
+                                          or not isinstance(salt[key], int)):
+            raise InputError(f"{where}.salt.{key} must be an integer, got {salt[key]!r}")
+    balance = raw.get("balance", False)
+    if not isinstance(balance, bool | dict) or (isinstance(balance, dict) and (
+            set(balance) - {"permute"} or not isinstance(balance.get("permute", True), bool))):
+        raise InputError(f"{where}.balance must be true, false or {{\"permute\": true|false}}")
+    blip = raw.get("blip")
+    if blip is not None and (not isinstance(blip, dict) or "epsilon" not in blip):
+        raise InputError(f"{where}.blip must be {{\"epsilon\": <number>}}, got {blip!r}")
+    decoys = raw.get("decoys")
+    if decoys is not None and (not isinstance(decoys, dict) or "fraction" not in decoys):
+        raise InputError(f"{where}.decoys must be {{\"fraction\": <number>}}, got {decoys!r}")
+    return Hardening(
+        salt_field=salt.get("field"), salt_start=salt.get("start"), salt_stop=salt.get("stop"),
+        balance=bool(balance),
+        permute=bool(balance) and (balance.get("permute", True) if isinstance(balance, dict)
+                                   else True),
+        blip_epsilon=None if blip is None else _num(blip["epsilon"], f"{where}.blip.epsilon",
+                                                    0.0, 50.0),
+        decoy_fraction=0.0 if decoys is None else _num(decoys["fraction"],
+                                                       f"{where}.decoys.fraction", 0.0, 1.0),
+    )
+
+
+def _refuse_xor_folds_alias(document: dict[str, Any], name: str) -> None:
+    """Refuse clkhash's documented-but-ignored ``clkConfig.xorFolds`` (clkhash reads
+    ``xor_folds``): silently encoding without the requested folding would be worse."""
+    config = document.get("clkConfig")
+    if isinstance(config, dict) and "xorFolds" in config:
+        raise InputError(f"{name}: clkConfig.xorFolds is ignored by clkhash; write "
+                         f"\"xor_folds\": {config['xorFolds']!r} instead (see docs/privacy.md)")
+# --- end privacy hardening ----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Schema:
     """A loaded schema: the clkhash schema object plus pprl's extension."""
@@ -68,6 +154,7 @@ class Schema:
     link_key: str | None
     sources: dict[str, tuple[str, ...]]
     block_keys: tuple[BlockKeySpec, ...]
+    hardening: Hardening = Hardening()  # privacy hardening, docs/privacy.md
 
     @property
     def nbits(self) -> int:
@@ -89,7 +176,7 @@ class Schema:
         if column is None or column == self.link_key:
             return self
         return Schema(self.name, self.document, self.clk, self.fields, self.ignored,
-                      self.normalizers, column, self.sources, self.block_keys)
+                      self.normalizers, column, self.sources, self.block_keys, self.hardening)
 
 
 def schema_digest(document: dict[str, Any]) -> str:
@@ -126,6 +213,7 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
     """Validate a schema document with clkhash and read pprl's extension."""
     if not isinstance(document, dict):
         raise InputError(f"{name}: a schema must be a JSON object")
+    _refuse_xor_folds_alias(document, name)  # privacy hardening, docs/privacy.md
     plain = {k: v for k, v in document.items() if k != "pprl"}
     try:
         clk = clkhash.schema.from_json_dict(plain)
@@ -150,6 +238,7 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
         link_key=ext.get("link_key"),
         sources={k: tuple(v) for k, v in ext.get("sources", {}).items()},
         block_keys=_read_block_keys(ext, fields, name),
+        hardening=_read_hardening(ext, fields, name),  # privacy hardening, docs/privacy.md
     )
 
 

@@ -1,0 +1,269 @@
+"""Privacy hardening, decoys and the attack-based audit (pprl.privacy, pprl audit)."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import csv
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pprl_cli.main import app
+from typer.testing import CliRunner
+
+from pprl import mynumber
+from pprl.encode import encode_clks
+from pprl.errors import InputError
+from pprl.keys import load_secret, write_secret
+from pprl.party import encode_csv
+from pprl.privacy import attacks, decoys, harden
+from pprl.privacy.audit import audit, read_names
+from pprl.schema import builtin_document, parse_schema
+from pprl.store import write_encodings
+from pprl.synth import SynthConfig, generate
+from pprl.verify import verify, write_outputs
+
+runner = CliRunner()
+SALT = {"field": "date_of_birth", "stop": 4}
+
+
+def hardened(hardening: dict, name: str = "jp-resident") -> dict:
+    """A built-in schema document with a hardening object."""
+    doc = copy.deepcopy(builtin_document(name))
+    doc["pprl"]["hardening"] = hardening
+    return doc
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """A small synthetic population, a secret and the attacker's true-frequency name list."""
+    root = tmp_path_factory.mktemp("privacy")
+    generate(SynthConfig(people=3000, seed=5), root / "data")
+    secret_path = write_secret(root / "secret.key")
+    counts: collections.Counter = collections.Counter()
+    with (root / "data" / "register.csv").open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            for f in ("family_name_kana", "given_name_kana", "family_name_kanji",
+                      "given_name_kanji"):
+                counts[(f, r[f])] += 1
+            counts[("kana_name", f"{r['family_name_kana']} {r['given_name_kana']}")] += 1
+    names = root / "names.csv"
+    with names.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["field", "name", "frequency"])
+        w.writerows([f, v, k] for (f, v), k in counts.items())
+    return {"root": root, "data": root / "data", "secret_path": secret_path,
+            "secret": load_secret(secret_path), "names": names}
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def test_hardening_parsed_into_typed_field():
+    doc = hardened({"salt": SALT, "balance": {"permute": False}, "blip": {"epsilon": 3},
+                    "decoys": {"fraction": 0.1}})
+    h = parse_schema(doc, "x").hardening
+    assert (h.salt_field, h.salt_stop, h.balance, h.permute) == ("date_of_birth", 4, True, False)
+    assert h.blip_epsilon == 3.0 and h.decoy_fraction == 0.1 and h.active
+    assert not parse_schema(builtin_document("jp-resident"), "y").hardening.active
+
+
+def test_hardening_changes_digest():
+    plain = parse_schema(builtin_document("jp-resident"), "a")
+    assert parse_schema(hardened({"balance": True}), "a").digest != plain.digest
+
+
+@pytest.mark.parametrize("bad", [
+    {"salt": {"field": "nope"}}, {"blip": {"epsilon": -1}}, {"blip": {"epsilon": "4"}},
+    {"blip": 4}, {"balance": "yes"}, {"decoys": {"fraction": 2}}, {"shuffle": True},
+    {"salt": {"field": "date_of_birth", "stop": "4"}}, [],
+])
+def test_bad_hardening_is_one_line_input_error(bad):
+    with pytest.raises(InputError) as err:
+        parse_schema(hardened(bad), "my.json")
+    assert "\n" not in str(err.value) and "my.json: pprl.hardening" in str(err.value)
+
+
+def test_xorfolds_alias_refused_with_advice():
+    doc = copy.deepcopy(builtin_document("jp-resident"))
+    doc["clkConfig"]["xorFolds"] = 1
+    with pytest.raises(InputError, match='write "xor_folds": 1'):
+        parse_schema(doc, "s.json")
+
+
+# --- hardening primitives ----------------------------------------------------------------
+
+
+bit_rows = st.integers(1, 20).flatmap(lambda n: st.lists(
+    st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2), min_size=n, max_size=n))
+
+
+@given(bit_rows)
+@settings(max_examples=30, deadline=None)
+def test_balance_constant_popcount_and_dice_formula(rows):
+    clks = np.array(rows, dtype=np.uint64)
+    out = harden.balance(clks, b"k" * 32)
+    assert out.shape == (len(rows), 4)
+    bits = np.unpackbits(clks.view(np.uint8), axis=1).astype(int)
+    bal = np.unpackbits(out.view(np.uint8), axis=1).astype(int)
+    assert (bal.sum(axis=1) == 128).all()
+    ham = np.abs(bits[0] - bits[-1]).sum()
+    dice = 2 * (bal[0] & bal[-1]).sum() / 256
+    assert dice == pytest.approx(1 - ham / 128)
+
+
+def test_permutation_is_keyed_permutation():
+    a, b = harden.bit_permutation(2048, b"a" * 32), harden.bit_permutation(2048, b"b" * 32)
+    assert sorted(a.tolist()) == list(range(2048))
+    assert (a != b).any() and (a == harden.bit_permutation(2048, b"a" * 32)).all()
+
+
+@given(st.floats(1.0, 6.0))
+@settings(max_examples=10, deadline=None)
+def test_blip_flip_rate_and_determinism(eps):
+    clks = np.random.default_rng(1).integers(0, 2**63, size=(300, 16), dtype=np.uint64)
+    out = harden.blip(clks, eps, b"k" * 32)
+    flipped = np.unpackbits((clks ^ out).view(np.uint8)).mean()
+    f = harden.flip_probability(eps)
+    assert abs(flipped - f) < 4 * np.sqrt(f * (1 - f) / clks.size / 64) + 1e-4
+    assert (out == harden.blip(clks, eps, b"k" * 32)).all()
+    assert (out != harden.blip(clks, eps, b"j" * 32)).any()
+
+
+def test_no_hardening_is_plain_clkhash_encoding(world):
+    schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
+    enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
+    again, _ = encode_csv(world["data"] / "register.csv", parse_schema(hardened({}), "j"),
+                          world["secret"])
+    assert (enc.clks == again.clks).all()
+
+
+def test_salting_separates_salt_groups(world):
+    schema = parse_schema(hardened({"salt": SALT}), "s")
+    cols = [["山田"] * 2 if f.startswith("family_name_kanji") else [""] * 2
+            for f in schema.fields]
+    same = harden.salted_clks(schema, cols, ["1980", "1980"], world["secret"])
+    diff = harden.salted_clks(schema, cols, ["1980", "1981"], world["secret"])
+    plain = encode_clks(schema.clk, cols, world["secret"].clk_secret)
+    assert (same[0] == same[1]).all() and (diff[0] != diff[1]).any()
+    assert (same[0] != plain[0]).any()
+
+
+# --- decoys -------------------------------------------------------------------------------
+
+
+def test_decoys_rows_after_real_rows_and_dropped(world, tmp_path):
+    schema = parse_schema(hardened({"decoys": {"fraction": 0.1}}), "d")
+    enc, report = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    n = report.records
+    extra = len(enc) - n
+    assert 0.05 * n - 1 <= extra <= 0.15 * n + 1
+    assert (enc.rows == np.arange(len(enc))).all() and enc.has_token[n:].all()
+    findings = pa.table({"claim_row": np.arange(len(enc)), "status": ["x"] * len(enc)})
+    assert decoys.drop_decoys(findings, n).num_rows == n
+    path = tmp_path / "party.csv"
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(findings, path)
+    decoys.main([str(path), "--rows", str(n), "--out", str(tmp_path / "real.csv")])
+    assert pacsv.read_csv(tmp_path / "real.csv").num_rows == n
+
+
+def test_random_numbers_have_valid_check_digits():
+    numbers = decoys.random_numbers(np.random.default_rng(0), 50)
+    assert all(len(x) == 12 and mynumber.is_valid(x) for x in numbers)
+
+
+# --- end to end and the audit ------------------------------------------------------------
+
+
+def test_hardened_files_verify_end_to_end(world, tmp_path):
+    schema = parse_schema(hardened({"salt": SALT, "blip": {"epsilon": 4}, "balance": True,
+                                    "decoys": {"fraction": 0.05}}), "h")
+    for csv_name in ("register.csv", "insurer.csv"):
+        enc, _ = encode_csv(world["data"] / csv_name, schema, world["secret"],
+                            party=csv_name[:-4])
+        assert enc.nbits == 2048
+        write_encodings(enc, tmp_path / f"{csv_name[:-4]}.parquet")
+    result = verify(tmp_path / "register.parquet", [tmp_path / "insurer.parquet"])
+    write_outputs(result, tmp_path / "out")
+    scores = result.findings.column("score").to_numpy(zero_copy_only=False)
+    assert np.nanmedian(scores) > 0.9  # balanced Dice of the same person stays high
+
+
+def test_audit_reidentifies_unhardened_and_reports_caveat(world, tmp_path):
+    schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
+    enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
+    write_encodings(enc, tmp_path / "r.parquet")
+    report = audit(tmp_path / "r.parquet", world["names"], world["data"] / "register.csv")
+    pattern = next(a for a in report["attacks"] if a["attack"] == "pattern_mining")
+    base = report["baseline_most_frequent_name_accuracy"]["family_name_kana"]
+    assert pattern["field_accuracy"]["family_name_kana"] > 2 * base
+    assert "not a guarantee" in report["caveat"]
+
+
+def test_audit_cli_json_without_truth_never_shows_secret(world, tmp_path):
+    schema = parse_schema(hardened({"blip": {"epsilon": 3}}), "b")
+    enc, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    write_encodings(enc, tmp_path / "i.parquet")
+    res = runner.invoke(app, ["audit", str(tmp_path / "i.parquet"), "--attacker-names",
+                              str(world["names"]), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert "reidentified_rate" not in report["attacks"][0]
+    assert report["hardening"] == {"blip": {"epsilon": 3}}
+    assert world["secret"].clk_secret not in res.output
+
+
+def test_audit_bad_names_file_is_one_line_error(world, tmp_path):
+    bad = tmp_path / "names.csv"
+    bad.write_text("surname,count\nサトウ,3\n", encoding="utf-8")
+    schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
+    with pytest.raises(InputError, match="name,frequency"):
+        read_names(bad, schema)
+    res = runner.invoke(app, ["audit", str(tmp_path / "missing.parquet"), "--attacker-names",
+                              str(bad)])
+    assert res.exit_code == 2 and "file not found" in res.output
+
+
+def test_frequency_alignment_recovers_distinct_frequencies():
+    groups = np.repeat(np.arange(4), [40, 20, 10, 5])
+    counts = np.bincount(groups)
+    values, conf, k = attacks.align_by_frequency(
+        groups, counts, {"サトウ": 400, "スズキ": 200, "タカハシ": 100, "タナカ": 50},
+        np.ones(len(groups), bool))
+    assert k == 4 and values[0] == "サトウ" and values[-1] == "タナカ" and conf.min() > 0
+
+
+@given(st.text(alphabet="アイウエオカキ", min_size=1, max_size=6))
+@settings(deadline=None)
+def test_qgrams_match_clkhash_padding(value):
+    grams = attacks.qgrams(value, 2)
+    assert f" {value[0]}" in grams and f"{value[-1]} " in grams
+    assert len(grams) <= len(value) + 1
+
+
+def test_hardened_encoding_is_deterministic_and_keyed(world, tmp_path):
+    schema = parse_schema(hardened({"blip": {"epsilon": 3}, "balance": True,
+                                    "decoys": {"fraction": 0.05}}), "h")
+    a, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    b, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    other = load_secret(write_secret(tmp_path / "other.key"))
+    c, _ = encode_csv(world["data"] / "insurer.csv", schema, other)
+    assert len(a) == len(b) and (a.clks == b.clks).all() and (a.tokens == b.tokens).all()
+    assert (a.clks[0] != c.clks[0]).any()
+
+
+def test_truth_builds_bank_holder_name_from_register_columns(world):
+    from pprl.privacy.audit import read_truth
+
+    schema = parse_schema(builtin_document("jp-bank-holder"), "jp-bank-holder")
+    truth = read_truth(world["data"] / "register.csv", schema, np.arange(3))
+    with (world["data"] / "register.csv").open(encoding="utf-8") as fh:
+        first = next(csv.DictReader(fh))
+    assert truth["account_holder_kana"][0].startswith(first["family_name_kana"][:1])
+    assert " " not in truth["account_holder_kana"][0]
