@@ -28,7 +28,6 @@ imports dask.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 import uuid
@@ -46,14 +45,12 @@ from pprl.compare import dice_pairs
 from pprl.compare.keyed import _topk_in_ranges, popcounts
 from pprl.errors import InputError, IntegrityError, PprlError
 from pprl.store import (
-    FORMAT,
-    FORMAT_VERSION,
-    METADATA_KEY,
     TOKEN_BYTES,
     Encodings,
     _block_column,
     _fixed_to_numpy,
     _from_table,
+    check_metadata,
     read_encodings,
 )
 
@@ -93,26 +90,6 @@ def load_encodings(path: str | Path) -> Encodings:
     return _from_table(table, Path(str(path)))
 
 
-def _check_meta(path: str | Path, schema: pa.Schema, num_rows: int) -> dict[str, Any]:
-    """The pprl metadata of a file, with the checks :func:`read_encodings` makes on it."""
-    raw = (schema.metadata or {}).get(METADATA_KEY)
-    if raw is None:
-        raise InputError(f"{path}: not a pprl encoding file (no pprl metadata)")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise IntegrityError(f"{path}: pprl metadata is damaged") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{path}: not a pprl encoding file (format {meta.get('format')!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: encoding file format version {meta.get('format_version')} "
-                         f"is not supported (this pprl reads version {FORMAT_VERSION})")
-    if meta.get("count") != num_rows:
-        raise IntegrityError(f"{path}: metadata says {meta.get('count')} records, file has "
-                             f"{num_rows} (truncated or edited)")
-    return meta
-
-
 def read_register_outline(path: str | Path) -> Encodings:
     """The register as the driver needs it: rows, pseudonym join keys and metadata.
 
@@ -125,7 +102,7 @@ def read_register_outline(path: str | Path) -> Encodings:
     with _open(path) as f:
         try:
             pf = pq.ParquetFile(f)
-            meta = _check_meta(path, pf.schema_arrow, pf.metadata.num_rows)
+            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
             table = pf.read(columns=["row", "token"])
         except (pa.ArrowException, OSError, KeyError) as exc:
             raise IntegrityError(f"{path}: not a readable encoding file "
@@ -201,7 +178,7 @@ def _read_group(path: str, rg: int, digest: str | None) -> tuple[Encodings, dict
         """Read the row group and check the file's metadata and digest claim."""
         with _open(path) as f:
             pf = pq.ParquetFile(f)
-            meta = _check_meta(path, pf.schema_arrow, pf.metadata.num_rows)
+            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
             table = pf.read_row_group(rg)
         if digest is not None and meta.get("digest") != digest:
             raise IntegrityError(f"{path}: the file changed while it was being verified")

@@ -155,8 +155,10 @@ def write_clkhash_json(enc: Encodings, path: str | os.PathLike[str]) -> Path:
 def read_encodings(path: str | os.PathLike[str]) -> Encodings:
     """Read and check an encoding file (pprl Parquet, or clkhash JSON for interop).
 
-    Raises :class:`IntegrityError` for truncated, edited or inconsistent files and
-    :class:`InputError` for files that are not encodings at all.
+    Parquet row groups are read one at a time into preallocated arrays, so reading
+    needs little more memory than the result. Raises :class:`IntegrityError` for
+    truncated, edited or inconsistent files and :class:`InputError` for files that are
+    not encodings at all.
     """
     p = Path(path)
     if not p.is_file():
@@ -164,16 +166,19 @@ def read_encodings(path: str | os.PathLike[str]) -> Encodings:
     if p.suffix.lower() == ".json":
         return _read_clkhash_json(p)
     try:
-        table = pq.read_table(p)
+        pf = pq.ParquetFile(p)
+        meta = check_metadata(p, pf.schema_arrow, pf.metadata.num_rows)
+        enc = _read_row_groups(pf, meta, p)
     except (pa.ArrowException, OSError) as exc:
         raise IntegrityError(f"{p}: not a readable Parquet file (truncated or damaged: "
                              f"{str(exc).splitlines()[0][:120]})") from None
-    return _from_table(table, p)
+    _check_digest(enc, p)
+    return enc
 
 
-def _from_table(table: pa.Table, p: Path) -> Encodings:
-    """Check metadata and columns, then build :class:`Encodings`."""
-    raw_meta = (table.schema.metadata or {}).get(METADATA_KEY)
+def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) -> dict[str, Any]:
+    """The pprl metadata of an encoding file, checked against its columns and row count."""
+    raw_meta = (schema.metadata or {}).get(METADATA_KEY)
     if raw_meta is None:
         raise InputError(f"{p}: not a pprl encoding file (no pprl metadata)")
     try:
@@ -185,38 +190,79 @@ def _from_table(table: pa.Table, p: Path) -> Encodings:
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputError(f"{p}: encoding file format version {meta.get('format_version')} is not "
                          f"supported (this pprl reads version {FORMAT_VERSION})")
-    for column in ("row", "token", "clk"):
-        if column not in table.column_names:
+    names = set(schema.names)
+    for column in ("row", "token", "clk", *(f"block_{b}" for b in meta.get("block_keys", []))):
+        if column not in names:
             raise IntegrityError(f"{p}: column '{column}' is missing")
-    n = table.num_rows
-    if meta.get("count") != n:
-        raise IntegrityError(f"{p}: metadata says {meta.get('count')} records, file has {n} "
-                             "(truncated or edited)")
+    if meta.get("count") != num_rows:
+        raise IntegrityError(f"{p}: metadata says {meta.get('count')} records, file has "
+                             f"{num_rows} (truncated or edited)")
     nbits = int(meta.get("nbits", 0))
-    clk_type = table.schema.field("clk").type
+    clk_type = schema.field("clk").type
     if not pa.types.is_fixed_size_binary(clk_type) or clk_type.byte_width * 8 != nbits:
         raise IntegrityError(f"{p}: clk column width does not match nbits={nbits}")
-    enc = Encodings(
-        rows=table.column("row").to_numpy().astype(np.int64, copy=False),
-        tokens=_fixed_to_numpy(table.column("token"), TOKEN_BYTES),
-        has_token=~np.asarray(table.column("token").is_null().to_numpy(zero_copy_only=False)),
-        clks=_fixed_to_numpy(table.column("clk"), nbits // 8).view("<u8").reshape(n, nbits // 64),
-        block_keys={name: _block_column(table, name, p) for name in meta.get("block_keys", [])},
-        meta=meta,
-        path=p,
-    )
-    if content_digest(enc) != meta.get("digest"):
-        raise IntegrityError(f"{p}: content digest mismatch: the file was modified after encoding")
+    return meta
+
+
+def _empty_encodings(n: int, meta: dict[str, Any], p: Path) -> Encodings:
+    """Preallocated arrays for ``n`` records of a file with this metadata."""
+    nbits = int(meta["nbits"])
+    return Encodings(
+        rows=np.empty(n, np.int64), tokens=np.empty((n, TOKEN_BYTES), np.uint8),
+        has_token=np.empty(n, bool), clks=np.empty((n, nbits // 64), "<u8"),
+        block_keys={b: (np.empty(n, np.uint64), np.empty(n, bool))
+                    for b in meta.get("block_keys", [])},
+        meta=meta, path=p)
+
+
+def _fill(enc: Encodings, start: int, table: pa.Table, p: Path) -> None:
+    """Copy one table (a row group, or a whole file) into ``enc`` from row ``start``."""
+    stop = start + table.num_rows
+    nbytes = enc.clks.shape[1] * 8
+    enc.rows[start:stop] = table.column("row").to_numpy()
+    token = table.column("token")
+    enc.tokens[start:stop] = _fixed_to_numpy(token, TOKEN_BYTES, copy=False)
+    enc.has_token[start:stop] = ~np.asarray(token.is_null().to_numpy(zero_copy_only=False))
+    enc.clks[start:stop] = _fixed_to_numpy(table.column("clk"), nbytes, copy=False).view("<u8")
+    for name, (values, valid) in enc.block_keys.items():
+        values[start:stop], valid[start:stop] = _block_column(table, name, p)
+
+
+def _read_row_groups(pf: pq.ParquetFile, meta: dict[str, Any], p: Path) -> Encodings:
+    """Read a Parquet encoding file row group by row group."""
+    enc = _empty_encodings(pf.metadata.num_rows, meta, p)
+    start = 0
+    for i in range(pf.num_row_groups):
+        group = pf.read_row_group(i)
+        _fill(enc, start, group, p)
+        start += group.num_rows
     return enc
 
 
-def _fixed_to_numpy(column: pa.ChunkedArray, width: int) -> np.ndarray:
-    """(n, width) uint8 array of a fixed_size_binary column; nulls read as zeros."""
+def _check_digest(enc: Encodings, p: Path) -> None:
+    """Refuse an encoding whose content does not match the digest written with it."""
+    if content_digest(enc) != enc.meta.get("digest"):
+        raise IntegrityError(f"{p}: content digest mismatch: the file was modified after encoding")
+
+
+def _from_table(table: pa.Table, p: Path) -> Encodings:
+    """Check metadata, columns and digest of an in-memory table and build :class:`Encodings`."""
+    meta = check_metadata(p, table.schema, table.num_rows)
+    enc = _empty_encodings(table.num_rows, meta, p)
+    _fill(enc, 0, table, p)
+    _check_digest(enc, p)
+    return enc
+
+
+def _fixed_to_numpy(column: pa.ChunkedArray, width: int, copy: bool = True) -> np.ndarray:
+    """(n, width) uint8 array of a fixed_size_binary column (null slots hold whatever
+    bytes the file has; callers mask them). ``copy=False`` returns a read-only view."""
     arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     n = len(arr)
     buf = arr.buffers()[1]
     data = np.frombuffer(buf, dtype=np.uint8, count=(arr.offset + n) * width)
-    return data[arr.offset * width:].reshape(n, width).copy()
+    view = data[arr.offset * width:].reshape(n, width)
+    return view.copy() if copy else view
 
 
 def _block_column(table: pa.Table, name: str, p: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -230,7 +230,8 @@ def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
     """
     if not results:
         return {}
-    clks = np.concatenate([r.enc.clks for r in results])
+    clks = results[0].enc.clks if len(results) == 1 else np.concatenate(
+        [r.enc.clks for r in results])  # no copy of the CLKs for a single claims file
     has = np.concatenate([r.enc.has_token for r in results])
     keys = np.concatenate([token_keys(r.enc) for r in results])
     score = np.nan_to_num(np.concatenate([r.score for r in results]), nan=-1.0)

@@ -31,11 +31,18 @@ runner = CliRunner()
 SALT = {"field": "date_of_birth", "stop": 4}
 
 
-def hardened(hardening: dict, name: str = "jp-resident") -> dict:
-    """A built-in schema document with a hardening object."""
+def hardened(hardening: dict | None, name: str = "jp-resident") -> dict:
+    """A built-in schema document with this hardening object (None: no hardening at all)."""
     doc = copy.deepcopy(builtin_document(name))
-    doc["pprl"]["hardening"] = hardening
+    doc["pprl"].pop("hardening", None)
+    if hardening is not None:
+        doc["pprl"]["hardening"] = hardening
     return doc
+
+
+def test_builtin_schemas_are_hardened_by_default():
+    for name in ("jp-resident", "jp-bank-holder"):
+        assert parse_schema(builtin_document(name), name).hardening.blip_epsilon == 3
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +79,11 @@ def test_hardening_parsed_into_typed_field():
     h = parse_schema(doc, "x").hardening
     assert (h.salt_field, h.salt_stop, h.balance, h.permute) == ("date_of_birth", 4, True, False)
     assert h.blip_epsilon == 3.0 and h.decoy_fraction == 0.1 and h.active
-    assert not parse_schema(builtin_document("jp-resident"), "y").hardening.active
+    assert not parse_schema(hardened(None), "y").hardening.active
 
 
 def test_hardening_changes_digest():
-    plain = parse_schema(builtin_document("jp-resident"), "a")
+    plain = parse_schema(hardened(None), "a")
     assert parse_schema(hardened({"balance": True}), "a").digest != plain.digest
 
 
@@ -138,7 +145,7 @@ def test_blip_flip_rate_and_determinism(eps):
 
 
 def test_no_hardening_is_plain_clkhash_encoding(world):
-    schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
+    schema = parse_schema(hardened(None), "jp-resident")
     enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
     again, _ = encode_csv(world["data"] / "register.csv", parse_schema(hardened({}), "j"),
                           world["secret"])
@@ -199,7 +206,7 @@ def test_hardened_files_verify_end_to_end(world, tmp_path):
 
 
 def test_audit_reidentifies_unhardened_and_reports_caveat(world, tmp_path):
-    schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
+    schema = parse_schema(hardened(None), "jp-resident")
     enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
     write_encodings(enc, tmp_path / "r.parquet")
     report = audit(tmp_path / "r.parquet", world["names"], world["data"] / "register.csv")

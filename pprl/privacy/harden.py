@@ -64,6 +64,9 @@ def salted_clks(schema: Schema, columns: Sequence[Sequence[str]], salts: Sequenc
     return out
 
 
+BLIP_BLOCK = 1 << 14  # records per block of noise
+
+
 def flip_probability(epsilon: float) -> float:
     """BLIP / randomized response: each bit flips with probability 1 / (1 + e^epsilon)."""
     return 1.0 / (1.0 + math.exp(epsilon))
@@ -80,12 +83,16 @@ def blip(clks: np.ndarray, epsilon: float, key: bytes) -> np.ndarray:
     nbits = words * 64
     threshold = int(round(flip_probability(epsilon) * 65536))
     raw = np.ascontiguousarray(clks).view(np.uint8)
-    noise = np.empty((n, nbits), dtype=np.uint16)
-    for i in range(n):
-        digest = blake3(raw[i].tobytes(), key=key).digest(length=2 * nbits)
-        noise[i] = np.frombuffer(digest, dtype="<u2")
-    flips = np.ascontiguousarray(np.packbits(noise < threshold, axis=1)).view("<u8")
-    return np.ascontiguousarray(clks ^ flips)
+    out = np.empty_like(clks)
+    for start in range(0, n, BLIP_BLOCK):  # bounded memory: 2 bytes of noise per bit
+        stop = min(start + BLIP_BLOCK, n)
+        noise = np.empty((stop - start, nbits), dtype=np.uint16)
+        for i in range(start, stop):
+            digest = blake3(raw[i].tobytes(), key=key).digest(length=2 * nbits)
+            noise[i - start] = np.frombuffer(digest, dtype="<u2")
+        flips = np.ascontiguousarray(np.packbits(noise < threshold, axis=1)).view("<u8")
+        out[start:stop] = clks[start:stop] ^ flips
+    return out
 
 
 def bit_permutation(nbits: int, key: bytes) -> np.ndarray:
