@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from blake3 import blake3
 
-from pprl.compare import dice_pairs
+from pprl.compare import dice_indexed
 from pprl.compare.keyed import _topk_in_ranges, popcounts
 from pprl.errors import InputError, IntegrityError, PprlError
 from pprl.store import (
@@ -314,7 +314,7 @@ def verify_partition(task: VerifyTask) -> dict[str, Any]:
     score = np.full(len(part), np.nan)
     has = claimed >= 0
     if has.any():
-        score[has] = dice_pairs(part.clks[has], reg.enc.clks[claimed[has]])
+        score[has] = dice_indexed(part.clks, reg.enc.clks, np.flatnonzero(has), claimed[has])
     cand, cand_score = topk1_prepared(reg, part, task.names, task.search_score, claimed)
     cs = cand_score[:, 0].copy()
     cs[cand[:, 0] < 0] = np.nan

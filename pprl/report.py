@@ -256,8 +256,10 @@ def _str_column(table: pa.Table, name: str) -> np.ndarray:
     """Column ``name`` as an object array of str / None (all None when absent)."""
     if name not in table.column_names:
         return np.full(table.num_rows, None, dtype=object)
-    column = table.column(name).cast(pa.string())  # also decodes dictionary columns
-    return np.asarray(column.to_numpy(), dtype=object)
+    column = pc.dictionary_encode(table.column(name).cast(pa.string())).combine_chunks()
+    names = np.array([*column.dictionary.to_pylist(), None], dtype=object)
+    codes = pc.fill_null(column.indices, len(names) - 1).to_numpy(zero_copy_only=False)
+    return names[codes]  # one str object per distinct value, not per row
 
 
 def _float_column(table: pa.Table, name: str) -> np.ndarray:

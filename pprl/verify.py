@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pprl import __version__
-from pprl.compare import dice_pairs
+from pprl.compare import dice_indexed, dice_pairs
 from pprl.compare.keyed import block_pair_count, topk_by_block_keys
 from pprl.errors import InputError
 from pprl.store import Encodings, check_compatible, read_encodings
@@ -164,7 +164,7 @@ def score_and_search(ref: Encodings, claims: Encodings, th: Thresholds,
     score = np.full(len(claims), np.nan)
     has = claimed >= 0
     if has.any():
-        score[has] = dice_pairs(claims.clks[has], ref.clks[claimed[has]])
+        score[has] = dice_indexed(claims.clks, ref.clks, np.flatnonzero(has), claimed[has])
     keys = block_keys_for(ref, claims, blocking)
     if not keys:
         raise InputError(f"{claims.path}: no block keys shared with the reference; encode both "
@@ -242,7 +242,7 @@ def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
     a, b = _pairs_within_groups(keys[valid])
     a, b = valid[a], valid[b]
     if len(a):
-        differ = dice_pairs(clks[a], clks[b]) < th.different_people
+        differ = dice_indexed(clks, clks, a, b) < th.different_people
         a, b = a[differ], b[differ]
         flags[a] |= BIT["number_shared_by_different_people"]
         flags[b] |= BIT["number_shared_by_different_people"]

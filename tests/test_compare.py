@@ -255,3 +255,14 @@ def test_cache_tiles_do_not_change_results(monkeypatch: pytest.MonkeyPatch, mode
     monkeypatch.setattr(search_mod, "TILE_REFS", 40)
     assert ours(find_candidates(a, refs, 0.45, **kwargs)) == ref
     assert ref
+
+
+def test_dice_indexed_equals_gathered_dice_pairs() -> None:
+    from pprl.compare import dice_indexed
+
+    rng = np.random.default_rng(3)
+    a, b = random_clks(300, seed=1), random_clks(200, seed=2)
+    ia, ib = rng.integers(0, 300, 1000), rng.integers(0, 200, 1000)
+    np.testing.assert_allclose(dice_indexed(a, b, ia, ib), dice_pairs(a[ia], b[ib]), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError):
+        dice_indexed(a, b, ia, ib[:5])

@@ -90,6 +90,23 @@ def dice_pairs(
     return out
 
 
+def dice_indexed(
+    a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, *, device: str = "cpu"
+) -> np.ndarray:
+    """Dice of the pairs ``(a[ia[k]], b[ib[k]])`` without gathering rows into copies.
+
+    For scoring many claimed pairs of two large files: fancy-indexing both files first
+    would copy every CLK twice.
+    """
+    ia = np.ascontiguousarray(ia, dtype=np.int64)
+    ib = np.ascontiguousarray(ib, dtype=np.int64)
+    if ia.shape != ib.shape:
+        raise ValueError(f"index shape mismatch: {ia.shape} vs {ib.shape}")
+    backend = get_backend(device)
+    a, b = as_clks(a), as_clks(b)
+    return backend.dice_index(a, b, ia, ib, backend.popcounts(a), backend.popcounts(b))
+
+
 @dataclass(frozen=True)
 class PreparedRefs:
     """References sorted by popcount, in 8-wide word-major blocks, ready for the kernel."""
