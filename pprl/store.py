@@ -72,18 +72,34 @@ class Encodings:
         return str(self.meta.get("party") or (self.path.name if self.path else "encodings"))
 
 
+DIGEST_BLOCK = 1 << 16  # rows per update: bounded temporaries for masked columns
+
+
+def _buffer(array: np.ndarray, dtype: str | type) -> memoryview:
+    """The bytes of an array in a fixed dtype, without a copy when it already is one."""
+    flat = np.ascontiguousarray(array, dtype=dtype).reshape(-1)
+    return memoryview(flat.view(np.uint8))
+
+
 def content_digest(enc: Encodings) -> str:
-    """blake3 over every column's bytes, in a fixed order; detects any edit of the data."""
+    """blake3 over every column's bytes, in a fixed order; detects any edit of the data.
+
+    Hashes the arrays in place (large CLK arrays are never copied) and masks null
+    tokens and block keys block by block.
+    """
     h = blake3()
-    h.update(np.ascontiguousarray(enc.rows, dtype="<i8").tobytes())
-    h.update(np.ascontiguousarray(enc.has_token, dtype=np.uint8).tobytes())
-    h.update(np.where(enc.has_token[:, None], enc.tokens, 0).astype(np.uint8).tobytes())
-    h.update(np.ascontiguousarray(enc.clks, dtype="<u8").tobytes())
+    h.update(_buffer(enc.rows, "<i8"))
+    h.update(_buffer(enc.has_token, np.uint8))
+    for start in range(0, len(enc), DIGEST_BLOCK):
+        stop = start + DIGEST_BLOCK
+        h.update(_buffer(np.where(enc.has_token[start:stop, None], enc.tokens[start:stop], 0),
+                         np.uint8))
+    h.update(_buffer(enc.clks, "<u8"))
     for name in sorted(enc.block_keys):
         values, valid = enc.block_keys[name]
         h.update(name.encode("utf-8"))
-        h.update(np.ascontiguousarray(valid, dtype=np.uint8).tobytes())
-        h.update(np.where(valid, values, 0).astype("<u8").tobytes())
+        h.update(_buffer(valid, np.uint8))
+        h.update(_buffer(np.where(valid, values, 0), "<u8"))
     return h.hexdigest()
 
 
