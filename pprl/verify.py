@@ -130,9 +130,7 @@ def join_with_index(ref: Encodings, order: np.ndarray, sorted_keys: np.ndarray,
     multi = np.zeros(len(claims), dtype=bool)
     single = claims.has_token & (hi - lo == 1)
     cand = order[np.minimum(lo, max(len(order) - 1, 0))] if len(order) else lo * 0
-    exact = single.copy()
-    if len(order):
-        exact[single] = (ref.tokens[cand[single]] == claims.tokens[single]).all(axis=1)
+    exact = single & _same_tokens(ref.tokens, cand, claims.tokens) if len(order) else single
     claimed[exact] = cand[exact]
     for i in np.flatnonzero(claims.has_token & (hi - lo > 1)):
         members = [r for r in order[lo[i]:hi[i]] if (ref.tokens[r] == claims.tokens[i]).all()]
@@ -143,6 +141,18 @@ def join_with_index(ref: Encodings, order: np.ndarray, sorted_keys: np.ndarray,
         claimed[i] = members[int(np.argmax(scores))]
         multi[i] = len(members) > 1
     return claimed, multi
+
+
+def _same_tokens(ref_tokens: np.ndarray, cand: np.ndarray, claim_tokens: np.ndarray,
+                 block: int = 1 << 20) -> np.ndarray:
+    """Whether ``ref_tokens[cand[i]] == claim_tokens[i]`` in full, compared block by block
+    (the join keys are only the first 8 bytes; gathering all tokens at once would copy
+    them twice)."""
+    out = np.empty(len(cand), dtype=bool)
+    for start in range(0, len(cand), block):
+        stop = start + block
+        out[start:stop] = (ref_tokens[cand[start:stop]] == claim_tokens[start:stop]).all(axis=1)
+    return out
 
 
 def block_keys_for(ref: Encodings, claims: Encodings, names: Sequence[str] | None
@@ -399,15 +409,29 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     return finish(results, ref, claim_encs, th, blocking, timings, say)
 
 
+def _release_clks(encodings: Sequence[Encodings]) -> None:
+    """Drop CLK arrays once every comparison is done: findings need rows and labels only,
+    and at national scale the CLKs are most of the memory."""
+    for enc in encodings:
+        enc.clks = np.empty((0, enc.clks.shape[1]), dtype=enc.clks.dtype)  # not a view
+
+
 def finish(results: list[ClaimsResult], ref: Encodings, claim_encs: list[Encodings],
            th: Thresholds, blocking: Sequence[str] | None, timings: dict[str, float],
            say: Progress) -> VerifyResult:
     """The global steps after per-claim scoring and search: cross-record checks, findings
-    tables, per-party views and the summary (shared by the local and Dask engines)."""
+    tables, per-party views and the summary (shared by the local and Dask engines).
+
+    The register's CLK array is released before the cross-record checks (they compare
+    claims with claims), the claims' after them.
+    """
     t = time.perf_counter()
     say("cross-record checks")
+    _release_clks([ref])  # every claim has been compared with the register
     flag_counts = cross_check(results, ref, th, blocking)
     timings["cross_check"] = time.perf_counter() - t
+    say("building findings")
+    _release_clks([*claim_encs, *(r.enc for r in results)])
     tables = [findings_table(r, ref) for r in results]
     findings = pa.concat_tables(tables)
     summary = _summary(findings, ref, claim_encs, th, blocking, flag_counts, timings)
