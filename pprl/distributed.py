@@ -507,19 +507,12 @@ def match_distributed(a_path: str | Path, b_path: str | Path | None, opts: Any, 
                       workers: int | None = None, scheduler: str | None = None,
                       partition_rows: int = 1 << 15, connect_timeout: float = 30.0) -> pa.Table:
     """:func:`pprl.match.match_files` with the candidate search run on a Dask cluster."""
-    from pprl.match import make_blocking
+    from pprl.match import checked_blocking
     from pprl.solve import greedy_solve
-    from pprl.store import check_compatible
 
     a = load_encodings(a_path)
     b = load_encodings(b_path) if b_path is not None else None
-    if b is not None:
-        check_compatible(a, b)
-    if not 0.0 <= opts.threshold <= 1.0:
-        raise InputError(f"--threshold must be between 0 and 1, got {opts.threshold}")
-    blocking = make_blocking(opts.blocking, a, b)
-    if opts.top_k is not None and (blocking is not None or b is None):
-        raise InputError("--top-k works only when matching two files without blocking")
+    checked_blocking(a, b, opts)  # refuse bad files or options before starting a cluster
     n = len(a)
     step = max(512, partition_rows // 512 * 512)
     tasks = [MatchTask(str(a_path), a.meta.get("digest", ""),

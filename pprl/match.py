@@ -67,6 +67,18 @@ def make_blocking(spec: str, a: Encodings, b: Encodings | None):
     return BlockKeys(qk, None if b is None else key_matrix(b, names), aligned=True)
 
 
+def checked_blocking(a: Encodings, b: Encodings | None, opts: MatchOptions):
+    """Check that the files and options can be matched; return the blocking to use."""
+    if b is not None:
+        check_compatible(a, b)
+    if not 0.0 <= opts.threshold <= 1.0:
+        raise InputError(f"--threshold must be between 0 and 1, got {opts.threshold}")
+    blocking = make_blocking(opts.blocking, a, b)
+    if opts.top_k is not None and (blocking is not None or b is None):
+        raise InputError("--top-k works only when matching two files without blocking")
+    return blocking
+
+
 def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
                 dask_workers: int | None = None, scheduler: str | None = None) -> pa.Table:
     """Match file A with file B (or A with itself when ``b_path`` is None).
@@ -84,13 +96,7 @@ def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOption
         return match_distributed(a_path, b_path, opts, workers=dask_workers, scheduler=scheduler)
     a = read_encodings(a_path)
     b = read_encodings(b_path) if b_path is not None else None
-    if b is not None:
-        check_compatible(a, b)
-    if not 0.0 <= opts.threshold <= 1.0:
-        raise InputError(f"--threshold must be between 0 and 1, got {opts.threshold}")
-    blocking = make_blocking(opts.blocking, a, b)
-    if opts.top_k is not None and (blocking is not None or b is None):
-        raise InputError("--top-k works only when matching two files without blocking")
+    blocking = checked_blocking(a, b, opts)
     chunks = iter_candidates(a.clks, None if b is None else b.clks, opts.threshold,
                              top_k=opts.top_k, workers=opts.workers, dedupe=b is None,
                              blocking=blocking)
