@@ -507,8 +507,7 @@ def match_distributed(a_path: str | Path, b_path: str | Path | None, opts: Any, 
                       workers: int | None = None, scheduler: str | None = None,
                       partition_rows: int = 1 << 15, connect_timeout: float = 30.0) -> pa.Table:
     """:func:`pprl.match.match_files` with the candidate search run on a Dask cluster."""
-    from pprl.match import checked_blocking
-    from pprl.solve import greedy_solve
+    from pprl.match import checked_blocking, links_table
 
     a = load_encodings(a_path)
     b = load_encodings(b_path) if b_path is not None else None
@@ -528,10 +527,4 @@ def match_distributed(a_path: str | Path, b_path: str | Path | None, opts: Any, 
         q, r, s = (np.concatenate([o[i] for o in outs]) for i in range(3))
     else:
         q, r, s = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if b is not None and not opts.all_candidates and opts.top_k is None:
-        q, r, s = greedy_solve(q, r, s)
-    order = np.lexsort((r, q, -s))
-    other = a if b is None else b
-    return pa.table({"a_row": pa.array(a.rows[q[order]], pa.int64()),
-                     "b_row": pa.array(other.rows[r[order]], pa.int64()),
-                     "score": pa.array(s[order], pa.float64())})
+    return links_table(a, b, q, r, s, opts)

@@ -101,7 +101,13 @@ def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOption
                              top_k=opts.top_k, workers=opts.workers, dedupe=b is None,
                              blocking=blocking)
     cand = concat_candidates(list(chunks))
-    q, r, s = cand.q, cand.r, cand.score
+    return links_table(a, b, cand.q, cand.r, cand.score, opts)
+
+
+def links_table(a: Encodings, b: Encodings | None, q: np.ndarray, r: np.ndarray,
+                s: np.ndarray, opts: MatchOptions) -> pa.Table:
+    """Candidate pairs as ``a_row, b_row, score`` in the parties' row numbers, sorted by
+    descending score; solved 1:1 unless every candidate or the top k were asked for."""
     if b is not None and not opts.all_candidates and opts.top_k is None:
         q, r, s = greedy_solve(q, r, s)
     order = np.lexsort((r, q, -s))
