@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
+from pprl_cli.main import app
 from typer.testing import CliRunner
 
 from pprl.compare.synthetic import linked_pair
 from pprl.store import Encodings, write_encodings
-from pprl_cli.main import app
 
 
 def write(path, clks, fingerprint="f" * 16, rows=None):
