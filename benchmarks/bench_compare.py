@@ -82,18 +82,10 @@ def time_anonlink(a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[float
     """Wall time of anonlink.find_candidate_pairs (bitarray conversion not timed)."""
     from anonlink.candidate_generation import find_candidate_pairs
     from anonlink.similarities import dice_coefficient_accelerated
-    from bitarray import bitarray
 
-    def conv(x: np.ndarray) -> list:
-        """Packed rows -> anonlink's bitarray records."""
-        out = []
-        for row in x:
-            ba = bitarray(endian="little")
-            ba.frombytes(row.tobytes())
-            out.append(ba)
-        return out
+    from pprl.encode import clks_to_bitarrays
 
-    da, db = conv(a), conv(b)
+    da, db = clks_to_bitarrays(a), clks_to_bitarrays(b)
     t0 = time.perf_counter()
     sims, _, _ = find_candidate_pairs([da, db], dice_coefficient_accelerated, threshold)
     return time.perf_counter() - t0, len(sims)
