@@ -1,25 +1,34 @@
 """Verification and matching on a Dask cluster (``--workers N`` / ``--scheduler ADDRESS``).
 
-The driver (the process running ``pprl verify`` / ``pprl match``) plans partitions and
-submits one small task description per partition; workers read the encoding files
-themselves from shared storage (a local path every worker can see, or an fsspec URL),
-run the same kernels as the single-process engine (the token join, ``dice_pairs``, the
-keyed-block top-1 kernel of :mod:`pprl.compare.keyed`, ``iter_candidates``) and send
-back per-claim arrays only. The driver then runs the global steps (``decide``,
-``cross_check``, findings, summary) with the functions of :mod:`pprl.verify`, so the
-findings are identical to the single-process engine's.
+The driver (the process running ``pprl verify`` / ``pprl match``) plans the work and
+submits small task descriptions; workers read the encoding files themselves from
+shared storage (a local path every worker can see, or an fsspec URL), one Parquet row
+group slice at a time, and run the same kernels as the single-process engine.
 
-Partitioning (verify): claims are cut into row ranges inside Parquet row groups
-(``partition_rows`` claims at most). Each worker loads the register once (cached per
-worker process, keyed by file and digest), builds the pseudonym index and the sorted
-block indexes once, and then answers any claims partition: join, claimed-pair score,
-best alternative. Matching cuts file A into row ranges the same way; each worker holds
-file B (or A, for ``--dedupe``).
+Partitioning (verify) — no process ever holds the register's or the claims' CLKs whole:
 
-Integrity: the driver checks each claims file fully (it needs the claims for the
-cross-record checks) and the register's metadata; every worker that loads the register
-checks its content digest over the whole file, and every claims partition a worker reads
-is compared with the driver's copy by a digest of the slice.
+1. **Join stage, by pseudonym range.** Map tasks read row ranges of the register and
+   of every claims file and cut them into ``P`` pieces by the range of the pseudonym's
+   8-byte join key (a keyed hash, so ranges fill evenly). Partition task ``p`` joins the
+   claims of range ``p`` with the register records of range ``p`` — all records with one
+   pseudonym meet there — scores the claimed pairs and finds claims that share a number
+   but score as different people.
+2. **Search stages, by block-key range, one per block key.** The same map-and-cut on the
+   block-key values; partition task ``p`` searches, for each claim of range ``p``, its
+   two best register records and its two most similar other claims in its block.
+
+The driver keeps only per-claim arrays (no CLKs): it folds the per-key results with the
+kernel's own rule (:func:`fold_best`), then runs the global steps (``decide``, the
+cross-check flags, findings, summary) with the functions of :mod:`pprl.verify`, so the
+findings are identical to the single-process engine's (tests compare every column).
+
+Integrity: every map task checks the file's metadata and that its digest claim is the
+one the driver read; one task per file recomputes the content digest over the whole
+file, streaming (:func:`pprl.store.streamed_digest`); no output is written unless all
+of them pass.
+
+Matching cuts file A into row ranges; each worker holds file B (or A, for
+``--dedupe``), because without keyed blocking every record of B is a candidate.
 
 This module is imported only when a cluster is asked for; the default engine never
 imports dask.
@@ -28,6 +37,7 @@ imports dask.
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 import time
 import uuid
@@ -39,10 +49,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from blake3 import blake3
 
 from pprl.compare import dice_indexed
-from pprl.compare.keyed import _topk_in_ranges, popcounts
+from pprl.compare.keyed import topk_by_block_keys
 from pprl.errors import InputError, IntegrityError, PprlError
 from pprl.store import (
     TOKEN_BYTES,
@@ -52,9 +61,11 @@ from pprl.store import (
     _from_table,
     check_metadata,
     read_encodings,
+    streamed_digest,
+    unreadable,
 )
 
-DEFAULT_PARTITION_ROWS = 1 << 17
+DEFAULT_PARTITION_ROWS = 1 << 20
 ALLOWED_FAILURES = 3
 
 # ----------------------------------------------------------------------------- storage
@@ -90,12 +101,13 @@ def load_encodings(path: str | Path) -> Encodings:
     return _from_table(table, Path(str(path)))
 
 
-def read_register_outline(path: str | Path) -> Encodings:
-    """The register as the driver needs it: rows, pseudonym join keys and metadata.
+def read_outline(path: str | Path) -> Encodings:
+    """An encoding file as the driver needs it: rows, pseudonym join keys and metadata.
 
     CLKs and block-key values stay on the workers (``clks`` has zero rows, ``tokens``
     only the 8-byte join key, block keys are empty arrays), so the driver's memory does
-    not grow with the CLKs of the register. The full digest is checked by each worker.
+    not grow with the CLKs. Read one row group at a time; the content digest is checked
+    by a worker (:func:`check_file`).
     """
     if not is_url(path) and not Path(path).is_file():
         raise InputError(f"{path}: file not found")
@@ -103,20 +115,41 @@ def read_register_outline(path: str | Path) -> Encodings:
         try:
             pf = pq.ParquetFile(f)
             meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
-            table = pf.read(columns=["row", "token"])
+            n = pf.metadata.num_rows
+            rows, keys, has = np.empty(n, np.int64), np.empty((n, 8), np.uint8), np.empty(n, bool)
+            at = 0
+            for rg in range(pf.num_row_groups):
+                table = pf.read_row_group(rg, columns=["row", "token"])
+                stop = at + table.num_rows
+                token = table.column("token")
+                rows[at:stop] = table.column("row").to_numpy()
+                keys[at:stop] = _fixed_to_numpy(token, TOKEN_BYTES, copy=False)[:, :8]
+                has[at:stop] = ~np.asarray(token.is_null().to_numpy(zero_copy_only=False))
+                at = stop
         except (pa.ArrowException, OSError, KeyError) as exc:
             raise IntegrityError(f"{path}: not a readable encoding file "
                                  f"({str(exc).splitlines()[0][:120]})") from None
     words = int(meta.get("nbits", 0)) // 64
-    token = table.column("token")
     empty = (np.empty(0, np.uint64), np.empty(0, bool))
-    return Encodings(
-        rows=table.column("row").to_numpy().astype(np.int64, copy=False),
-        tokens=np.ascontiguousarray(_fixed_to_numpy(token, TOKEN_BYTES)[:, :8]),
-        has_token=~np.asarray(token.is_null().to_numpy(zero_copy_only=False)),
-        clks=np.empty((0, words), np.uint64),
-        block_keys={name: empty for name in meta.get("block_keys", [])},
-        meta=meta, path=Path(str(path)))
+    return Encodings(rows=rows, tokens=keys, has_token=has, clks=np.empty((0, words), np.uint64),
+                     block_keys={name: empty for name in meta.get("block_keys", [])},
+                     meta=meta, path=Path(str(path)))
+
+
+def check_file(path: str, digest: str) -> None:
+    """Check a whole encoding file against the driver's digest, streaming (runs on a worker)."""
+    with _open(path) as f:
+        try:
+            pf = pq.ParquetFile(f)
+            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+            actual = streamed_digest(pf, meta, path)
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(path, exc) from None
+    if meta.get("digest") != digest:
+        raise IntegrityError(f"{path}: the file changed while it was being verified")
+    if actual != digest:
+        raise IntegrityError(f"{path}: content digest mismatch: the file was modified after "
+                             "encoding")
 
 
 def row_ranges(path: str | Path, partition_rows: int) -> list[tuple[int, int, int, int]]:
@@ -136,18 +169,6 @@ def row_ranges(path: str | Path, partition_rows: int) -> list[tuple[int, int, in
         offset += n
     return out
 
-
-def slice_digest(enc: Encodings, start: int, stop: int, names: Sequence[str]) -> str:
-    """blake3 of one claims slice (rows, pseudonyms, CLKs, chosen block keys)."""
-    h = blake3()
-    has = enc.has_token[start:stop]
-    h.update(np.ascontiguousarray(enc.rows[start:stop], dtype="<i8").tobytes())
-    h.update(np.where(has[:, None], enc.tokens[start:stop], 0).astype(np.uint8).tobytes())
-    h.update(np.ascontiguousarray(enc.clks[start:stop], dtype="<u8").tobytes())
-    for name in names:
-        values, valid = enc.block_keys[name]
-        h.update(np.where(valid[start:stop], values[start:stop], 0).astype("<u8").tobytes())
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------- worker caches
@@ -172,37 +193,23 @@ def _cached(key: tuple, build: Any) -> Any:
         return value
 
 
-def _read_group(path: str, rg: int, digest: str | None) -> tuple[Encodings, dict[str, Any]]:
-    """One row group of an encoding file as :class:`Encodings` (cached: the last one)."""
-    def build() -> tuple[Encodings, dict[str, Any]]:
-        """Read the row group and check the file's metadata and digest claim."""
+def _read_columns(path: str, rg: int, columns: tuple[str, ...], digest: str
+                  ) -> tuple[pa.Table, dict[str, Any]]:
+    """Some columns of one row group, after checking the file's metadata and its digest
+    claim against the driver's (cached: the last one read by this worker process)."""
+    def build() -> tuple[pa.Table, dict[str, Any]]:
+        """Open the file, check its metadata, read the row group's columns."""
         with _open(path) as f:
-            pf = pq.ParquetFile(f)
-            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
-            table = pf.read_row_group(rg)
-        if digest is not None and meta.get("digest") != digest:
+            try:
+                pf = pq.ParquetFile(f)
+                meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+                table = pf.read_row_group(rg, columns=list(columns))
+            except (pa.ArrowException, OSError) as exc:
+                raise unreadable(path, exc) from None
+        if meta.get("digest") != digest:
             raise IntegrityError(f"{path}: the file changed while it was being verified")
-        nbits = int(meta.get("nbits", 0))
-        token = table.column("token")
-        enc = Encodings(
-            rows=table.column("row").to_numpy().astype(np.int64, copy=False),
-            tokens=_fixed_to_numpy(token, TOKEN_BYTES),
-            has_token=~np.asarray(token.is_null().to_numpy(zero_copy_only=False)),
-            clks=_fixed_to_numpy(table.column("clk"), nbits // 8).view("<u8")
-            .reshape(table.num_rows, nbits // 64),
-            block_keys={n: _block_column(table, n, Path(path)) for n in meta.get("block_keys", [])},
-            meta=meta, path=Path(path))
-        return enc, meta
-    return _cached(("group", path, rg, digest), build)
-
-
-def _slice(enc: Encodings, start: int, stop: int) -> Encodings:
-    """Rows ``[start, stop)`` of an :class:`Encodings` (views, no copies)."""
-    return Encodings(rows=enc.rows[start:stop], tokens=enc.tokens[start:stop],
-                     has_token=enc.has_token[start:stop], clks=enc.clks[start:stop],
-                     block_keys={n: (v[start:stop], ok[start:stop])
-                                 for n, (v, ok) in enc.block_keys.items()},
-                     meta=enc.meta, path=enc.path)
+        return table, meta
+    return _cached(("columns", path, rg, columns, digest), build)
 
 
 def _set_threads() -> None:
@@ -217,109 +224,163 @@ def _set_threads() -> None:
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
-# --------------------------------------------------------------------- verify (worker)
+# ------------------------------------------------------------------ verify: partitions
+
+JOIN = "join"  # the stage of the pseudonym join; every other stage is a block-key name
 
 
-@dataclass
-class PreparedRegister:
-    """A register loaded on a worker, with the indexes every claims partition needs."""
+def partition_of(keys: np.ndarray, parts: int) -> np.ndarray:
+    """Partition of each uint64 key: which of ``parts`` equal ranges its top 32 bits fall in.
 
-    enc: Encodings
-    pop: np.ndarray
-    token_order: np.ndarray
-    token_sorted: np.ndarray
-    blocks: dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-def prepare_register(enc: Encodings) -> PreparedRegister:
-    """Sort the register once by pseudonym key and by each block key (as the kernels do)."""
-    from pprl.verify import token_index
-
-    order, token_sorted = token_index(enc)
-    blocks = {}
-    for name, (values, valid) in enc.block_keys.items():
-        r_idx = np.flatnonzero(valid)
-        border = r_idx[np.argsort(values[r_idx], kind="stable")].astype(np.int64)
-        blocks[name] = (border, values[border])
-    return PreparedRegister(enc, popcounts(enc.clks), order, token_sorted, blocks)
-
-
-def _load_register(path: str, digest: str) -> PreparedRegister:
-    """The prepared register of this worker process, loaded and checked once."""
-    def build() -> PreparedRegister:
-        """Load with the full digest check, compare with the driver's digest, index."""
-        enc = load_encodings(path)
-        if enc.meta.get("digest") != digest:
-            raise IntegrityError(f"{path}: the register changed while it was being verified")
-        return prepare_register(enc)
-    return _cached(("register", path, digest), build)
-
-
-def join_prepared(reg: PreparedRegister, claims: Encodings) -> np.ndarray:
-    """:func:`pprl.verify.join_on_tokens` against the register's prepared pseudonym index."""
-    from pprl.verify import join_with_index
-
-    return join_with_index(reg.enc, reg.token_order, reg.token_sorted, claims)[0]
-
-
-def topk1_prepared(reg: PreparedRegister, claims: Encodings, names: Sequence[str],
-                   threshold: float, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pprl.compare.keyed.topk_by_block_keys` with ``k=1`` on prepared block indexes.
-
-    Same kernel, same key order and same scan order, so the same answer (ties included).
+    Pseudonym join keys and block-key values are keyed hashes, so the ranges fill evenly;
+    all records sharing a key (one number, one block) land in the same partition.
     """
-    nq = len(claims)
-    out_r = np.full((nq, 1), -1, dtype=np.int64)
-    out_s = np.full((nq, 1), -1.0, dtype=np.float64)
-    if nq == 0 or len(reg.enc) == 0:
-        return out_r, out_s
-    queries = np.ascontiguousarray(claims.clks)
-    q_pop = popcounts(queries)
-    excl = exclude.astype(np.int64)
-    for name in names:
-        q_val, q_ok = claims.block_keys[name]
-        order, sorted_vals = reg.blocks[name]
-        q_idx = np.flatnonzero(q_ok)
-        q_idx = q_idx[np.argsort(q_val[q_idx], kind="stable")]
-        lo = np.searchsorted(sorted_vals, q_val[q_idx], side="left")
-        hi = np.searchsorted(sorted_vals, q_val[q_idx], side="right")
-        _topk_in_ranges(queries, q_pop, q_idx, reg.enc.clks, reg.pop, order, lo, hi,
-                        excl, float(threshold), out_r, out_s)
-    return out_r, out_s
+    top = np.asarray(keys, dtype=np.uint64) >> np.uint64(32)
+    return ((top * np.uint64(parts)) >> np.uint64(32)).astype(np.int64)
 
 
 @dataclass(frozen=True)
-class VerifyTask:
-    """What one verify task needs: file names, digests, a row range and the options."""
+class SplitTask:
+    """One map task: rows ``[start, stop)`` of a row group, cut for one stage.
 
-    register: str
-    register_digest: str
-    claims: str
-    claims_digest: str
+    ``offset`` numbers the rows within the stage's side: register rows, or the claims
+    files concatenated in order.
+    """
+
+    path: str
+    digest: str
     row_group: int
     group_start: int
     start: int
     stop: int
-    names: tuple[str, ...]
-    search_score: float
+    offset: int
+    stage: str
+    parts: int
 
 
-def verify_partition(task: VerifyTask) -> dict[str, Any]:
-    """Join, score and search one claims partition on a worker; per-claim arrays back."""
+Piece = dict[str, np.ndarray]
+
+
+def split_rows(task: SplitTask) -> list[Piece]:
+    """Read one row range and cut it into ``task.parts`` pieces by key range.
+
+    Join stage: records with a pseudonym, as ``idx``, ``token`` (32 bytes) and ``clk``,
+    cut by the pseudonym's join key. Block-key stage: records with that key, as ``idx``,
+    ``value`` and ``clk``, cut by the key's value. Records keep their file order inside
+    a piece, which keeps the kernels' tie-breaking identical to the single-process engine.
+    """
+    column = "token" if task.stage == JOIN else f"block_{task.stage}"
+    group, meta = _read_columns(task.path, task.row_group, (column, "clk"), task.digest)
+    table = group.slice(task.start - task.group_start, task.stop - task.start)
+    nbytes = int(meta.get("nbits", 0)) // 8
+    if task.stage == JOIN:
+        token = table.column("token")
+        keep = np.flatnonzero(~np.asarray(token.is_null().to_numpy(zero_copy_only=False)))
+        payload = {"token": _fixed_to_numpy(token, TOKEN_BYTES, copy=False)[keep]}
+        keys = np.ascontiguousarray(payload["token"][:, :8]).view("<u8").ravel()
+    else:
+        values, valid = _block_column(table, task.stage, Path(task.path))
+        keep = np.flatnonzero(valid)
+        payload = {"value": values[keep]}
+        keys = payload["value"]
+    clks = _fixed_to_numpy(table.column("clk"), nbytes, copy=False).view("<u8")
+    part = partition_of(keys, task.parts)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(task.parts + 1))
+    pieces = []
+    for p in range(task.parts):
+        sel = order[bounds[p]:bounds[p + 1]]
+        rows = keep[sel]  # one gather of the CLKs, straight from the Arrow buffer
+        pieces.append({"idx": task.offset + rows.astype(np.int64), "clk": clks[rows],
+                       **{name: col[sel] for name, col in payload.items()}})
+    return pieces
+
+
+def _concat(pieces: Sequence[Piece], words: int) -> Piece:
+    """The pieces of one partition as one piece, in the order given (file order)."""
+    if not pieces:
+        return {"idx": np.empty(0, np.int64), "clk": np.empty((0, words), np.uint64),
+                "token": np.empty((0, TOKEN_BYTES), np.uint8), "value": np.empty(0, np.uint64)}
+    return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+
+
+def _piece_encodings(piece: Piece) -> Encodings:
+    """A join piece as :class:`Encodings`, so the single-process join functions run on it."""
+    n = len(piece["idx"])
+    return Encodings(rows=piece["idx"], tokens=piece["token"], has_token=np.ones(n, bool),
+                     clks=piece["clk"])
+
+
+def join_partition(ref_pieces: Sequence[Piece], claim_pieces: Sequence[Piece], words: int,
+                   different_people: float) -> Piece:
+    """Join one pseudonym range: claimed register record and score for each claim, and the
+    claims in it that share a number but score as different people.
+
+    Every record with a given pseudonym is in the same partition, so this is the
+    single-process join (:func:`pprl.verify.join_with_index`) on a slice of the keys.
+    """
+    from pprl.verify import join_with_index, shared_number_pairs, token_index, token_keys
+
     _set_threads()
-    reg = _load_register(task.register, task.register_digest)
-    group, _ = _read_group(task.claims, task.row_group, task.claims_digest)
-    part = _slice(group, task.start - task.group_start, task.stop - task.group_start)
-    claimed = join_prepared(reg, part)
-    score = np.full(len(part), np.nan)
+    ref = _piece_encodings(_concat(ref_pieces, words))
+    claims = _piece_encodings(_concat(claim_pieces, words))
+    claimed, _ = join_with_index(ref, *token_index(ref), claims)
+    score = np.full(len(claims), np.nan)
     has = claimed >= 0
     if has.any():
-        score[has] = dice_indexed(part.clks, reg.enc.clks, np.flatnonzero(has), claimed[has])
-    cand, cand_score = topk1_prepared(reg, part, task.names, task.search_score, claimed)
-    cs = cand_score[:, 0].copy()
-    cs[cand[:, 0] < 0] = np.nan
-    return {"claimed": claimed, "score": score, "cand": cand[:, 0].copy(), "cand_score": cs,
-            "digest": slice_digest(part, 0, len(part), task.names)}
+        score[has] = dice_indexed(claims.clks, ref.clks, np.flatnonzero(has), claimed[has])
+    a, b = shared_number_pairs(claims.clks, claims.has_token, token_keys(claims),
+                               different_people)
+    return {"q": claims.rows, "claimed": np.where(has, ref.rows[np.maximum(claimed, 0)], -1)
+            if len(ref) else np.full(len(claims), -1, np.int64),
+            "score": score, "a": claims.rows[a], "b": claims.rows[b]}
+
+
+def _top2(queries: Piece, refs: Piece, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best two references in the query's block (global indices, -1 none) and their scores.
+
+    The single-process engine searches with ``k=1`` and excludes one record (the claimed
+    one, or the claim itself); the best record that is not the excluded one is always
+    among these two, with the same tie-breaking (lowest index first).
+    """
+    nq, nr = len(queries["idx"]), len(refs["idx"])
+    r2, s2 = topk_by_block_keys(
+        queries["clk"], refs["clk"],
+        [(queries["value"], np.ones(nq, bool), refs["value"], np.ones(nr, bool))],
+        k=2, threshold=threshold)
+    return np.where(r2 >= 0, refs["idx"][np.maximum(r2, 0)] if nr else -1, -1), s2
+
+
+def search_partition(ref_pieces: Sequence[Piece], claim_pieces: Sequence[Piece],
+                     near_pieces: Sequence[Piece] | None, words: int, search_score: float,
+                     same_person: float) -> Piece:
+    """Search one block-key range: each claim's two best register records in its block,
+    and (for the cross-checks) each claim's two most similar claims in its block.
+
+    ``near_pieces`` None means the same claims as ``claim_pieces``.
+    """
+    _set_threads()
+    claims = _concat(claim_pieces, words)
+    r, s = _top2(claims, _concat(ref_pieces, words), search_score)
+    near = claims if near_pieces is None else _concat(near_pieces, words)
+    n, ns = _top2(near, near, same_person)
+    return {"q": claims["idx"], "r": r, "s": s, "nq": near["idx"], "n": n, "ns": ns}
+
+
+def fold_best(best: np.ndarray, best_s: np.ndarray, best_key: np.ndarray, q: np.ndarray,
+              r2: np.ndarray, s2: np.ndarray, exclude: np.ndarray, key: int) -> None:
+    """Fold one block key's two best records per query into the running best, in place.
+
+    The rule of the single-process kernel searching keys one after another: a higher
+    score wins; on a tie the key searched first (lower ``key``) keeps its record.
+    ``exclude[q]`` is the record never returned for query ``q``.
+    """
+    skip = (r2[:, 0] >= 0) & (r2[:, 0] == exclude[q])
+    r = np.where(skip, r2[:, 1], r2[:, 0])
+    s = np.where(skip, s2[:, 1], s2[:, 0])
+    cur_s, cur_key = best_s[q], best_key[q]
+    better = (r >= 0) & ((s > cur_s) | ((s == cur_s) & (key < cur_key)))
+    best[q[better]], best_s[q[better]], best_key[q[better]] = r[better], s[better], key
 
 
 # ---------------------------------------------------------------------- verify (driver)
@@ -370,23 +431,6 @@ def _gather(client: Any, futures: list[Any], what: str) -> list[Any]:
                         f"{str(exc).splitlines()[0][:160]}") from None
 
 
-def _claims_result(enc: Encodings, parts: list[tuple[tuple, dict]], names: Sequence[str]) -> Any:
-    """Assemble the per-partition arrays of one claims file into a ClaimsResult."""
-    from pprl.verify import ClaimsResult
-
-    n = len(enc)
-    claimed = np.full(n, -1, np.int64)
-    score, cand_score = np.full(n, np.nan), np.full(n, np.nan)
-    cand = np.full(n, -1, np.int64)
-    for (_, _, start, stop), out in parts:
-        if out["digest"] != slice_digest(enc, start, stop, names):
-            raise IntegrityError(f"{enc.path}: rows {start}-{stop} read by a worker differ from "
-                                 "the driver's copy (is the shared storage consistent?)")
-        claimed[start:stop], score[start:stop] = out["claimed"], out["score"]
-        cand[start:stop], cand_score[start:stop] = out["cand"], out["cand_score"]
-    return ClaimsResult(enc, claimed, score, cand, cand_score)
-
-
 def _key_names(ref: Encodings, enc: Encodings, blocking: Sequence[str] | None) -> list[str]:
     """The block keys to search within, with the single-process engine's errors."""
     common = [n for n in enc.block_keys if n in ref.block_keys]
@@ -401,47 +445,187 @@ def _key_names(ref: Encodings, enc: Encodings, blocking: Sequence[str] | None) -
     return chosen
 
 
+@dataclass
+class _Plan:
+    """What the driver submits: the files, their numbering and the stages."""
+
+    reference: str
+    ref: Encodings
+    claims: list[str]
+    encs: list[Encodings]
+    offsets: list[int]              # first claim index of each claims file
+    names: list[list[str]]          # block keys searched, per claims file, in order
+    joined: list[str]               # block keys of the claim-to-claim search, in order
+    parts: int
+    map_rows: int
+
+
+def _splits(path: str, enc: Encodings, stage: str, plan: _Plan, offset: int
+            ) -> list[SplitTask]:
+    """The map tasks of one file for one stage."""
+    return [SplitTask(path, enc.meta["digest"], rg, first, start, stop, offset + start, stage,
+                      plan.parts) for rg, first, start, stop in row_ranges(path, plan.map_rows)]
+
+
+def _pieces(client: Any, tasks: list[SplitTask], prefix: str, parts: int, priority: int
+            ) -> list[list[Any]]:
+    """Submit the map tasks; ``pieces[p]`` holds partition ``p``'s piece of each, in order.
+
+    The pieces stay on the workers that cut them until the partition's task fetches them.
+    """
+    maps = [client.submit(split_rows, t, pure=False, key=f"{prefix}-split-{i}",
+                          priority=priority) for i, t in enumerate(tasks)]
+    return [[client.submit(operator.getitem, m, p, pure=False, key=f"{prefix}-piece-{i}-{p}",
+                           priority=priority) for i, m in enumerate(maps)] for p in range(parts)]
+
+
+def _submit_join(client: Any, plan: _Plan, prefix: str, th: Any, priority: int) -> list[Any]:
+    """The join stage: one task per pseudonym range (futures of :func:`join_partition`)."""
+    words = plan.ref.clks.shape[1]
+    ref = _pieces(client, _splits(plan.reference, plan.ref, JOIN, plan, 0),
+                  f"{prefix}-ref", plan.parts, priority)
+    tasks = [t for path, enc, off in zip(plan.claims, plan.encs, plan.offsets, strict=True)
+             for t in _splits(path, enc, JOIN, plan, off)]
+    claims = _pieces(client, tasks, f"{prefix}-claims", plan.parts, priority)
+    return [client.submit(join_partition, ref[p], claims[p], words, th.different_people,
+                          pure=False, key=f"{prefix}-join-{p}", priority=priority)
+            for p in range(plan.parts)]
+
+
+def _submit_search(client: Any, plan: _Plan, key: str, prefix: str, th: Any, priority: int
+                   ) -> list[Any]:
+    """One block key's search stage: one task per block-value range
+    (futures of :func:`search_partition`)."""
+    words = plan.ref.clks.shape[1]
+    ref = _pieces(client, _splits(plan.reference, plan.ref, key, plan, 0),
+                  f"{prefix}-ref", plan.parts, priority)
+    files = list(zip(plan.claims, plan.encs, plan.offsets, plan.names, strict=True))
+    search = [(p, e, o) for p, e, o, names in files if key in names]
+    near = [(p, e, o) for p, e, o, _ in files if key in plan.joined]
+    claims = _pieces(client, [t for p, e, o in search for t in _splits(p, e, key, plan, o)],
+                     f"{prefix}-claims", plan.parts, priority)
+    others = None if near == search else _pieces(
+        client, [t for p, e, o in near for t in _splits(p, e, key, plan, o)],
+        f"{prefix}-near", plan.parts, priority)
+    return [client.submit(search_partition, ref[p], claims[p],
+                          None if others is None else others[p], words, th.search_score,
+                          th.same_person, pure=False, key=f"{prefix}-search-{p}",
+                          priority=priority)
+            for p in range(plan.parts)]
+
+
+def _plan(reference: str | Path, claims: Sequence[str | Path], blocking: Sequence[str] | None,
+          partition_rows: int, threads: int) -> _Plan:
+    """Read the outlines, refuse bad inputs, choose partitions and stages."""
+    from pprl.verify import _check_inputs
+
+    ref = read_outline(reference)
+    encs = [read_outline(c) for c in claims]
+    _check_inputs(ref, encs)
+    names = [_key_names(ref, enc, blocking) for enc in encs]
+    joined = _joined_names(encs, blocking)
+    total = len(ref) + sum(len(e) for e in encs)
+    parts = max(-(-total // partition_rows), 4 * threads, 1)
+    map_rows = max(1, min(partition_rows, -(-total // parts)))
+    offsets = np.cumsum([0] + [len(e) for e in encs])[:-1].tolist()
+    return _Plan(str(reference), ref, [str(c) for c in claims], encs, offsets, names, joined,
+                 parts, map_rows)
+
+
+def _joined_names(encs: Sequence[Encodings], blocking: Sequence[str] | None) -> list[str]:
+    """The block keys of the claim-to-claim search: :func:`pprl.verify._joined_blocks`'s."""
+    names = [n for n in encs[0].block_keys if all(n in e.block_keys for e in encs)] if encs else []
+    return [n for n in names if n in blocking] if blocking is not None else names
+
+
 def verify_distributed(reference: str | Path, claims: Sequence[str | Path], *,
                        thresholds: Any = None, blocking: Sequence[str] | None = None,
                        progress: Any = None, workers: int | None = None,
                        scheduler: str | None = None,
                        partition_rows: int = DEFAULT_PARTITION_ROWS,
                        connect_timeout: float = 30.0) -> Any:
-    """:func:`pprl.verify.verify` with join, scoring and search run on a Dask cluster."""
-    from pprl.verify import Thresholds, _check_inputs, decide, finish, schema_thresholds
+    """:func:`pprl.verify.verify` with the join, the searches and the claim-to-claim
+    comparisons run on a Dask cluster, partitioned by pseudonym and block-key ranges."""
+    from pprl.verify import ClaimsResult, Thresholds, decide, finish, schema_thresholds
 
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     say("reading encoding files")
-    ref = read_register_outline(reference)
-    claim_encs = [load_encodings(c) for c in claims]
-    _check_inputs(ref, claim_encs)
-    th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(ref, thresholds)
-    names = [_key_names(ref, enc, blocking) for enc in claim_encs]
-    timings["read"] = time.perf_counter() - t0
     with dask_client(workers, scheduler, connect_timeout) as client:
-        t = time.perf_counter()
-        say("scoring and searching on the cluster")
-        jobs = []
-        for enc, path, keys in zip(claim_encs, claims, names, strict=True):
-            for rg, first, start, stop in row_ranges(path, partition_rows):
-                jobs.append((enc, (rg, first, start, stop), VerifyTask(
-                    str(reference), ref.meta["digest"], str(path), enc.meta["digest"],
-                    rg, first, start, stop, tuple(keys), th.search_score)))
-        run = uuid.uuid4().hex[:12]  # distinct keys for concurrent runs on one scheduler
-        futures = [client.submit(verify_partition, task, pure=False,
-                                 key=f"pprl-verify-{run}-{i}") for i, (_, _, task)
-                   in enumerate(jobs)]
-        outs = _gather(client, futures, "verify")
-        timings["score_search"] = time.perf_counter() - t
+        threads = sum(client.nthreads().values()) or 1
+        plan = _plan(reference, claims, blocking, partition_rows, threads)
+        ref, encs = plan.ref, plan.encs
+        th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(ref, thresholds)
+        timings["read"] = time.perf_counter() - t0
+        run = f"pprl-verify-{uuid.uuid4().hex[:12]}"  # distinct keys for concurrent runs
+        checks = [client.submit(check_file, path, enc.meta["digest"], pure=False,
+                                key=f"{run}-check-{i}")
+                  for i, (path, enc) in enumerate([(plan.reference, ref),
+                                                   *zip(plan.claims, encs, strict=True)])]
+        n = sum(len(e) for e in encs)
+        claimed, score = np.full(n, -1, np.int64), np.full(n, np.nan)
+        a_parts, b_parts = [], []
+        cand, cand_s, cand_key = np.full(n, -1, np.int64), np.full(n, -1.0), np.full(n, 1 << 30)
+        near, near_s, near_key = np.full(n, -1, np.int64), np.full(n, -1.0), np.full(n, 1 << 30)
+        own = np.arange(n, dtype=np.int64)
+        file_of = np.repeat(np.arange(len(encs)), [len(e) for e in encs])
+        stages = [JOIN, *dict.fromkeys([k for names in plan.names for k in names] + plan.joined)]
+        in_flight: dict[int, list[Any]] = {}
+
+        def submit(i: int) -> None:
+            """Submit stage ``i`` (earlier stages have higher priority)."""
+            if i < len(stages):
+                prefix, prio = f"{run}-{stages[i]}", len(stages) - i
+                in_flight[i] = (_submit_join(client, plan, prefix, th, prio) if i == 0 else
+                                _submit_search(client, plan, stages[i], prefix, th, prio))
+
+        submit(0)
+        submit(1)  # one stage ahead: the cluster never idles between stages
+        for i, stage in enumerate(stages):
+            t = time.perf_counter()
+            say("joining claims to the register on the cluster" if stage == JOIN else
+                f"searching the blocks of {stage} on the cluster")
+            outs = _gather(client, in_flight.pop(i), "verify")
+            submit(i + 2)
+            if stage == JOIN:
+                for out in outs:
+                    claimed[out["q"]], score[out["q"]] = out["claimed"], out["score"]
+                    a_parts.append(out["a"])
+                    b_parts.append(out["b"])
+                timings["join"] = time.perf_counter() - t
+                continue
+            rank = np.array([names.index(stage) if stage in names else -1
+                             for names in plan.names])
+            for out in outs:
+                _fold_by_file(cand, cand_s, cand_key, out["q"], out["r"], out["s"], claimed,
+                              rank[file_of[out["q"]]])
+                if stage in plan.joined:
+                    fold_best(near, near_s, near_key, out["nq"], out["n"], out["ns"], own,
+                              plan.joined.index(stage))
+            timings[f"search:{stage}"] = time.perf_counter() - t
+        _gather(client, checks, "verify")  # every file's content digest, before any output
+    cand_score = np.where(cand >= 0, cand_s, np.nan)
     results = []
-    for enc, keys in zip(claim_encs, names, strict=True):
-        parts = [(p, o) for (e, p, _), o in zip(jobs, outs, strict=True) if e is enc]
-        res = _claims_result(enc, parts, keys)
+    for enc, off in zip(encs, plan.offsets, strict=True):
+        sl = slice(off, off + len(enc))
+        res = ClaimsResult(enc, claimed[sl], score[sl], cand[sl], cand_score[sl])
         decide(res, th)
         results.append(res)
-    return finish(results, ref, claim_encs, th, blocking, timings, say)
+    a = np.concatenate(a_parts) if a_parts else np.empty(0, np.int64)
+    b = np.concatenate(b_parts) if b_parts else np.empty(0, np.int64)
+    cross = (a, b, near if plan.joined else None)
+    return finish(results, ref, encs, th, blocking, timings, say, cross)
+
+
+def _fold_by_file(best: np.ndarray, best_s: np.ndarray, best_key: np.ndarray, q: np.ndarray,
+                  r2: np.ndarray, s2: np.ndarray, exclude: np.ndarray, rank: np.ndarray) -> None:
+    """:func:`fold_best` with the key's position in each query's own file's search order
+    (``rank``, -1 where that file does not search this key)."""
+    for value in np.unique(rank):
+        sel = rank == value
+        if value >= 0:
+            fold_best(best, best_s, best_key, q[sel], r2[sel], s2[sel], exclude, int(value))
 
 
 # ------------------------------------------------------------------------------ match
@@ -503,15 +687,104 @@ def match_partition(task: MatchTask) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return q.astype(np.int64), r.astype(np.int64), s
 
 
+def _key_column(values: np.ndarray) -> np.ndarray:
+    """Block-key values as :func:`pprl.match.key_matrix` turns them into int64 keys."""
+    from pprl.compare.blocking import MISSING
+
+    col = values.view(np.int64).copy()
+    col[col == MISSING] = MISSING + 1
+    return col
+
+
+def match_block_partition(a_pieces: Sequence[Piece], b_pieces: Sequence[Piece] | None,
+                          words: int, threshold: float) -> tuple[np.ndarray, ...]:
+    """Every pair sharing this block key in one key range with a score ≥ ``threshold``:
+    ``(a_index, b_index, score)``; with ``b_pieces`` None, pairs ``i < j`` within A."""
+    from pprl.compare import concat_candidates, iter_candidates
+    from pprl.compare.blocking import BlockKeys
+
+    _set_threads()
+    a = _concat(a_pieces, words)
+    b = a if b_pieces is None else _concat(b_pieces, words)
+    empty = np.empty(0, np.int64)
+    if not len(a["idx"]) or not len(b["idx"]):
+        return empty, empty, np.empty(0)
+    from distributed import get_worker
+
+    blk = BlockKeys(_key_column(a["value"])[:, None], _key_column(b["value"])[:, None],
+                    aligned=True)
+    cand = concat_candidates(list(iter_candidates(
+        a["clk"], b["clk"], threshold, workers=get_worker().state.nthreads, blocking=blk)))
+    q, r = a["idx"][cand.q], b["idx"][cand.r]
+    keep = q < r if b_pieces is None else np.ones(len(q), bool)
+    return q[keep], r[keep], cand.score[keep]
+
+
+def _keyed_names(a: Encodings, b: Encodings | None, spec: str) -> list[str] | None:
+    """The block keys of ``--blocking keys[:NAMES]`` (already validated), else None."""
+    kind, _, names_text = spec.partition(":")
+    if kind != "keys":
+        return None
+    files = [a] if b is None else [a, b]
+    common = [n for n in a.block_keys if all(n in f.block_keys for f in files)]
+    return [n.strip() for n in names_text.split(",") if n.strip()] or common
+
+
+def _match_by_blocks(client: Any, a_path: str, a: Encodings, b_path: str | None,
+                     b: Encodings | None, names: list[str], threshold: float,
+                     partition_rows: int) -> tuple[np.ndarray, ...]:
+    """Keyed-block matching on the cluster: per block key, A and B cut by key range, one
+    task per range; the pairs of all keys are merged (a pair sharing several keys once)."""
+    threads = sum(client.nthreads().values()) or 1
+    total = len(a) + (len(b) if b is not None else 0)
+    parts = max(-(-total // partition_rows), 4 * threads, 1)
+    plan = _Plan(a_path, a, [], [], [], [], [], parts,
+                 max(1, min(partition_rows, -(-total // parts))))
+    words = a.clks.shape[1]
+    run = f"pprl-match-{uuid.uuid4().hex[:12]}"
+    futures = []
+    for k, name in enumerate(names):
+        prio = len(names) - k
+        a_p = _pieces(client, _splits(a_path, a, name, plan, 0), f"{run}-{name}-a", parts, prio)
+        b_p = None if b is None or b_path is None else _pieces(
+            client, _splits(b_path, b, name, plan, 0), f"{run}-{name}-b", parts, prio)
+        futures += [client.submit(match_block_partition, a_p[p], None if b_p is None else b_p[p],
+                                  words, threshold, pure=False, key=f"{run}-{name}-pairs-{p}",
+                                  priority=prio) for p in range(parts)]
+    checks = [client.submit(check_file, path, enc.meta["digest"], pure=False,
+                            key=f"{run}-check-{i}")
+              for i, (path, enc) in enumerate([(a_path, a)] + ([(b_path, b)] if b else []))]
+    outs = _gather(client, futures, "match")
+    _gather(client, checks, "match")
+    q, r, s = (np.concatenate([o[i] for o in outs]) for i in range(3))
+    width = np.int64(len(b) if b is not None else len(a))
+    _, first = np.unique(q * width + r, return_index=True)
+    return q[first], r[first], s[first]
+
+
 def match_distributed(a_path: str | Path, b_path: str | Path | None, opts: Any, *,
                       workers: int | None = None, scheduler: str | None = None,
                       partition_rows: int = 1 << 15, connect_timeout: float = 30.0) -> pa.Table:
-    """:func:`pprl.match.match_files` with the candidate search run on a Dask cluster."""
+    """:func:`pprl.match.match_files` with the candidate search run on a Dask cluster.
+
+    With keyed blocking (``--blocking keys``) both files are cut by block-key range, so
+    no worker holds a whole file; otherwise (no blocking, LSH) A is cut into row ranges
+    and every worker holds B (or A, for ``--dedupe``).
+    """
     from pprl.match import checked_blocking, links_table
 
+    if opts.blocking.partition(":")[0] == "keys":  # the driver needs only rows and metadata
+        a, b = read_outline(a_path), read_outline(b_path) if b_path is not None else None
+        checked_blocking(a, b, opts)  # refuse bad files or options before starting a cluster
+        names = _keyed_names(a, b, opts.blocking) or []
+        with dask_client(workers, scheduler, connect_timeout) as client:
+            q, r, s = _match_by_blocks(client, str(a_path), a, None if b_path is None
+                                       else str(b_path), b, names, opts.threshold,
+                                       partition_rows)
+        return links_table(a, b, q, r, s, opts)
     a = load_encodings(a_path)
     b = load_encodings(b_path) if b_path is not None else None
-    checked_blocking(a, b, opts)  # refuse bad files or options before starting a cluster
+    checked_blocking(a, b, opts)
     n = len(a)
     step = max(512, partition_rows // 512 * 512)
     tasks = [MatchTask(str(a_path), a.meta.get("digest", ""),

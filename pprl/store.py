@@ -186,10 +186,15 @@ def read_encodings(path: str | os.PathLike[str]) -> Encodings:
         meta = check_metadata(p, pf.schema_arrow, pf.metadata.num_rows)
         enc = _read_row_groups(pf, meta, p)
     except (pa.ArrowException, OSError) as exc:
-        raise IntegrityError(f"{p}: not a readable Parquet file (truncated or damaged: "
-                             f"{str(exc).splitlines()[0][:120]})") from None
+        raise unreadable(p, exc) from None
     _check_digest(enc, p)
     return enc
+
+
+def unreadable(p: str | os.PathLike[str], exc: BaseException) -> IntegrityError:
+    """The one-line error for a file Arrow cannot read (first line of Arrow's message)."""
+    return IntegrityError(f"{p}: not a readable Parquet file (truncated or damaged: "
+                          f"{str(exc).splitlines()[0][:120]})")
 
 
 def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) -> dict[str, Any]:
@@ -253,6 +258,45 @@ def _read_row_groups(pf: pq.ParquetFile, meta: dict[str, Any], p: Path) -> Encod
         _fill(enc, start, group, p)
         start += group.num_rows
     return enc
+
+
+def streamed_digest(pf: pq.ParquetFile, meta: dict[str, Any], p: str | os.PathLike[str]) -> str:
+    """:func:`content_digest` of an open file, read one column of one row group at a time.
+
+    The bytes hashed and their order are those of :func:`content_digest`; memory stays at
+    one row group of one column whatever the file's size, so a Dask worker can check a
+    national-scale file it never holds whole.
+    """
+    groups = range(pf.num_row_groups)
+    nbytes = int(meta.get("nbits", 0)) // 8
+
+    def column(rg: int, name: str) -> pa.ChunkedArray:
+        return pf.read_row_group(rg, columns=[name]).column(name)
+
+    def present(col: pa.ChunkedArray) -> np.ndarray:
+        return ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
+
+    h = blake3()
+    for rg in groups:
+        h.update(_buffer(column(rg, "row").to_numpy(), "<i8"))
+    for rg in groups:
+        h.update(_buffer(present(column(rg, "token")), np.uint8))
+    for rg in groups:
+        token = column(rg, "token")
+        tokens = _fixed_to_numpy(token, TOKEN_BYTES, copy=False)
+        h.update(_buffer(np.where(present(token)[:, None], tokens, 0), np.uint8))
+    for rg in groups:
+        h.update(_buffer(_fixed_to_numpy(column(rg, "clk"), nbytes, copy=False).view("<u8"), "<u8"))
+    for name in sorted(meta.get("block_keys", [])):
+        h.update(name.encode("utf-8"))
+        for rg in groups:
+            _, valid = _block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name, Path(p))
+            h.update(_buffer(valid, np.uint8))
+        for rg in groups:
+            values, valid = _block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name,
+                                          Path(p))
+            h.update(_buffer(np.where(valid, values, 0), "<u8"))
+    return h.hexdigest()
 
 
 def _check_digest(enc: Encodings, p: Path) -> None:

@@ -96,6 +96,10 @@ class ClaimsResult:
     reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
 
 
+CrossInputs = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+"""(a, b, near): the claim-to-claim comparisons :func:`apply_cross_checks` needs."""
+
+
 def token_keys(enc: Encodings) -> np.ndarray:
     """First 8 bytes of each pseudonym as uint64: a join key; full tokens confirm matches."""
     return np.ascontiguousarray(enc.tokens[:, :8]).view("<u8").ravel()
@@ -236,7 +240,9 @@ def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
                 blocking: Sequence[str] | None) -> dict[str, int]:
     """Flag records whose story conflicts with another record's, across all claims files.
 
-    Returns how many records got each cross-check reason.
+    Compares claims with claims (:func:`shared_number_pairs`, :func:`nearest_other_claim`)
+    and applies the flags with :func:`apply_cross_checks`. Returns how many records got
+    each cross-check reason.
     """
     if not results:
         return {}
@@ -244,26 +250,58 @@ def cross_check(results: list[ClaimsResult], ref: Encodings, th: Thresholds,
         [r.enc.clks for r in results])  # no copy of the CLKs for a single claims file
     has = np.concatenate([r.enc.has_token for r in results])
     keys = np.concatenate([token_keys(r.enc) for r in results])
-    score = np.nan_to_num(np.concatenate([r.score for r in results]), nan=-1.0)
-    flags = np.zeros(len(clks), dtype=np.uint16)
-    escalate = np.zeros(len(clks), dtype=bool)
-    # one number, different people
+    a, b = shared_number_pairs(clks, has, keys, th.different_people)
+    joined = _joined_blocks(results, blocking)
+    near = nearest_other_claim(clks, joined, th.same_person) if joined else None
+    return apply_cross_checks(results, th, a, b, near)
+
+
+def shared_number_pairs(clks: np.ndarray, has: np.ndarray, keys: np.ndarray,
+                        different_people: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of claims with the same pseudonym key whose CLKs score below
+    ``different_people``: one number used for two people."""
     valid = np.flatnonzero(has)
     a, b = _pairs_within_groups(keys[valid])
     a, b = valid[a], valid[b]
     if len(a):
-        differ = dice_indexed(clks, clks, a, b) < th.different_people
+        differ = dice_indexed(clks, clks, a, b) < different_people
         a, b = a[differ], b[differ]
+    return a, b
+
+
+def nearest_other_claim(clks: np.ndarray,
+                        keys: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                        same_person: float) -> np.ndarray:
+    """For each claim, the most similar other claim sharing a block key with a score of at
+    least ``same_person`` (-1 for none): candidates for one person under several numbers."""
+    near, _ = topk_by_block_keys(clks, clks, keys, k=1, threshold=same_person,
+                                 exclude=np.arange(len(clks)))
+    return near[:, 0]
+
+
+def apply_cross_checks(results: list[ClaimsResult], th: Thresholds, a: np.ndarray,
+                       b: np.ndarray, near: np.ndarray | None) -> dict[str, int]:
+    """Set the cross-check reasons from the claim-to-claim comparisons.
+
+    ``a``, ``b`` are the pairs of :func:`shared_number_pairs` and ``near`` the result of
+    :func:`nearest_other_claim` (None when no block key is shared), all indexing the
+    claims files concatenated in order. Needs no CLKs, so the Dask engine can compute
+    the comparisons on its workers and apply them here.
+    """
+    has = np.concatenate([r.enc.has_token for r in results])
+    keys = np.concatenate([token_keys(r.enc) for r in results])
+    score = np.nan_to_num(np.concatenate([r.score for r in results]), nan=-1.0)
+    flags = np.zeros(len(has), dtype=np.uint16)
+    escalate = np.zeros(len(has), dtype=bool)
+    # one number, different people
+    if len(a):
         flags[a] |= BIT["number_shared_by_different_people"]
         flags[b] |= BIT["number_shared_by_different_people"]
         escalate[np.where(score[a] < score[b], a, b)] = True
     # one person, several numbers
-    joined = _joined_blocks(results, blocking)
-    if joined:
-        near, _ = topk_by_block_keys(clks, clks, joined, k=1, threshold=th.same_person,
-                                     exclude=np.arange(len(clks)))
-        i = np.flatnonzero(near[:, 0] >= 0)
-        j = near[i, 0]
+    if near is not None:
+        i = np.flatnonzero(near >= 0)
+        j = near[i]
         hit = has[i] & has[j] & (keys[i] != keys[j])
         i, j = i[hit], j[hit]
         flags[i] |= BIT["person_under_several_numbers"]
@@ -418,17 +456,22 @@ def _release_clks(encodings: Sequence[Encodings]) -> None:
 
 def finish(results: list[ClaimsResult], ref: Encodings, claim_encs: list[Encodings],
            th: Thresholds, blocking: Sequence[str] | None, timings: dict[str, float],
-           say: Progress) -> VerifyResult:
+           say: Progress, cross: CrossInputs | None = None) -> VerifyResult:
     """The global steps after per-claim scoring and search: cross-record checks, findings
     tables, per-party views and the summary (shared by the local and Dask engines).
 
     The register's CLK array is released before the cross-record checks (they compare
-    claims with claims), the claims' after them.
+    claims with claims), the claims' after them. ``cross`` holds claim-to-claim
+    comparisons already made elsewhere (the Dask engine's workers); without it they are
+    made here.
     """
     t = time.perf_counter()
     say("cross-record checks")
     _release_clks([ref])  # every claim has been compared with the register
-    flag_counts = cross_check(results, ref, th, blocking)
+    if cross is None:
+        flag_counts = cross_check(results, ref, th, blocking)
+    else:
+        flag_counts = apply_cross_checks(results, th, *cross)
     timings["cross_check"] = time.perf_counter() - t
     say("building findings")
     _release_clks([*claim_encs, *(r.enc for r in results)])

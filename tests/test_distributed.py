@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 
@@ -237,18 +238,79 @@ def test_cli_verify_on_cluster_writes_identical_findings(cluster, files, tmp_pat
     assert not (tmp_path / "x").exists()
 
 
-def test_register_changed_on_storage_is_refused(cluster, files, tmp_path):
-    """A worker that reads a register other than the one the driver checked refuses it."""
-    address, _ = cluster
-    from pprl.distributed import VerifyTask, verify_partition
+def test_register_changed_on_storage_is_refused(cluster, files):
+    """A worker that reads a file other than the one the driver planned for refuses it."""
+    from pprl.distributed import JOIN, SplitTask, check_file, split_rows
 
-    ref = files / "register.parquet"
-    task = VerifyTask(str(ref), "0" * 64, str(files / "bank.parquet"),
-                      read_encodings(files / "bank.parquet").meta["digest"], 0, 0, 0, 10,
-                      tuple(sorted(read_encodings(ref).block_keys)), 0.5)
     _, client = cluster
-    with pytest.raises(PprlError, match="register changed"):
-        client.submit(verify_partition, replace(task), pure=False).result()
+    ref = str(files / "register.parquet")
+    task = SplitTask(ref, "0" * 64, 0, 0, 0, 10, 0, JOIN, 4)
+    with pytest.raises(PprlError, match="changed while it was being verified"):
+        client.submit(split_rows, task, pure=False).result()
+    with pytest.raises(PprlError, match="changed while it was being verified"):
+        client.submit(check_file, ref, "0" * 64, pure=False).result()
+
+
+def _tampered(src: Path, dst: Path) -> Path:
+    """A copy of an encoding file with one CLK zeroed and its metadata left as it was."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(src)
+    clk = table.column("clk").to_pylist()
+    clk[5] = bytes(len(clk[5]))
+    field = table.schema.field("clk")
+    pq.write_table(table.set_column(table.schema.get_field_index("clk"), field,
+                                    pa.array(clk, field.type)), dst)
+    return dst
+
+
+def test_tampered_file_is_refused_in_keyed_match(cluster, files, tmp_path):
+    """Keyed matching never loads the files on the driver; the streamed check catches it."""
+    address, _ = cluster
+    bad = _tampered(files / "bank.parquet", tmp_path / "bank.parquet")
+    with pytest.raises(PprlError, match="content digest mismatch"):
+        match_distributed(files / "insurer.parquet", bad,
+                          MatchOptions(threshold=0.7, blocking="keys"), scheduler=address)
+
+
+def test_tampered_file_is_refused_without_output(cluster, files, tmp_path):
+    """A claims file whose CLKs were edited (metadata untouched) fails the streamed digest
+    check on the cluster: one error line, no output folder."""
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    address, _ = cluster
+    bad = _tampered(files / "bank.parquet", tmp_path / "bank.parquet")
+    result = CliRunner().invoke(app, [
+        "verify", "--reference", str(files / "register.parquet"), "--claims", str(bad),
+        "--out", str(tmp_path / "out"), "--scheduler", address])
+    assert result.exit_code != 0
+    assert "content digest mismatch" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_streamed_digest_equals_content_digest(files):
+    """The worker's streaming digest hashes exactly what read_encodings checks."""
+    import pyarrow.parquet as pq
+
+    from pprl.store import check_metadata, content_digest, streamed_digest
+
+    for name in ("register.parquet", "insurer.parquet", "bank.parquet"):
+        pf = pq.ParquetFile(files / name)
+        meta = check_metadata(name, pf.schema_arrow, pf.metadata.num_rows)
+        assert streamed_digest(pf, meta, name) == content_digest(read_encodings(files / name))
+
+
+def test_partitions_are_even_and_keep_keys_together():
+    """Every key lands in one partition; hashed keys spread evenly."""
+    from pprl.distributed import partition_of
+
+    keys = np.random.default_rng(3).integers(0, 2**64, 200_000, dtype=np.uint64)
+    part = partition_of(np.concatenate([keys, keys[:1000]]), 16)
+    assert (part[:1000] == part[200_000:]).all()
+    counts = np.bincount(part, minlength=16)
+    assert part.min() == 0 and part.max() == 15 and counts.max() < 1.1 * counts.min()
 
 
 def test_default_engine_never_imports_dask(files):
@@ -261,3 +323,48 @@ def test_default_engine_never_imports_dask(files):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@st.composite
+def tied_blocks(draw):
+    """Queries and references with few distinct CLKs and block values: many exact ties."""
+    nq, nr = draw(st.integers(1, 25)), draw(st.integers(1, 25))
+    palette = draw(st.lists(st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2),
+                            min_size=1, max_size=4))
+    clk = st.sampled_from(range(len(palette)))
+    keys = draw(st.integers(1, 3))
+    value = st.integers(0, 3).map(lambda v: np.uint64(v * 0x9E3779B97F4A7C15 % 2**64))
+    return (np.array([palette[draw(clk)] for _ in range(nq)], np.uint64),
+            np.array([palette[draw(clk)] for _ in range(nr)], np.uint64),
+            [(np.array([draw(value) for _ in range(nq)], np.uint64),
+              np.array(draw(st.lists(st.booleans(), min_size=nq, max_size=nq))),
+              np.array([draw(value) for _ in range(nr)], np.uint64),
+              np.array(draw(st.lists(st.booleans(), min_size=nr, max_size=nr))))
+             for _ in range(keys)],
+            np.array([draw(st.integers(-1, nr - 1)) for _ in range(nq)], np.int64),
+            draw(st.integers(1, 4)), draw(st.sampled_from([0.0, 0.5, 0.9])))
+
+
+@given(tied_blocks())
+@settings(max_examples=200, deadline=None)
+def test_partitioned_search_equals_single_process_kernel(case):
+    """Top-2 per block-key range, folded with fold_best, is the single-process top-1 with
+    exclusion — ties, repeated records and several keys included."""
+    from pprl.compare.keyed import topk_by_block_keys
+    from pprl.distributed import _top2, fold_best, partition_of
+
+    queries, refs, keys, exclude, parts, threshold = case
+    want_r, want_s = topk_by_block_keys(queries, refs, keys, k=1, threshold=threshold,
+                                        exclude=exclude)
+    nq = len(queries)
+    best, best_s, best_key = np.full(nq, -1), np.full(nq, -1.0), np.full(nq, 1 << 30)
+    for order, (q_val, q_ok, r_val, r_ok) in reversed(list(enumerate(keys))):  # any order
+        q_part, r_part = partition_of(q_val, parts), partition_of(r_val, parts)
+        for p in range(parts):
+            qi = np.flatnonzero(q_ok & (q_part == p))
+            ri = np.flatnonzero(r_ok & (r_part == p))
+            r2, s2 = _top2({"idx": qi, "clk": queries[qi], "value": q_val[qi]},
+                           {"idx": ri, "clk": refs[ri], "value": r_val[ri]}, threshold)
+            fold_best(best, best_s, best_key, qi, r2, s2, exclude, order)
+    assert best.tolist() == want_r[:, 0].tolist()
+    assert np.where(best >= 0, best_s, -1).tolist() == want_s[:, 0].tolist()
