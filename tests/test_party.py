@@ -9,6 +9,7 @@ from pprl.keys import load_secret, write_secret
 from pprl.party import encode_csv, encode_records
 from pprl.read import read_csv
 from pprl.schema import load_schema
+from pprl.store import read_encodings
 from pprl.synth import SynthConfig, generate
 
 
@@ -46,3 +47,26 @@ def test_invalid_numbers_reported_by_input_row(population, tmp_path):
     expected = [i for i, n in enumerate(numbers) if not is_valid(n)]
     assert expected and report.invalid_link_key_rows == expected
     assert list(np.flatnonzero(~enc.has_token)) == expected
+
+
+def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
+    """`pprl encode --workers 2` (normalization and hashing spread over processes) writes
+    exactly the file that one process writes."""
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    import pprl.encode
+    import pprl.party
+
+    monkeypatch.setattr(pprl.party, "PARALLEL_DISTINCT", 50)  # force the process pool
+    monkeypatch.setattr(pprl.encode, "_PARALLEL_MIN_RECORDS", 50)
+    secret = write_secret(tmp_path / "k")
+    digests = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"enc{workers}.parquet"
+        result = CliRunner().invoke(app, [
+            "encode", str(population / "data" / "insurer.csv"), "--schema", "jp-resident",
+            "--secret", str(secret), "--out", str(out), "--workers", workers])
+        assert result.exit_code == 0, result.output
+        digests.append(read_encodings(out).meta["digest"])
+    assert digests[0] == digests[1]
