@@ -31,7 +31,7 @@ from bench_verify import encode_all  # noqa: E402
 
 from pprl.compare.keyed import block_pair_count  # noqa: E402
 from pprl.distributed import verify_distributed  # noqa: E402
-from pprl.store import read_encodings  # noqa: E402
+from pprl.store import read_encodings, write_encodings  # noqa: E402
 from pprl.synth import SynthConfig, generate  # noqa: E402
 from pprl.verify import verify  # noqa: E402
 
@@ -48,13 +48,10 @@ def make_data(people: int, seed: int, root: Path) -> Path:
 
 
 def small_row_groups(path: Path, rows: int) -> Path:
-    """The claims file rewritten with ``rows``-row row groups (same content and digest), so
-    a task reads only its own rows; ``write_encodings`` defaults to 1,048,576-row groups."""
-    import pyarrow.parquet as pq
-
+    """The claims file rewritten with ``rows``-row row groups (same content and digest)."""
     out = path.with_name(f"{path.stem}-rg{rows}.parquet")
     if not out.exists():
-        pq.write_table(pq.read_table(path), out, row_group_size=rows, compression="zstd")
+        write_encodings(read_encodings(path), out, row_group_size=rows)
     return out
 
 

