@@ -538,6 +538,95 @@ def _joined_names(encs: Sequence[Encodings], blocking: Sequence[str] | None) -> 
     return [n for n in names if n in blocking] if blocking is not None else names
 
 
+class _PerClaim:
+    """The driver's per-claim arrays (claims files concatenated), filled stage by stage."""
+
+    def __init__(self, plan: _Plan) -> None:
+        n = sum(len(e) for e in plan.encs)
+        self.plan = plan
+        self.claimed, self.score = np.full(n, -1, np.int64), np.full(n, np.nan)
+        self.cand, self.cand_s, self.cand_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
+                                                 np.full(n, 1 << 30))
+        self.near, self.near_s, self.near_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
+                                                 np.full(n, 1 << 30))
+        self.file_of = np.repeat(np.arange(len(plan.encs)), [len(e) for e in plan.encs])
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add_join(self, out: Piece) -> None:
+        """One pseudonym range's claimed records, scores and shared-number pairs."""
+        self.claimed[out["q"]], self.score[out["q"]] = out["claimed"], out["score"]
+        self.pairs.append((out["a"], out["b"]))
+
+    def add_search(self, key: str, out: Piece) -> None:
+        """Fold one block-key range's top-2 into the best alternatives and nearest claims
+        (after the join: the claimed record is the one excluded)."""
+        rank = np.array([names.index(key) if key in names else -1 for names in self.plan.names])
+        q = out["q"]
+        for value in np.unique(rank[self.file_of[q]]):  # the key's place in each file's order
+            sel = rank[self.file_of[q]] == value
+            if value >= 0:
+                fold_best(self.cand, self.cand_s, self.cand_key, q[sel], out["r"][sel],
+                          out["s"][sel], self.claimed, int(value))
+        if key in self.plan.joined:
+            fold_best(self.near, self.near_s, self.near_key, out["nq"], out["n"], out["ns"],
+                      np.arange(len(self.near)), self.plan.joined.index(key))
+
+    def results(self, th: Any) -> tuple[list[Any], Any]:
+        """Decided :class:`pprl.verify.ClaimsResult` per claims file, and the cross-check
+        inputs for :func:`pprl.verify.apply_cross_checks`."""
+        from pprl.verify import ClaimsResult, decide
+
+        cand_score = np.where(self.cand >= 0, self.cand_s, np.nan)
+        results = []
+        for enc, off in zip(self.plan.encs, self.plan.offsets, strict=True):
+            sl = slice(off, off + len(enc))
+            res = ClaimsResult(enc, self.claimed[sl], self.score[sl], self.cand[sl],
+                               cand_score[sl])
+            decide(res, th)
+            results.append(res)
+        empty = np.empty(0, np.int64)
+        a = np.concatenate([p[0] for p in self.pairs]) if self.pairs else empty
+        b = np.concatenate([p[1] for p in self.pairs]) if self.pairs else empty
+        return results, (a, b, self.near if self.plan.joined else None)
+
+
+def _run_stages(client: Any, plan: _Plan, th: Any, say: Any, timings: dict[str, float]
+                ) -> _PerClaim:
+    """Run the join and every block-key search on the cluster, one stage ahead, and
+    gather their per-claim results in stage order."""
+    run = f"pprl-verify-{uuid.uuid4().hex[:12]}"  # distinct keys for concurrent runs
+    files = [(plan.reference, plan.ref), *zip(plan.claims, plan.encs, strict=True)]
+    checks = [client.submit(check_file, path, enc.meta["digest"], pure=False,
+                            key=f"{run}-check-{i}") for i, (path, enc) in enumerate(files)]
+    stages = [JOIN, *dict.fromkeys([k for names in plan.names for k in names] + plan.joined)]
+    in_flight: dict[int, list[Any]] = {}
+
+    def submit(i: int) -> None:
+        """Submit stage ``i`` (earlier stages have higher priority)."""
+        if i < len(stages):
+            prefix, prio = f"{run}-{stages[i]}", len(stages) - i
+            in_flight[i] = (_submit_join(client, plan, prefix, th, prio) if i == 0 else
+                            _submit_search(client, plan, stages[i], prefix, th, prio))
+
+    acc = _PerClaim(plan)
+    submit(0)
+    submit(1)  # one stage ahead: the cluster does not idle while the driver folds
+    for i, stage in enumerate(stages):
+        t = time.perf_counter()
+        say("joining claims to the register on the cluster" if stage == JOIN else
+            f"searching the blocks of {stage} on the cluster")
+        outs = _gather(client, in_flight.pop(i), "verify")
+        submit(i + 2)
+        for out in outs:
+            if stage == JOIN:
+                acc.add_join(out)
+            else:
+                acc.add_search(stage, out)
+        timings["join" if stage == JOIN else f"search:{stage}"] = time.perf_counter() - t
+    _gather(client, checks, "verify")  # every file's content digest, before any output
+    return acc
+
+
 def verify_distributed(reference: str | Path, claims: Sequence[str | Path], *,
                        thresholds: Any = None, blocking: Sequence[str] | None = None,
                        progress: Any = None, workers: int | None = None,
@@ -546,7 +635,7 @@ def verify_distributed(reference: str | Path, claims: Sequence[str | Path], *,
                        connect_timeout: float = 30.0) -> Any:
     """:func:`pprl.verify.verify` with the join, the searches and the claim-to-claim
     comparisons run on a Dask cluster, partitioned by pseudonym and block-key ranges."""
-    from pprl.verify import ClaimsResult, Thresholds, decide, finish, schema_thresholds
+    from pprl.verify import Thresholds, finish, schema_thresholds
 
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
@@ -555,77 +644,12 @@ def verify_distributed(reference: str | Path, claims: Sequence[str | Path], *,
     with dask_client(workers, scheduler, connect_timeout) as client:
         threads = sum(client.nthreads().values()) or 1
         plan = _plan(reference, claims, blocking, partition_rows, threads)
-        ref, encs = plan.ref, plan.encs
-        th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(ref, thresholds)
+        th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(
+            plan.ref, thresholds)
         timings["read"] = time.perf_counter() - t0
-        run = f"pprl-verify-{uuid.uuid4().hex[:12]}"  # distinct keys for concurrent runs
-        checks = [client.submit(check_file, path, enc.meta["digest"], pure=False,
-                                key=f"{run}-check-{i}")
-                  for i, (path, enc) in enumerate([(plan.reference, ref),
-                                                   *zip(plan.claims, encs, strict=True)])]
-        n = sum(len(e) for e in encs)
-        claimed, score = np.full(n, -1, np.int64), np.full(n, np.nan)
-        a_parts, b_parts = [], []
-        cand, cand_s, cand_key = np.full(n, -1, np.int64), np.full(n, -1.0), np.full(n, 1 << 30)
-        near, near_s, near_key = np.full(n, -1, np.int64), np.full(n, -1.0), np.full(n, 1 << 30)
-        own = np.arange(n, dtype=np.int64)
-        file_of = np.repeat(np.arange(len(encs)), [len(e) for e in encs])
-        stages = [JOIN, *dict.fromkeys([k for names in plan.names for k in names] + plan.joined)]
-        in_flight: dict[int, list[Any]] = {}
-
-        def submit(i: int) -> None:
-            """Submit stage ``i`` (earlier stages have higher priority)."""
-            if i < len(stages):
-                prefix, prio = f"{run}-{stages[i]}", len(stages) - i
-                in_flight[i] = (_submit_join(client, plan, prefix, th, prio) if i == 0 else
-                                _submit_search(client, plan, stages[i], prefix, th, prio))
-
-        submit(0)
-        submit(1)  # one stage ahead: the cluster never idles between stages
-        for i, stage in enumerate(stages):
-            t = time.perf_counter()
-            say("joining claims to the register on the cluster" if stage == JOIN else
-                f"searching the blocks of {stage} on the cluster")
-            outs = _gather(client, in_flight.pop(i), "verify")
-            submit(i + 2)
-            if stage == JOIN:
-                for out in outs:
-                    claimed[out["q"]], score[out["q"]] = out["claimed"], out["score"]
-                    a_parts.append(out["a"])
-                    b_parts.append(out["b"])
-                timings["join"] = time.perf_counter() - t
-                continue
-            rank = np.array([names.index(stage) if stage in names else -1
-                             for names in plan.names])
-            for out in outs:
-                _fold_by_file(cand, cand_s, cand_key, out["q"], out["r"], out["s"], claimed,
-                              rank[file_of[out["q"]]])
-                if stage in plan.joined:
-                    fold_best(near, near_s, near_key, out["nq"], out["n"], out["ns"], own,
-                              plan.joined.index(stage))
-            timings[f"search:{stage}"] = time.perf_counter() - t
-        _gather(client, checks, "verify")  # every file's content digest, before any output
-    cand_score = np.where(cand >= 0, cand_s, np.nan)
-    results = []
-    for enc, off in zip(encs, plan.offsets, strict=True):
-        sl = slice(off, off + len(enc))
-        res = ClaimsResult(enc, claimed[sl], score[sl], cand[sl], cand_score[sl])
-        decide(res, th)
-        results.append(res)
-    a = np.concatenate(a_parts) if a_parts else np.empty(0, np.int64)
-    b = np.concatenate(b_parts) if b_parts else np.empty(0, np.int64)
-    cross = (a, b, near if plan.joined else None)
-    return finish(results, ref, encs, th, blocking, timings, say, cross)
-
-
-def _fold_by_file(best: np.ndarray, best_s: np.ndarray, best_key: np.ndarray, q: np.ndarray,
-                  r2: np.ndarray, s2: np.ndarray, exclude: np.ndarray, rank: np.ndarray) -> None:
-    """:func:`fold_best` with the key's position in each query's own file's search order
-    (``rank``, -1 where that file does not search this key)."""
-    for value in np.unique(rank):
-        sel = rank == value
-        if value >= 0:
-            fold_best(best, best_s, best_key, q[sel], r2[sel], s2[sel], exclude, int(value))
+        acc = _run_stages(client, plan, th, say, timings)
+    results, cross = acc.results(th)
+    return finish(results, plan.ref, plan.encs, th, blocking, timings, say, cross)
 
 
 # ------------------------------------------------------------------------------ match
