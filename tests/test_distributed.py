@@ -106,6 +106,17 @@ def test_verify_identical_to_single_process(cluster, files):
     assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
 
 
+def test_verify_reads_fsspec_urls(cluster, files):
+    """Files named by fsspec URLs (here ``file://``) are read by the workers through fsspec."""
+    address, _ = cluster
+    single = verify(files / "register.parquet", _claims(files))
+    dist = verify_distributed(f"file://{files / 'register.parquet'}",
+                              [f"file://{p}" for p in _claims(files)], scheduler=address)
+    for name in single.findings.column_names:
+        assert dist.findings.column(name).to_pylist() == \
+            single.findings.column(name).to_pylist(), name
+
+
 def test_verify_through_public_api_with_blocking(cluster, files):
     """verify(scheduler=...) dispatches to the cluster; a blocking subset is honoured."""
     address, _ = cluster
