@@ -592,8 +592,14 @@ class _PerClaim:
 
 def _run_stages(client: Any, plan: _Plan, th: Any, say: Any, timings: dict[str, float]
                 ) -> _PerClaim:
-    """Run the join and every block-key search on the cluster, one stage ahead, and
-    gather their per-claim results in stage order."""
+    """Run the join and every block-key search on the cluster and gather their per-claim
+    results in stage order.
+
+    Every stage is submitted at once, earlier stages with higher priority: a worker
+    cuts a later stage's pieces only when no earlier-stage task is ready for it (e.g.
+    while it fetches a partition's pieces), so the stages overlap without waiting for
+    the driver, and pieces rarely pile up beyond the next stage.
+    """
     run = f"pprl-verify-{uuid.uuid4().hex[:12]}"  # distinct keys for concurrent runs
     files = [(plan.reference, plan.ref), *zip(plan.claims, plan.encs, strict=True)]
     checks = [client.submit(check_file, path, enc.meta["digest"], pure=False,
@@ -609,14 +615,13 @@ def _run_stages(client: Any, plan: _Plan, th: Any, say: Any, timings: dict[str, 
                             _submit_search(client, plan, stages[i], prefix, th, prio))
 
     acc = _PerClaim(plan)
-    submit(0)
-    submit(1)  # one stage ahead: the cluster does not idle while the driver folds
+    for i in range(len(stages)):  # all at once: workers never wait for the driver
+        submit(i)
     for i, stage in enumerate(stages):
         t = time.perf_counter()
         say("joining claims to the register on the cluster" if stage == JOIN else
             f"searching the blocks of {stage} on the cluster")
         outs = _gather(client, in_flight.pop(i), "verify")
-        submit(i + 2)
         for out in outs:
             if stage == JOIN:
                 acc.add_join(out)
