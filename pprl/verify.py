@@ -308,11 +308,14 @@ def apply_cross_checks(results: list[ClaimsResult], th: Thresholds, a: np.ndarra
         escalate[i[score[i] < score[j]]] = True
     # the record this claim more likely belongs to is claimed by another record
     claimed_refs = np.concatenate([r.claimed for r in results])
-    claimed_set = np.unique(claimed_refs[claimed_refs >= 0])
     cands = np.concatenate([r.cand for r in results])
+    is_claimed = np.zeros(max(int(claimed_refs.max(initial=-1)), int(cands.max(initial=-1))) + 1,
+                          dtype=bool)  # by register index: O(n), unlike a set of indices
+    is_claimed[claimed_refs[claimed_refs >= 0]] = True
     margin = np.concatenate([r.cand_score for r in results]) - score
     contested = (cands >= 0) & ~(margin <= th.margin_review)  # close or better; NaN counts
-    flags[contested & np.isin(cands, claimed_set)] |= BIT["alternative_claimed_by_other_record"]
+    contested[contested] &= is_claimed[cands[contested]]
+    flags[contested] |= BIT["alternative_claimed_by_other_record"]
     _apply_flags(results, flags, escalate)
     return {code: int(((flags & BIT[code]) > 0).sum()) for code in REASONS[7:]
             if (flags & BIT[code]).any()}

@@ -115,6 +115,17 @@ def test_cross_checks(case):
     assert "person_under_several_numbers" in reason[5]
 
 
+def test_alternative_claimed_by_another_record(case):
+    """A claim whose best alternative is a register record other claims hold is flagged;
+    one whose alternative nobody claims is not."""
+    tmp_path, _ = case
+    reason = column(run(tmp_path), "reason")
+    assert "alternative_claimed_by_other_record" in reason[5]      # A, claimed by claim 0
+    assert "alternative_claimed_by_other_record" in reason[4]
+    assert "alternative_claimed_by_other_record" not in reason[1]  # B: nobody claims it
+    assert "alternative_claimed_by_other_record" not in reason[6]  # the twin's record
+
+
 def test_thresholds_are_options(case):
     tmp_path, _ = case
     strict = run(tmp_path, thresholds=Thresholds(confirm_score=0.999))
