@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numba
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -95,6 +96,38 @@ def task_profile(stream: list[dict]) -> dict[str, Any]:
             "span": (max(stops) - min(starts)) if starts else 0.0}
 
 
+def _kernel_seconds(_: int) -> float:
+    """Seconds of one fixed block-search workload (numba, 1 thread): the ceiling probe."""
+    from pprl.compare.keyed import topk_by_block_keys
+
+    numba.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    q = rng.integers(0, 2**63, (100_000, 16), dtype=np.uint64)
+    r = rng.integers(0, 2**63, (1_000_000, 16), dtype=np.uint64)
+    qv, rv = rng.integers(0, 10_000, len(q)).astype(np.uint64), rng.integers(
+        0, 10_000, len(r)).astype(np.uint64)
+    keys = [(qv, np.ones(len(q), bool), rv, np.ones(len(r), bool))]
+    small = [tuple(k[:100] for k in keys[0])]
+    topk_by_block_keys(q[:100], r[:100], small, k=2)  # load the kernel outside the timing
+    t = time.perf_counter()
+    topk_by_block_keys(q, r, keys, k=2, threshold=0.5)
+    return time.perf_counter() - t
+
+
+def machine_ceiling(n: int) -> float:
+    """Efficiency of this machine itself at ``n`` processes: the same numba search
+    workload run once alone and then in ``n`` processes at once (each the whole
+    workload); 1.0 on ``n`` free, independent cores. No engine can beat it here."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        alone = pool.map(_kernel_seconds, [0])[0]
+    with ctx.Pool(n) as pool:
+        together = max(pool.map(_kernel_seconds, range(n)))
+    return alone / together
+
+
 def pair_counts(ref_path: Path, claims_path: Path) -> dict[str, int]:
     """Compared pairs of the block searches: claims × register and claims × claims, per key."""
     ref, claims = read_encodings(ref_path), read_encodings(claims_path)
@@ -162,6 +195,9 @@ def main() -> None:
         for n, wall, span, cpu, ok in rows:
             print(f"| {n} | {wall:.1f} | {w1 / (n * wall):.2f} | {span:.1f} | "
                   f"{s1 / (n * span):.2f} | {cpu:.1f} | {ok} |")
+        for n, *_ in rows[1:]:
+            print(f"machine ceiling at {n} processes (same numba search workload in each, "
+                  f"alone vs together): {machine_ceiling(n):.2f}")
         pairs = pair_counts(ref, claims[0])
         one = profiles[rows[0][0]]["kinds"]
         n_ref, n_claims = base.summary["inputs"][0]["records"], base.summary["claims"]

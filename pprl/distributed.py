@@ -212,16 +212,29 @@ def _read_columns(path: str, rg: int, columns: tuple[str, ...], digest: str
     return _cached(("columns", path, rg, columns, digest), build)
 
 
-def _set_threads() -> None:
-    """Let numba use as many threads as this Dask worker has (1 by default), not all cores."""
+_KERNEL_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _whole_worker() -> Iterator[int]:
+    """Run a partition task alone in this worker process, its kernels on all the worker's
+    threads; yields that thread count.
+
+    A worker started with ``--nthreads N`` runs up to N tasks at once, and the numba and
+    C kernels are multi-threaded themselves: N tasks × N kernel threads would
+    oversubscribe the cores. So partition tasks take turns (map tasks, plain numpy, still
+    run side by side) and each uses N threads.
+    """
     import numba
     from distributed import get_worker
 
     try:
-        n = get_worker().state.nthreads
-    except (ValueError, AttributeError):
-        return
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+        n = int(get_worker().state.nthreads)
+    except (ValueError, AttributeError):  # called outside a worker (tests, benchmarks)
+        n = 1
+    with _KERNEL_LOCK:
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+        yield n
 
 
 # ------------------------------------------------------------------ verify: partitions
@@ -321,16 +334,16 @@ def join_partition(ref_pieces: Sequence[Piece], claim_pieces: Sequence[Piece], w
     """
     from pprl.verify import join_with_index, shared_number_pairs, token_index, token_keys
 
-    _set_threads()
-    ref = _piece_encodings(_concat(ref_pieces, words))
-    claims = _piece_encodings(_concat(claim_pieces, words))
-    claimed, _ = join_with_index(ref, *token_index(ref), claims)
-    score = np.full(len(claims), np.nan)
-    has = claimed >= 0
-    if has.any():
-        score[has] = dice_indexed(claims.clks, ref.clks, np.flatnonzero(has), claimed[has])
-    a, b = shared_number_pairs(claims.clks, claims.has_token, token_keys(claims),
-                               different_people)
+    with _whole_worker():
+        ref = _piece_encodings(_concat(ref_pieces, words))
+        claims = _piece_encodings(_concat(claim_pieces, words))
+        claimed, _ = join_with_index(ref, *token_index(ref), claims)
+        score = np.full(len(claims), np.nan)
+        has = claimed >= 0
+        if has.any():
+            score[has] = dice_indexed(claims.clks, ref.clks, np.flatnonzero(has), claimed[has])
+        a, b = shared_number_pairs(claims.clks, claims.has_token, token_keys(claims),
+                                   different_people)
     return {"q": claims.rows, "claimed": np.where(has, ref.rows[np.maximum(claimed, 0)], -1)
             if len(ref) else np.full(len(claims), -1, np.int64),
             "score": score, "a": claims.rows[a], "b": claims.rows[b]}
@@ -359,11 +372,11 @@ def search_partition(ref_pieces: Sequence[Piece], claim_pieces: Sequence[Piece],
 
     ``near_pieces`` None means the same claims as ``claim_pieces``.
     """
-    _set_threads()
-    claims = _concat(claim_pieces, words)
-    r, s = _top2(claims, _concat(ref_pieces, words), search_score)
-    near = claims if near_pieces is None else _concat(near_pieces, words)
-    n, ns = _top2(near, near, same_person)
+    with _whole_worker():
+        claims = _concat(claim_pieces, words)
+        r, s = _top2(claims, _concat(ref_pieces, words), search_score)
+        near = claims if near_pieces is None else _concat(near_pieces, words)
+        n, ns = _top2(near, near, same_person)
     return {"q": claims["idx"], "r": r, "s": s, "nq": near["idx"], "n": n, "ns": ns}
 
 
@@ -515,7 +528,7 @@ def _submit_search(client: Any, plan: _Plan, key: str, prefix: str, th: Any, pri
 
 
 def _plan(reference: str | Path, claims: Sequence[str | Path], blocking: Sequence[str] | None,
-          partition_rows: int, threads: int) -> _Plan:
+          partition_rows: int, processes: int) -> _Plan:
     """Read the outlines, refuse bad inputs, choose partitions and stages."""
     from pprl.verify import _check_inputs
 
@@ -525,7 +538,7 @@ def _plan(reference: str | Path, claims: Sequence[str | Path], blocking: Sequenc
     names = [_key_names(ref, enc, blocking) for enc in encs]
     joined = _joined_names(encs, blocking)
     total = len(ref) + sum(len(e) for e in encs)
-    parts = max(-(-total // partition_rows), 4 * threads, 1)
+    parts = max(-(-total // partition_rows), 4 * processes, 1)
     map_rows = max(1, min(partition_rows, -(-total // parts)))
     offsets = np.cumsum([0] + [len(e) for e in encs])[:-1].tolist()
     return _Plan(str(reference), ref, [str(c) for c in claims], encs, offsets, names, joined,
@@ -647,8 +660,8 @@ def verify_distributed(reference: str | Path, claims: Sequence[str | Path], *,
     t0 = time.perf_counter()
     say("reading encoding files")
     with dask_client(workers, scheduler, connect_timeout) as client:
-        threads = sum(client.nthreads().values()) or 1
-        plan = _plan(reference, claims, blocking, partition_rows, threads)
+        processes = len(client.nthreads()) or 1  # partition tasks run one per process
+        plan = _plan(reference, claims, blocking, partition_rows, processes)
         th = thresholds if isinstance(thresholds, Thresholds) else schema_thresholds(
             plan.ref, thresholds)
         timings["read"] = time.perf_counter() - t0
@@ -699,16 +712,14 @@ def match_partition(task: MatchTask) -> tuple[np.ndarray, np.ndarray, np.ndarray
     from pprl.compare import concat_candidates, iter_candidates
     from pprl.compare.blocking import BlockKeys
 
-    _set_threads()
     a, b, blk = _load_pair(task)
     refs = a.clks if b is None else b.clks
     if isinstance(blk, BlockKeys):
         blk = BlockKeys(blk.query_keys[task.start:task.stop], blk.ref_keys, aligned=blk.aligned)
-    from distributed import get_worker
-
-    cand = concat_candidates(list(iter_candidates(
-        a.clks[task.start:task.stop], refs, task.threshold, top_k=task.top_k,
-        workers=get_worker().state.nthreads, blocking=blk)))
+    with _whole_worker() as threads:
+        cand = concat_candidates(list(iter_candidates(
+            a.clks[task.start:task.stop], refs, task.threshold, top_k=task.top_k,
+            workers=threads, blocking=blk)))
     q, r, s = cand.q + task.start, cand.r, cand.score
     if b is None:
         keep = q < r
@@ -732,18 +743,16 @@ def match_block_partition(a_pieces: Sequence[Piece], b_pieces: Sequence[Piece] |
     from pprl.compare import concat_candidates, iter_candidates
     from pprl.compare.blocking import BlockKeys
 
-    _set_threads()
     a = _concat(a_pieces, words)
     b = a if b_pieces is None else _concat(b_pieces, words)
     empty = np.empty(0, np.int64)
     if not len(a["idx"]) or not len(b["idx"]):
         return empty, empty, np.empty(0)
-    from distributed import get_worker
-
     blk = BlockKeys(_key_column(a["value"])[:, None], _key_column(b["value"])[:, None],
                     aligned=True)
-    cand = concat_candidates(list(iter_candidates(
-        a["clk"], b["clk"], threshold, workers=get_worker().state.nthreads, blocking=blk)))
+    with _whole_worker() as threads:
+        cand = concat_candidates(list(iter_candidates(
+            a["clk"], b["clk"], threshold, workers=threads, blocking=blk)))
     q, r = a["idx"][cand.q], b["idx"][cand.r]
     keep = q < r if b_pieces is None else np.ones(len(q), bool)
     return q[keep], r[keep], cand.score[keep]
@@ -764,9 +773,9 @@ def _match_by_blocks(client: Any, a_path: str, a: Encodings, b_path: str | None,
                      partition_rows: int) -> tuple[np.ndarray, ...]:
     """Keyed-block matching on the cluster: per block key, A and B cut by key range, one
     task per range; the pairs of all keys are merged (a pair sharing several keys once)."""
-    threads = sum(client.nthreads().values()) or 1
+    processes = len(client.nthreads()) or 1
     total = len(a) + (len(b) if b is not None else 0)
-    parts = max(-(-total // partition_rows), 4 * threads, 1)
+    parts = max(-(-total // partition_rows), 4 * processes, 1)
     plan = _Plan(a_path, a, [], [], [], [], [], parts,
                  max(1, min(partition_rows, -(-total // parts))))
     words = a.clks.shape[1]

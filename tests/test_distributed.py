@@ -106,6 +106,17 @@ def test_verify_identical_to_single_process(cluster, files):
     assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
 
 
+def test_verify_on_multithreaded_workers(files):
+    """Workers with several threads (partition tasks take turns, kernels use every thread):
+    the same findings."""
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as c:  # a free port: the module's cluster holds 8787
+        dist = verify_distributed(files / "register.parquet", _claims(files),
+                                  scheduler=c.scheduler_address, partition_rows=512)
+    _stop_dask_threads()
+    _assert_same_findings(verify(files / "register.parquet", _claims(files)), dist)
+
+
 def test_verify_reads_fsspec_urls(cluster, files):
     """Files named by fsspec URLs (here ``file://``) are read by the workers through fsspec."""
     address, _ = cluster
