@@ -106,6 +106,25 @@ def test_verify_identical_to_single_process(cluster, files):
     assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
 
 
+def test_duplicated_register_numbers_and_empty_claims(cluster, files, tmp_path):
+    """A register holding some pseudonyms twice (the join keeps the best-scoring record)
+    and an empty claims file: the same findings and warnings as one process."""
+    address, _ = cluster
+    ref = read_encodings(files / "register.parquet")
+    idx = np.concatenate([np.arange(len(ref)), np.arange(0, 300, 3)])  # 100 numbers twice
+    dup = _subset(ref, idx, "register")
+    dup.rows = np.arange(len(idx), dtype=np.int64)
+    write_encodings(dup, tmp_path / "register.parquet", row_group_size=700)
+    claims = read_encodings(files / "bank.parquet")
+    write_encodings(_subset(claims, np.arange(0), "empty"), tmp_path / "empty.parquet")
+    inputs = [files / "bank.parquet", tmp_path / "empty.parquet"]
+    single = verify(tmp_path / "register.parquet", inputs)
+    dist = verify_distributed(tmp_path / "register.parquet", inputs, scheduler=address,
+                              partition_rows=300)
+    _assert_same_findings(single, dist)
+    assert any("more than once" in w for w in dist.summary["warnings"])
+
+
 def test_verify_on_multithreaded_workers(files):
     """Workers with several threads (partition tasks take turns, kernels use every thread):
     the same findings."""
