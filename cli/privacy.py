@@ -13,8 +13,12 @@ from pprl_cli.common import console, user_errors
 @user_errors
 def audit(
     encodings: Annotated[Path, typer.Argument(help="An encoding file (.parquet).")],
-    attacker_names: Annotated[Path, typer.Option(
-        help="CSV field,name,frequency: the public name list the attacker uses.")],
+    attacker_names: Annotated[Path | None, typer.Option(
+        help="CSV field,name,frequency: the public name list the attacker uses "
+        "(frequency and pattern-mining attacks).")] = None,
+    attacker_records: Annotated[Path | None, typer.Option(
+        help="CSV of plaintext records the attacker holds (the schema's fields, optional "
+        "known_row): runs the graph-matching attack.")] = None,
     truth: Annotated[Path | None, typer.Option(
         help="CSV with the true names per row (the party's CSV works); only scores attacks.")]
     = None,
@@ -22,14 +26,16 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")]
     = False,
 ) -> None:
-    """Run a frequency and a pattern-mining attack without the secret; report what they get.
+    """Run stated attacks without the secret and report what they get: frequency and
+    pattern mining with --attacker-names, graph matching with --attacker-records.
 
     The result is a measurement of the stated attacks, never a guarantee.
     """
     from pprl.privacy.audit import audit as run_audit
     from pprl.privacy.audit import summary_lines
 
-    report = run_audit(encodings, attacker_names, truth, sample=sample)
+    report = run_audit(encodings, attacker_names, truth, sample=sample,
+                       attacker_records=attacker_records)
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return

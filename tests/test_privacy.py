@@ -277,3 +277,124 @@ def test_truth_builds_bank_holder_name_from_register_columns(world):
         first = next(csv.DictReader(fh))
     assert truth["account_holder_kana"][0].startswith(first["family_name_kana"][:1])
     assert " " not in truth["account_holder_kana"][0]
+
+
+# --- graph-matching attack ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unhardened_register(world, tmp_path_factory) -> dict:
+    """The world's register encoded without hardening, and the attacker's files."""
+    root = tmp_path_factory.mktemp("graph")
+    schema = parse_schema(hardened(None), "jp-resident")
+    enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
+    write_encodings(enc, root / "r.parquet")
+    return {"root": root, "path": root / "r.parquet", "enc": enc, "schema": schema}
+
+
+def test_graph_attack_reidentifies_unhardened_register_far_above_chance(world,
+                                                                        unhardened_register):
+    # the attacker holds every register record in plaintext (its own encoding, own key)
+    report = audit(unhardened_register["path"], None, world["data"] / "register.csv",
+                   attacker_records=world["data"] / "register.csv")
+    graph = report["attacks"][0]
+    assert graph["attack"] == "graph_matching" and graph["attacker_records"] == 3000
+    assert report["attacker_records_cover_rate"] == 1.0
+    assert graph["reidentified_rate"] > 0.5  # chance: one in 3,000
+    assert graph["claims_correct"] >= 0.9 * graph["records_claimed"] > 0
+    assert report["attacker"]["knows"] == ["schema", "encodings",
+                                           "plaintext records (graph matching)"]
+
+
+def test_graph_attack_without_overlap_gets_nothing(world, unhardened_register, tmp_path):
+    # attacker records of other people: whatever it matches cannot be the right person
+    other = tmp_path / "other"
+    generate(SynthConfig(people=500, seed=99), other)
+    from pprl.privacy.graph_attack import graph_matching_attack, read_attacker_records
+
+    records = read_attacker_records(other / "register.csv", unhardened_register["schema"])
+    result = graph_matching_attack(unhardened_register["enc"], unhardened_register["schema"],
+                                   records)
+    from pprl.privacy.audit import read_truth, score_attack
+
+    truth = read_truth(world["data"] / "register.csv", unhardened_register["schema"],
+                       unhardened_register["enc"].rows)
+    scored = score_attack(result, truth, unhardened_register["schema"], 3000)
+    assert scored["reidentified_rate"] < 0.01  # only namesakes can count
+
+
+def test_graph_attack_known_rows_are_seeds_not_counted(world, unhardened_register, tmp_path):
+    with (world["data"] / "register.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    seeded = tmp_path / "seeded.csv"
+    with seeded.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["family_name_kanji", "given_name_kanji", "family_name_kana",
+                    "given_name_kana", "date_of_birth", "sex", "postcode", "address",
+                    "known_row"])
+        for i, r in enumerate(rows[:1500]):
+            w.writerow([r[c] for c in ("family_name_kanji", "given_name_kanji",
+                                       "family_name_kana", "given_name_kana", "date_of_birth",
+                                       "sex", "postcode", "address")]
+                       + [i if i % 100 == 0 else ""])
+    from pprl.privacy.graph_attack import graph_matching_attack, read_attacker_records
+
+    records = read_attacker_records(seeded, unhardened_register["schema"])
+    assert (records.known_rows >= 0).sum() == 15
+    result = graph_matching_attack(unhardened_register["enc"], unhardened_register["schema"],
+                                   records)
+    values, _ = result.guesses["family_name_kana"]
+    assert all(values[i] is None for i in range(0, 1500, 100))  # known rows: no news
+    assert result.details["known_rows"] == 15 and result.details["rounds"][0]["anchors"] == 15
+
+
+def test_audit_cli_graph_attack_prints_and_missing_column_is_one_line(world,
+                                                                    unhardened_register,
+                                                                    tmp_path):
+    res = runner.invoke(app, ["audit", str(unhardened_register["path"]), "--attacker-records",
+                              str(world["data"] / "register.csv"), "--truth",
+                              str(world["data"] / "register.csv")])
+    assert res.exit_code == 0, res.output
+    assert "attack graph_matching:" in res.output and "re-identified" in res.output
+    assert world["secret"].clk_secret not in res.output
+    bad = tmp_path / "attacker.csv"
+    bad.write_text("family_name_kana,given_name_kana\nヤマダ,タロウ\n", encoding="utf-8")
+    res = runner.invoke(app, ["audit", str(unhardened_register["path"]), "--attacker-records",
+                              str(bad)])
+    assert res.exit_code == 2
+    message = " ".join(res.output.split())
+    assert "attacker records lack column 'family_name_kanji'" in message
+    assert str(bad.name) in message and "Traceback" not in res.output
+    res = runner.invoke(app, ["audit", str(unhardened_register["path"])])
+    assert res.exit_code == 2 and "--attacker-records" in " ".join(res.output.split())
+
+
+def test_graph_attack_bad_known_row_is_one_line_error(unhardened_register, tmp_path):
+    from pprl.privacy.graph_attack import read_attacker_records
+
+    bad = tmp_path / "a.csv"
+    bad.write_text("account_holder_kana,date_of_birth,known_row\nヤマダタロウ,1980-01-02,x1\n",
+                   encoding="utf-8")
+    bank = parse_schema(builtin_document("jp-bank-holder"), "jp-bank-holder")
+    with pytest.raises(InputError, match=r"a.csv: row 0: known_row 'x1' is not a row number"):
+        read_attacker_records(bad, bank)
+
+
+def test_attacker_schema_drops_decoys_and_link_key():
+    from pprl.privacy.graph_attack import attacker_schema
+
+    schema = parse_schema(hardened({"blip": {"epsilon": 3}, "decoys": {"fraction": 0.1}}), "d")
+    own = attacker_schema(schema)
+    assert own.hardening.decoy_fraction == 0 and own.hardening.blip_epsilon == 3
+    assert own.link_key is None and own.nbits == schema.nbits
+
+
+def test_row_top_matches_full_sort():
+    from pprl.privacy.graph_attack import row_top
+
+    rng = np.random.default_rng(1)
+    for shape in [(50, 5000), (7, 300), (30, 6401)]:
+        scores = rng.standard_normal(shape).astype(np.float32)
+        idx, values = row_top(scores, 10)
+        assert np.allclose(values, -np.sort(-scores, axis=1)[:, :10])
+        assert np.allclose(np.take_along_axis(scores, idx, axis=1), values)

@@ -12,6 +12,12 @@ Values are normalized with the schema's normalizers before use.
 
 Truth (``--truth``), CSV with a header: the schema's field columns (as in the party's
 CSV; the party's own CSV works) and optionally ``row`` (default: line order).
+
+Attacker records (``--attacker-records``, optional), CSV with a header: plaintext records
+the attacker holds, with a column for every field the schema encodes (a field with
+``sources``, like the bank holder name, may come as its source columns) and optionally
+``known_row`` (the encoded row the attacker already knows the record to be, blank if
+not). They enable the graph-matching attack (:mod:`pprl.privacy.graph_attack`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from pprl.errors import InputError
 from pprl.normalize import NORMALIZERS
+from pprl.privacy import graph_attack
 from pprl.privacy.attacks import (
     AttackResult,
     NameList,
@@ -184,35 +191,77 @@ def baseline(truth: dict[str, np.ndarray], names: NameList) -> dict[str, float]:
     return out
 
 
-def audit(path: str | Path, names_path: str | Path, truth_path: str | Path | None = None,
-          *, sample: int = 20_000) -> dict[str, Any]:
-    """Run both attacks on one encoding file; return statistics, attack results, caveat."""
+def attacker_coverage(truth: dict[str, np.ndarray], attacker: graph_attack.AttackerRecords,
+                      schema: Schema) -> float:
+    """Share of encoded records whose true name (every name field of one script) is the
+    name of some attacker record: the most the graph-matching attack can re-identify."""
+    covered = np.zeros(len(next(iter(truth.values()), [])), dtype=bool)
+    scripts: dict[str, list[str]] = {}
+    for f in name_fields(schema):
+        scripts.setdefault(schema.normalizers.get(f, ""), []).append(f)
+    for fields in scripts.values():
+        if not all(f in truth and f in attacker.names for f in fields):
+            continue
+        known = set(zip(*(attacker.names[f].tolist() for f in fields), strict=True))
+        covered |= np.array([t in known and None not in t
+                             for t in zip(*(truth[f].tolist() for f in fields), strict=True)])
+    return round(float(covered.mean()) if len(covered) else 0.0, 5)
+
+
+def audit(path: str | Path, names_path: str | Path | None,
+          truth_path: str | Path | None = None, *, sample: int = 20_000,
+          attacker_records: str | Path | None = None) -> dict[str, Any]:
+    """Run the attacks on one encoding file; return statistics, attack results, caveat.
+
+    With a name list: the frequency and pattern-mining attacks; with attacker records:
+    the graph-matching attack. At least one of the two is needed.
+    """
+    if names_path is None and attacker_records is None:
+        raise InputError("the audit needs --attacker-names, --attacker-records or both")
     enc = read_encodings(path)
     document = enc.meta.get("schema")
     if not isinstance(document, dict):
         raise InputError(f"{path}: the file carries no schema, which the audit needs")
     schema = parse_schema(document, str(enc.meta.get("schema_name", "schema")))
-    names = read_names(Path(names_path), schema)
-    if not names:
-        raise InputError(f"{names_path}: no names for any name field of schema "
-                         f"'{schema.name}' ({', '.join(name_fields(schema))})")
+    names: NameList = {}
+    if names_path is not None:
+        names = read_names(Path(names_path), schema)
+        if not names:
+            raise InputError(f"{names_path}: no names for any name field of schema "
+                             f"'{schema.name}' ({', '.join(name_fields(schema))})")
+    records = (graph_attack.read_attacker_records(attacker_records, schema)
+               if attacker_records is not None else None)
     truth = read_truth(Path(truth_path), schema, enc.rows) if truth_path else None
-    attacks = [frequency_attack(enc, schema, names),
-               pattern_mining_attack(enc, schema, names, sample=sample)]
+    attacks = []
+    if names:
+        attacks += [frequency_attack(enc, schema, names),
+                    pattern_mining_attack(enc, schema, names, sample=sample)]
+    if records is not None:
+        attacks.append(graph_attack.graph_matching_attack(enc, schema, records))
     scored = [score_attack(a, truth, schema, len(enc)) for a in attacks]
+    knows = ["schema", "encodings"]
+    knows += ["name-frequency list"] if names else []
+    knows += ["plaintext records (graph matching)"] if records is not None else []
+    attacker: dict[str, Any] = {"knows": knows}
+    if names_path is not None:
+        attacker |= {"names_file": str(names_path), "name_fields": sorted(names)}
+    if records is not None:
+        attacker |= {"records_file": str(attacker_records), "records": len(records),
+                     "known_rows": int((records.known_rows >= 0).sum())}
     report: dict[str, Any] = {
         "file": str(path),
         "schema": schema.name,
         "hardening": document.get("pprl", {}).get("hardening", {}),
-        "attacker": {"knows": ["schema", "name-frequency list", "encodings"],
-                     "names_file": str(names_path),
-                     "name_fields": sorted(names)},
+        "attacker": attacker,
         "leakage": bit_leakage(enc, schema, names),
         "attacks": scored,
         "caveat": CAVEAT,
     }
     if truth is not None:
-        report["baseline_most_frequent_name_accuracy"] = baseline(truth, names)
+        if names:
+            report["baseline_most_frequent_name_accuracy"] = baseline(truth, names)
+        if records is not None:
+            report["attacker_records_cover_rate"] = attacker_coverage(truth, records, schema)
         report["max_reidentified_rate"] = max(s["reidentified_rate"] for s in scored)
     return report
 
@@ -227,6 +276,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         text = f"attack {a['attack']}: {a['records_claimed']} records claimed"
         if "reidentified_rate" in a:
             text += f", {a['reidentified']} re-identified ({100 * a['reidentified_rate']:.2f}%)"
+        if a["attack"] == "graph_matching":
+            text += (f" (attacker holds {a['attacker_records']} records, "
+                     f"{a['known_rows']} of them with a known row)")
         lines.append(text)
+    if "attacker_records_cover_rate" in report:
+        lines.append(f"the attacker's records hold the true name of "
+                     f"{100 * report['attacker_records_cover_rate']:.1f}% of the file's records "
+                     "(the most graph matching can re-identify)")
     lines.append(report["caveat"])
     return lines
