@@ -446,12 +446,9 @@ def _gather(client: Any, futures: list[Any], what: str) -> list[Any]:
 
 def _key_names(ref: Encodings, enc: Encodings, blocking: Sequence[str] | None) -> list[str]:
     """The block keys to search within, with the single-process engine's errors."""
-    common = [n for n in enc.block_keys if n in ref.block_keys]
-    chosen = common if blocking is None else [n for n in blocking if n in common]
-    if blocking is not None and len(chosen) != len(blocking):
-        missing = sorted(set(blocking) - set(common))
-        raise InputError(f"block key(s) {', '.join(missing)} are not in both encoding files "
-                         f"(available: {', '.join(common) or 'none'})")
+    from pprl.verify import block_key_names
+
+    chosen = block_key_names(ref, enc, blocking)
     if not chosen:
         raise InputError(f"{enc.path}: no block keys shared with the reference; encode both "
                          "with a schema that defines block_keys (e.g. jp-resident)")

@@ -159,16 +159,24 @@ def _same_tokens(ref_tokens: np.ndarray, cand: np.ndarray, claim_tokens: np.ndar
     return out
 
 
-def block_keys_for(ref: Encodings, claims: Encodings, names: Sequence[str] | None
-                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The (query values, valid, ref values, valid) of the block keys both files carry."""
+def block_key_names(ref: Encodings, claims: Encodings, names: Sequence[str] | None
+                    ) -> list[str]:
+    """The block keys to search within: ``names``, or every key both files carry (in the
+    claims file's order); refuses chosen keys that a file lacks."""
     common = [n for n in claims.block_keys if n in ref.block_keys]
     chosen = common if names is None else [n for n in names if n in common]
     if names is not None and len(chosen) != len(names):
         missing = sorted(set(names) - set(common))
         raise InputError(f"block key(s) {', '.join(missing)} are not in both encoding files "
                          f"(available: {', '.join(common) or 'none'})")
-    return [(*claims.block_keys[n], *ref.block_keys[n]) for n in chosen]
+    return chosen
+
+
+def block_keys_for(ref: Encodings, claims: Encodings, names: Sequence[str] | None
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The (query values, valid, ref values, valid) of the block keys both files carry."""
+    return [(*claims.block_keys[n], *ref.block_keys[n])
+            for n in block_key_names(ref, claims, names)]
 
 
 def score_and_search(ref: Encodings, claims: Encodings, th: Thresholds,
