@@ -560,6 +560,7 @@ class _PerClaim:
         self.near, self.near_s, self.near_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
                                                  np.full(n, 1 << 30))
         self.file_of = np.repeat(np.arange(len(plan.encs)), [len(e) for e in plan.encs])
+        self.own = np.arange(n, dtype=np.int64)  # a claim never is its own nearest claim
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add_join(self, out: Piece) -> None:
@@ -572,14 +573,15 @@ class _PerClaim:
         (after the join: the claimed record is the one excluded)."""
         rank = np.array([names.index(key) if key in names else -1 for names in self.plan.names])
         q = out["q"]
-        for value in np.unique(rank[self.file_of[q]]):  # the key's place in each file's order
-            sel = rank[self.file_of[q]] == value
+        ranks = rank[self.file_of[q]]  # the key's place in each query's file's order
+        for value in np.unique(ranks):
+            sel = ranks == value
             if value >= 0:
                 fold_best(self.cand, self.cand_s, self.cand_key, q[sel], out["r"][sel],
                           out["s"][sel], self.claimed, int(value))
         if key in self.plan.joined:
             fold_best(self.near, self.near_s, self.near_key, out["nq"], out["n"], out["ns"],
-                      np.arange(len(self.near)), self.plan.joined.index(key))
+                      self.own, self.plan.joined.index(key))
 
     def results(self, th: Any) -> tuple[list[Any], Any]:
         """Decided :class:`pprl.verify.ClaimsResult` per claims file, and the cross-check
