@@ -162,7 +162,7 @@ def main() -> None:
         base = verify(ref, claims)
         single = time.perf_counter() - t
         print(f"single-process engine (numba, {numba.config.NUMBA_NUM_THREADS} threads): "
-              f"{single:.1f} s {base.summary['timings']}", flush=True)
+              f"{single:.1f} s {base.summary.timings}", flush=True)
         rows, profiles = [], {}
         for n in [int(w) for w in args.workers.split(",")]:
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -183,7 +183,7 @@ def main() -> None:
                     print(f"workers {n}: {wall:.1f} s (cluster span {prof['span']:.1f} s, worker "
                           f"CPU {cpu:.1f} s, busy {[round(b, 1) for b in prof['busy']]}), "
                           f"identical {ok}, load {os.getloadavg()[0]:.1f}, "
-                          f"{res.summary['timings']}, tasks {json.dumps(prof['kinds'])}",
+                          f"{res.summary.timings}, tasks {json.dumps(prof['kinds'])}",
                           flush=True)
                     if best is None or wall < best[0]:
                         best = (wall, prof["span"], cpu, ok)
@@ -200,7 +200,7 @@ def main() -> None:
                   f"alone vs together): {machine_ceiling(n):.2f}")
         pairs = pair_counts(ref, claims[0])
         one = profiles[rows[0][0]]["kinds"]
-        n_ref, n_claims = base.summary["inputs"][0]["records"], base.summary["claims"]
+        n_ref, n_claims = base.summary.reference.records, base.summary.claims
         stages = 1 + len([k for k in pairs if k.startswith("register:")])
         units = {
             "split_s_per_record_stage": one["split"]["compute"] / ((n_ref + n_claims) * stages),

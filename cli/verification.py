@@ -50,15 +50,15 @@ def verify(
         write_outputs(result, out, party_scores=not no_scores)
     summary = result.summary
     if as_json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"pprl verify: {summary['claims']} claims")
+    table = Table(title=f"pprl verify: {summary.claims} claims")
     table.add_column("status")
     table.add_column("claims", justify="right")
-    for name, n in summary["counts"].items():
+    for name, n in summary.counts.items():
         table.add_row(name, str(n))
     console.print(table)
-    for line in summary["warnings"]:
+    for line in summary.warnings:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"findings: {out / 'findings.csv'}\nreport:   {out / 'report.html'}",
                   highlight=False)

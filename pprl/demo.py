@@ -10,12 +10,15 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pprl.keys import load_secret, write_secret
 from pprl.party import encode_csv
 from pprl.schema import load_schema
 from pprl.store import write_encodings
+
+if TYPE_CHECKING:
+    from pprl.verify.model import VerifySummary
 
 
 @dataclass
@@ -23,9 +26,9 @@ class DemoResult:
     """Paths and metrics of a demo run."""
 
     out: Path
-    summary: dict[str, Any]
+    summary: VerifySummary
     metrics: dict[str, Any]
-    bank_summary: dict[str, Any] | None
+    bank_summary: VerifySummary | None
     bank_metrics: dict[str, Any] | None
 
 

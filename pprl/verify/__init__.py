@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -37,46 +36,21 @@ from pprl.compare import dice_indexed, dice_pairs
 from pprl.compare.keyed import block_pair_count, topk_by_block_keys
 from pprl.errors import InputError
 from pprl.store import Encodings, check_compatible, read_encodings
+from pprl.verify.model import (
+    REASONS,
+    STATUSES,
+    InputInfo,
+    Reason,
+    Status,
+    Thresholds,
+    VerifySummary,
+)
 
 Progress = Callable[[str], None]
 
-STATUSES = ("confirmed", "review", "suspect", "unknown_number", "invalid_number")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Decision thresholds, on Dice scores of 1024-bit ``jp-resident`` encodings.
-
-    * ``confirm_score``: a claimed pair scoring at least this, with nobody else close,
-      is ``confirmed``; below it the claim needs ``review``.
-    * ``suspect_score``: a claimed pair scoring below this is ``suspect`` (``low_score``).
-    * ``margin_suspect``: another register record scoring this much more than the
-      claimed one makes the claim ``suspect`` (``better_match_elsewhere``).
-    * ``margin_review``: another record scoring within this of the claimed one (margin
-      above ``margin_review``, which is negative) means the evidence cannot tell the two
-      apart (twins, namesakes with the same birth date): ``review`` with ``thin_evidence``.
-    * ``search_score``: alternatives scoring below this are not reported.
-    * ``same_person`` / ``different_people``: Dice above which two claim records are
-      taken for one person, and below which two records sharing a number are taken for
-      two people (cross-record checks).
-    """
-
-    confirm_score: float = 0.75
-    suspect_score: float = 0.55
-    margin_suspect: float = 0.04
-    margin_review: float = -0.02
-    search_score: float = 0.5
-    same_person: float = 0.92
-    different_people: float = 0.6
-
-
-# Status codes (index into STATUSES) and reason bits; strings are made only for output.
-CONFIRMED, REVIEW, SUSPECT, UNKNOWN, INVALID = range(5)
-REASONS = ("no_valid_number", "no_register_record", "low_score", "weak_score",
-           "better_match_elsewhere", "thin_evidence", "match",
-           "number_shared_by_different_people", "person_under_several_numbers",
-           "alternative_claimed_by_other_record")
-BIT = {code: np.uint16(1 << i) for i, code in enumerate(REASONS)}
+# Status codes and reason bits; strings are made only for output.
+CONFIRMED, REVIEW, SUSPECT, UNKNOWN, INVALID = (int(s) for s in Status)
+BIT = {r.label: np.uint16(r.value) for r in Reason}
 
 
 @dataclass
@@ -95,6 +69,9 @@ class ClaimsResult:
     status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
 
+
+__all__ = ["REASONS", "STATUSES", "InputInfo", "Reason", "Status", "Thresholds",
+           "VerifyResult", "VerifySummary", "block_pair_count", "verify", "write_outputs"]
 
 CrossInputs = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 """(a, b, near): the claim-to-claim comparisons :func:`apply_cross_checks` needs."""
@@ -401,23 +378,18 @@ class VerifyResult:
     """Everything a verification run produced, before it is written."""
 
     findings: pa.Table
-    summary: dict[str, Any]
+    summary: VerifySummary
     per_claims: list[tuple[str, pa.Table]]
     reference_view: pa.Table
 
 
 def schema_thresholds(enc: Encodings, overrides: dict[str, float] | None = None) -> Thresholds:
-    """Thresholds for files of this schema: the schema's ``pprl.verify`` defaults (tuned for
-    it), then the built-in defaults, with ``overrides`` (e.g. CLI options) on top."""
-    values: dict[str, float] = {}
-    document = enc.meta.get("schema") or {}
-    values.update((document.get("pprl") or {}).get("verify") or {})
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    known = set(Thresholds.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown verification threshold(s): {', '.join(unknown)}")
-    return Thresholds(**values)
+    """Thresholds for files of this schema: the built-in defaults, then the schema's
+    ``pprl.verify`` values (tuned for it), with ``overrides`` (e.g. CLI options) on top."""
+    try:
+        return Thresholds.for_schema(enc.meta.get("schema"), overrides)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def verify(reference: str | Path, claims: Sequence[str | Path], *,
@@ -549,7 +521,7 @@ def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
 
 def _summary(findings: pa.Table, ref: Encodings, claim_encs: list[Encodings], th: Thresholds,
              blocking: Sequence[str] | None, flag_counts: dict[str, int],
-             timings: dict[str, float]) -> dict[str, Any]:
+             timings: dict[str, float]) -> VerifySummary:
     """Counts per status and reason, thresholds, inputs and timings (JSON-able)."""
     by_status = _value_counts(findings.column("status"))
     counts = {st: int(by_status.get(st, 0)) for st in STATUSES}
@@ -570,17 +542,17 @@ def _summary(findings: pa.Table, ref: Encodings, claim_encs: list[Encodings], th
     if dup:
         warnings.append(f"the reference holds {dup} pseudonym(s) more than once; claims on them "
                         "were scored against the best-matching record")
-    return {
-        "pprl_version": __version__,
-        "claims": findings.num_rows,
-        "counts": counts,
-        "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-        "thresholds": asdict(th),
-        "blocking": list(blocking) if blocking is not None else sorted(ref.block_keys),
-        "inputs": inputs,
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "warnings": warnings,
-    }
+    return VerifySummary(
+        pprl_version=__version__,
+        claims=findings.num_rows,
+        counts=counts,
+        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        thresholds=th,
+        blocking=list(blocking) if blocking is not None else sorted(ref.block_keys),
+        inputs=inputs,
+        timings=timings,
+        warnings=warnings,
+    )
 
 
 def _duplicate_count(ref: Encodings) -> int:
@@ -589,13 +561,11 @@ def _duplicate_count(ref: Encodings) -> int:
     return int((c > 1).sum())
 
 
-def _input_info(enc: Encodings, role: str) -> dict[str, Any]:
-    return {"file": str(enc.path), "role": role, "party": enc.label, "records": len(enc),
-            "digest": enc.meta.get("digest"), "key_fingerprint": enc.meta.get("key_fingerprint"),
-            "schema": enc.meta.get("schema_name"), "schema_digest": enc.meta.get("schema_digest")}
-
-
-__all__ = ["Thresholds", "VerifyResult", "verify", "block_pair_count", "STATUSES"]
+def _input_info(enc: Encodings, role: str) -> InputInfo:
+    return InputInfo(file=str(enc.path), role=role, party=enc.label, records=len(enc),
+                     digest=enc.meta.get("digest"), key_fingerprint=enc.meta.get("key_fingerprint"),
+                     schema=enc.meta.get("schema_name"),
+                     schema_digest=enc.meta.get("schema_digest"))
 
 
 def _safe_name(label: str) -> str:
@@ -637,11 +607,11 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
                 name += "_"
             used.add(name)
             pacsv.write_csv(party_view(table, party_scores), parties / f"{name}.csv")
-        ref_label = _safe_name(str(result.summary["inputs"][0]["party"]))
+        ref_label = _safe_name(result.summary.reference.party)
         pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
-        (tmp / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2),
+        (tmp / "summary.json").write_text(json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2),
                                           encoding="utf-8")
-        (tmp / "report.html").write_text(render_report(result.findings, result.summary),
+        (tmp / "report.html").write_text(render_report(result.findings, result.summary.to_json()),
                                          encoding="utf-8")
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
         out.mkdir(exist_ok=True)
