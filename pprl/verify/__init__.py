@@ -611,7 +611,7 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
         pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
         (tmp / "summary.json").write_text(json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2),
                                           encoding="utf-8")
-        (tmp / "report.html").write_text(render_report(result.findings, result.summary.to_json()),
+        (tmp / "report.html").write_text(render_report(result.findings, result.summary),
                                          encoding="utf-8")
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
         out.mkdir(exist_ok=True)
