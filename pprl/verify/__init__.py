@@ -22,8 +22,9 @@ Steps, in the order data flows:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -395,8 +396,8 @@ def schema_thresholds(enc: Encodings, overrides: dict[str, float] | None = None)
 def verify(reference: str | Path, claims: Sequence[str | Path], *,
            thresholds: Thresholds | dict[str, float] | None = None,
            blocking: Sequence[str] | None = None,
-           progress: Progress | None = None, workers: int | None = None,
-           scheduler: str | None = None) -> VerifyResult:
+           progress: Progress | None = None, threads: int | None = None,
+           workers: int | None = None, scheduler: str | None = None) -> VerifyResult:
     """Verify every claim record of ``claims`` against the ``reference`` register.
 
     ``thresholds`` is a full :class:`Thresholds`, or a dict overriding some of the
@@ -404,12 +405,43 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     cluster of that many processes) or ``scheduler`` (a running Dask scheduler's address)
     run the join, scoring and search on a cluster (:mod:`pprl.distributed`), with
     identical findings; without either, everything runs here and dask is not imported.
+    ``threads`` is the number of kernel threads in this process (default: all cores); a
+    Dask worker uses its own ``--nthreads``.
     """
+    if threads is not None and (workers is not None or scheduler is not None):
+        raise InputError("threads sets the kernel threads of one process; Dask workers use "
+                         "their own --nthreads: give threads or workers/scheduler, not both")
     if workers is not None or scheduler is not None:
         from pprl.distributed import verify_distributed
 
         return verify_distributed(reference, claims, thresholds=thresholds, blocking=blocking,
                                   progress=progress, workers=workers, scheduler=scheduler)
+    with _kernel_threads(threads):
+        return _verify_here(reference, claims, thresholds, blocking, progress)
+
+
+@contextlib.contextmanager
+def _kernel_threads(threads: int | None) -> Iterator[None]:
+    """Run the numba kernels on ``threads`` threads (None: leave numba's setting)."""
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _verify_here(reference: str | Path, claims: Sequence[str | Path],
+                 thresholds: Thresholds | dict[str, float] | None,
+                 blocking: Sequence[str] | None, progress: Progress | None) -> VerifyResult:
+    """The local engine: every step in this process."""
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
