@@ -606,11 +606,13 @@ def _safe_name(label: str) -> str:
     return keep.strip("._") or "party"
 
 
-def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True
-                  ) -> list[Path]:
+def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True,
+                  formats: Sequence[str] = ("parquet", "csv")) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
-    ``party_scores=False`` withholds scores from the claims parties' views.
+    ``party_scores=False`` withholds scores from the claims parties' views. The findings
+    are written once per format in ``formats`` (``parquet``, ``csv``); the parties' views
+    as CSV when ``csv`` is among them, else as Parquet.
 
     Everything is first written to a temporary folder beside ``out_dir`` and moved into
     place only when all of it succeeded, so a failed run leaves no partial results.
@@ -624,12 +626,23 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
 
     from pprl.report import render_report
 
+    bad = sorted(set(formats) - {"parquet", "csv"})
+    if bad or not formats:
+        raise InputError(f"findings formats are parquet and csv, not {', '.join(bad) or 'none'}")
+    suffix = "csv" if "csv" in formats else "parquet"
+
+    def write(table: pa.Table, path: Path) -> None:
+        if path.suffix == ".csv":
+            pacsv.write_csv(table, path)
+        else:
+            pq.write_table(table, path)
+
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        pq.write_table(result.findings, tmp / "findings.parquet")
-        pacsv.write_csv(result.findings, tmp / "findings.csv")
+        for fmt in dict.fromkeys(formats):
+            write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
         parties.mkdir()
         used: set[str] = set()
@@ -638,9 +651,9 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
             while name in used:
                 name += "_"
             used.add(name)
-            pacsv.write_csv(party_view(table, party_scores), parties / f"{name}.csv")
+            write(party_view(table, party_scores), parties / f"{name}.{suffix}")
         ref_label = _safe_name(result.summary.reference.party)
-        pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
+        write(result.reference_view, parties / f"{ref_label}.reference.{suffix}")
         (tmp / "summary.json").write_text(json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2),
                                           encoding="utf-8")
         (tmp / "report.html").write_text(render_report(result.findings, result.summary.to_json()),
@@ -649,6 +662,9 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
         out.mkdir(exist_ok=True)
         if (out / "parties").exists():
             shutil.rmtree(out / "parties")
+        for stale in ("parquet", "csv"):  # a findings file of an earlier run's format
+            if stale not in formats:
+                (out / f"findings.{stale}").unlink(missing_ok=True)
         for rel in written:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).replace(out / rel)
