@@ -163,9 +163,9 @@ def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardeni
                     )["field_accuracy"]
     family = next((f for f in ("family_name_kana", "account_holder_kana")
                    if f in report["baseline_most_frequent_name_accuracy"]), "")
-    out = {"recall": m["overall"]["suspect_or_review"]["recall"],
-           "false_alarms": m["false_alarms_per_1000_correct"]["suspect"]
-           + m["false_alarms_per_1000_correct"]["review"],
+    out = {"recall": m.overall.suspect_or_review.recall,
+           "false_alarms": m.false_alarms_per_1000_correct.suspect
+           + m.false_alarms_per_1000_correct.review,
            "frequency": rates["frequency"], "pattern": rates["pattern_mining"],
            "family": accuracy.get(family, 0.0),
            "baseline": report["baseline_most_frequent_name_accuracy"].get(family, 0.0),

@@ -50,7 +50,7 @@ def test_invalid_numbers_reported_by_input_row(population, tmp_path):
 
 
 def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
-    """`pprl encode --workers 2` (normalization and hashing spread over processes) writes
+    """`pprl encode --processes 2` (normalization and hashing spread over processes) writes
     exactly the file that one process writes."""
     from pprl_cli.main import app
     from typer.testing import CliRunner
@@ -66,7 +66,7 @@ def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
         out = tmp_path / f"enc{workers}.parquet"
         result = CliRunner().invoke(app, [
             "encode", str(population / "data" / "insurer.csv"), "--schema", "jp-resident",
-            "--secret", str(secret), "--out", str(out), "--workers", workers])
+            "--secret", str(secret), "--out", str(out), "--processes", workers])
         assert result.exit_code == 0, result.output
         digests.append(read_encodings(out).meta["digest"])
     assert digests[0] == digests[1]
