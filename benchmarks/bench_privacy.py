@@ -171,7 +171,8 @@ def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardeni
            "baseline": report["baseline_most_frequent_name_accuracy"].get(family, 0.0),
            "entropy": report["leakage"]["bit_entropy_mean"],
            "popcount_std": report["leakage"]["popcount_std"]}
-    for key, records in zip(("graph", "graph_known"), attacker or (), strict=True):
+    pairs = zip(("graph", "graph_known"), attacker, strict=True) if attacker else ()
+    for key, records in pairs:
         graph = audit(work / "register.parquet", None, data / "register.csv",
                       attacker_records=records)
         result_g = graph["attacks"][0]
