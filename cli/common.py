@@ -13,7 +13,14 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pprl.errors import PprlError
@@ -81,7 +88,7 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     show = enabled and sys.stderr.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show) as prog:
-        current: list[int] = []
+        current: list[TaskID] = []
 
         def start(stage: str) -> None:
             if current:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pprl_cli.common import (
@@ -106,14 +106,14 @@ def inspect(
 
     enc = read_encodings(file)
     meta = {k: v for k, v in enc.meta.items() if k != "schema"}
-    info = {"file": str(file), "metadata": meta, "statistics": bit_statistics(enc)}
+    sections: dict[str, dict[str, Any]] = {"metadata": meta, "statistics": bit_statistics(enc)}
     if as_json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
+        print(json.dumps({"file": str(file), **sections}, ensure_ascii=False, indent=2))
         return
     console.print(f"[bold]{file}[/]: integrity OK", highlight=False)
-    for section in ("metadata", "statistics"):
+    for section, values in sections.items():
         console.print(f"[bold]{section}[/]")
-        for key, value in info[section].items():
+        for key, value in values.items():
             console.print(f"  {key:<22} {value}", highlight=False)
 
 

@@ -79,8 +79,9 @@ def verify(
 
     formats = tuple(check_format(f, FINDINGS_FORMATS) for f in format or FINDINGS_FORMATS)
     check_one_engine(threads, workers, scheduler)
-    th = {"confirm_score": confirm_score, "suspect_score": suspect_score,
-          "margin_suspect": margin_suspect, "margin_review": margin_review}
+    given = {"confirm_score": confirm_score, "suspect_score": suspect_score,
+             "margin_suspect": margin_suspect, "margin_review": margin_review}
+    th = {name: value for name, value in given.items() if value is not None}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with stage_progress() as stage:
         result = run_verify(reference, claims, thresholds=th, blocking=names, progress=stage,

@@ -255,9 +255,10 @@ def _np(table: pa.Table, column: str, dtype: Any = None) -> np.ndarray:
     """A column as numpy (nulls become NaN for floats, -1 for integers, '' for strings)."""
     col = table.column(column)
     if dtype is float:
-        return pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy(),
+                          dtype=np.float64)
     if dtype is int:
-        return pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy(), dtype=np.int64)
     return np.asarray(pc.fill_null(pc.cast(col, pa.string()), "").to_numpy(zero_copy_only=False),
                       dtype=object)
 
@@ -365,7 +366,8 @@ def _register_numbers(register: str | Path | pa.Table | None) -> np.ndarray | No
 def _as_int_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """12-digit number strings as int64 (-1 for empty/non-numeric) for fast comparison."""
     try:
-        return pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(),
+                          dtype=np.int64)
     except pa.ArrowException:  # invalid or unsupported cast: fall back to Python
         vals = column.to_pylist()
         return np.array([int(v) if v and str(v).isdigit() else -1 for v in vals], dtype=np.int64)
