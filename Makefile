@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine with only python3, pip and make:
 #   make demo  -- create .venv, install, run the main job end to end on a small synthetic population
 #   make test  -- create .venv, install with test extras, run the whole test suite
+#   make bench -- every benchmark at a small size (BENCH_ARGS="--size full" for the recorded sizes)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -25,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-out

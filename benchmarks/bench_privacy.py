@@ -163,15 +163,16 @@ def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardeni
                     )["field_accuracy"]
     family = next((f for f in ("family_name_kana", "account_holder_kana")
                    if f in report["baseline_most_frequent_name_accuracy"]), "")
-    out = {"recall": m["overall"]["suspect_or_review"]["recall"],
-           "false_alarms": m["false_alarms_per_1000_correct"]["suspect"]
-           + m["false_alarms_per_1000_correct"]["review"],
+    out = {"recall": m.overall.suspect_or_review.recall,
+           "false_alarms": m.false_alarms_per_1000_correct.suspect
+           + m.false_alarms_per_1000_correct.review,
            "frequency": rates["frequency"], "pattern": rates["pattern_mining"],
            "family": accuracy.get(family, 0.0),
            "baseline": report["baseline_most_frequent_name_accuracy"].get(family, 0.0),
            "entropy": report["leakage"]["bit_entropy_mean"],
            "popcount_std": report["leakage"]["popcount_std"]}
-    for key, records in zip(("graph", "graph_known"), attacker or (), strict=True):
+    pairs = zip(("graph", "graph_known"), attacker, strict=True) if attacker else ()
+    for key, records in pairs:
         graph = audit(work / "register.parquet", None, data / "register.csv",
                       attacker_records=records)
         result_g = graph["attacks"][0]

@@ -127,17 +127,17 @@ def quality(args: argparse.Namespace, root: Path) -> None:
         write_outputs(result, out)
         m = evaluate_findings(out / "findings.parquet", data / "truth.csv",
                               register=data / "register.csv")
-        flagged, susp = m["overall"]["suspect_or_review"], m["overall"]["suspect_only"]
-        fa = m["false_alarms_per_1000_correct"]
-        print(f"\n### {label} claims ({m['claims']:,} claims, {m['positives']:,} wrong or invalid)\n")
+        flagged, susp = m.overall.suspect_or_review, m.overall.suspect_only
+        fa = m.false_alarms_per_1000_correct
+        print(f"\n### {label} claims ({m.claims:,} claims, {m.positives:,} wrong or invalid)\n")
         print("| error kind | n | recall (flagged) | recall (suspect) |\n|---|---:|---:|---:|")
-        for kind, v in m["per_error_kind"].items():
-            print(f"| {kind} | {v['count']} | {v['suspect_or_review']['recall']:.4f} | "
-                  f"{v['suspect_only']['recall']:.4f} |")
-        print(f"| **all** | {m['positives']} | {flagged['recall']:.4f} | {susp['recall']:.4f} |")
-        print(f"\nfalse alarms per 1,000 correct links: suspect {fa['suspect']:.2f}, review "
-              f"{fa['review']:.2f}; true owner top-1: "
-              f"{m['true_owner_top1']['wrong']['accuracy']:.4f}")
+        for kind, v in m.per_error_kind.items():
+            print(f"| {kind} | {v.count} | {v.suspect_or_review.recall:.4f} | "
+                  f"{v.suspect_only.recall:.4f} |")
+        print(f"| **all** | {m.positives} | {flagged.recall:.4f} | {susp.recall:.4f} |")
+        owner = "n/a" if m.true_owner_top1 is None else f"{m.true_owner_top1.wrong.accuracy:.4f}"
+        print(f"\nfalse alarms per 1,000 correct links: suspect {fa.suspect:.2f}, review "
+              f"{fa.review:.2f}; true owner top-1: {owner}")
         truth = truth_for(data, csv)
         th = schema_thresholds(read_encodings(enc / f"{ref}.parquet"))
         if args.plots:

@@ -4,49 +4,71 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pprl_cli.common import console, err_console, fail, progress_bar, user_errors
+from pprl_cli.common import (
+    Command,
+    Group,
+    Processes,
+    check_format,
+    console,
+    err_console,
+    progress_bar,
+    user_errors,
+)
 
 from pprl.keys import load_secret, write_secret
 from pprl.schema import BUILTIN_SCHEMAS, builtin_document
 
-schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.")
+schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.", cls=Group)
 
 
 @user_errors
-def keygen(out: Annotated[Path, typer.Argument(help="Where to write the new secret (mode 0600).")]
-           ) -> None:
-    """Write a new random 256-bit secret (64 hex characters) to OUT; never overwrites.
+def keygen(out: Annotated[Path, typer.Argument(
+        metavar="FILE", help="Where to write the new secret (mode 0600).")]) -> None:
+    """Write a new random 256-bit secret (64 hex characters) to FILE; never overwrites.
 
     Share it only among the data holders, over a secure channel. The matcher must
     never receive it.
     """
     path = write_secret(out)
     console.print(f"wrote secret to {path} (mode 0600); fingerprint "
-                  f"{load_secret(path).fingerprint}")
+                  f"{load_secret(path).fingerprint}", highlight=False)
 
 
 @user_errors
 def encode(
-    input: Annotated[Path, typer.Argument(help="The party's CSV file (UTF-8 or CP932).")],
-    schema: Annotated[str, typer.Option(help=f"Built-in schema ({', '.join(BUILTIN_SCHEMAS)}) "
-                                        "or a clkhash v3 schema file.")],
-    secret: Annotated[Path, typer.Option(help="Secret file from 'pprl keygen'.")],
-    out: Annotated[Path, typer.Option(help="Encoding file to write (.parquet, or .json with "
-                                      "--format clkhash-json).")],
-    party: Annotated[str | None, typer.Option(help="Party label stored in the file.")] = None,
+    input: Annotated[Path, typer.Argument(
+        metavar="CSV", help="The party's CSV file (UTF-8 or CP932).")],
+    schema: Annotated[str, typer.Option(
+        metavar="NAME|FILE",
+        help=f"Built-in schema ({', '.join(BUILTIN_SCHEMAS)}) or a clkhash v3 schema file.")],
+    secret: Annotated[Path, typer.Option(metavar="FILE", help="Secret file from 'pprl keygen'.")],
+    out: Annotated[Path, typer.Option(
+        metavar="FILE",
+        help="Encoding file to write (.parquet, or .json with --format clkhash-json).")],
+    party: Annotated[str | None, typer.Option(
+        metavar="LABEL", show_default="the CSV file's name without extension",
+        help="Party label stored in the file.")] = None,
     link_key: Annotated[str | None, typer.Option(
-        help="Column pseudonymized as the link key (default: the schema's).")] = None,
+        metavar="COLUMN", show_default="the schema's",
+        help="Column pseudonymized as the link key.")] = None,
     column: Annotated[list[str] | None, typer.Option(
-        help="Map a schema field to another header: canonical=actual (repeatable).")] = None,
+        metavar="FIELD=HEADER", show_default="the schema's field names",
+        help="Map a schema field to another CSV header (repeatable).")] = None,
     encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of the CSV (default: detect UTF-8 / CP932).")] = None,
-    format: Annotated[str, typer.Option(help="parquet or clkhash-json.")] = "parquet",
+        metavar="CODEC", show_default="detect UTF-8 / CP932",
+        help="Text encoding of the CSV.")] = None,
+    format: Annotated[str, typer.Option(
+        metavar="parquet|clkhash-json",
+        help="Output format: Parquet (keeps pseudonyms and block keys) or clkhash's JSON "
+             "(CLKs only).")] = "parquet",
     strict: Annotated[bool, typer.Option(
-        help="Fail on a missing or invalid link key instead of encoding a null pseudonym.")] = False,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+        "--strict",
+        help="Fail on a missing or invalid link key instead of encoding a null pseudonym.")
+    ] = False,
+    processes: Processes = None,
 ) -> None:
     """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
     from pprl.party import encode_csv
@@ -54,14 +76,13 @@ def encode(
     from pprl.schema import load_schema
     from pprl.store import write_clkhash_json, write_encodings
 
-    if format not in ("parquet", "clkhash-json"):
-        fail(f"--format must be parquet or clkhash-json, not '{format}'")
+    check_format(format, ("parquet", "clkhash-json"))
     key = load_secret(secret)
     sch = load_schema(schema).with_link_key(link_key)
     with progress_bar(f"encoding {input.name}", None) as advance:
         enc, report = encode_csv(input, sch, key, encoding=encoding,
                                  column_map=parse_column_map(column), party=party,
-                                 strict=strict, workers=workers, progress=advance)
+                                 strict=strict, processes=processes, progress=advance)
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
     if format == "clkhash-json":
@@ -76,7 +97,8 @@ def encode(
 
 @user_errors
 def inspect(
-    file: Annotated[Path, typer.Argument(help="Encoding file (.parquet or clkhash .json).")],
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE", help="Encoding file (.parquet or clkhash .json).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check an encoding file and print its metadata and bit statistics (never secrets)."""
@@ -84,25 +106,26 @@ def inspect(
 
     enc = read_encodings(file)
     meta = {k: v for k, v in enc.meta.items() if k != "schema"}
-    info = {"file": str(file), "metadata": meta, "statistics": bit_statistics(enc)}
+    sections: dict[str, dict[str, Any]] = {"metadata": meta, "statistics": bit_statistics(enc)}
     if as_json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
+        print(json.dumps({"file": str(file), **sections}, ensure_ascii=False, indent=2))
         return
     console.print(f"[bold]{file}[/]: integrity OK", highlight=False)
-    for section in ("metadata", "statistics"):
+    for section, values in sections.items():
         console.print(f"[bold]{section}[/]")
-        for key, value in info[section].items():
+        for key, value in values.items():
             console.print(f"  {key:<22} {value}", highlight=False)
 
 
-@schema_app.command("show")
+@schema_app.command("show", cls=Command)
 @user_errors
-def schema_show(name: Annotated[str, typer.Argument(help="Built-in schema name.")]) -> None:
+def schema_show(name: Annotated[str, typer.Argument(
+        metavar="NAME", help="Built-in schema name.")]) -> None:
     """Print a built-in schema (clkhash v3 plus the pprl extension) as JSON."""
     print(json.dumps(builtin_document(name), ensure_ascii=False, indent=2))
 
 
-@schema_app.command("list")
+@schema_app.command("list", cls=Command)
 def schema_list() -> None:
     """List the built-in schemas."""
     for name in BUILTIN_SCHEMAS:

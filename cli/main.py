@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from pprl_cli.common import Command, Group, console
 from pprl_cli.demo import demo
 from pprl_cli.encoding import encode, inspect, keygen, schema_app
 from pprl_cli.evaluation import evaluate
@@ -11,15 +14,36 @@ from pprl_cli.privacy import audit
 from pprl_cli.synthesis import synth
 from pprl_cli.verification import verify
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, cls=Group,
                   pretty_exceptions_show_locals=False)
-app.command("keygen")(keygen)
-app.command("encode")(encode)
-app.command("inspect")(inspect)
+
+
+def _print_version(value: bool) -> None:
+    """Print the version and exit (eager: before any command runs)."""
+    if value:
+        from pprl import __version__
+
+        console.print(f"pprl {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """pprl: verify claimed record links with Bloom-filter encodings, without exchanging
+    identities."""
+
+
+app.command("keygen", cls=Command)(keygen)
+app.command("encode", cls=Command)(encode)
+app.command("inspect", cls=Command)(inspect)
 app.add_typer(schema_app, name="schema")
-app.command("match")(match)
-app.command("verify")(verify)
-app.command("synth")(synth)
-app.command("evaluate")(evaluate)
-app.command("demo")(demo)
-app.command("audit")(audit)
+app.command("match", cls=Command)(match)
+app.command("verify", cls=Command)(verify)
+app.command("synth", cls=Command)(synth)
+app.command("evaluate", cls=Command)(evaluate)
+app.command("demo", cls=Command)(demo)
+app.command("audit", cls=Command)(audit)

@@ -6,37 +6,64 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pprl_cli.common import console, fail, user_errors
+from pprl_cli.common import (
+    Scheduler,
+    Threads,
+    Workers,
+    check_format,
+    check_one_engine,
+    console,
+    fail,
+    user_errors,
+)
+
+LINK_FORMATS = ("parquet", "csv")
 
 
 @user_errors
 def match(
-    files: Annotated[list[Path], typer.Argument(help="A.parquet B.parquet, or one file with --dedupe.")],
-    threshold: Annotated[float, typer.Option(help="Minimum Dice similarity of a candidate pair.")] = 0.8,
-    out: Annotated[Path, typer.Option(help="Output file (.parquet, or .csv).")] = Path("links.parquet"),
-    top_k: Annotated[int | None, typer.Option(help="Keep only the k best B records per A record.")] = None,
+    files: Annotated[list[Path], typer.Argument(
+        metavar="FILE", help="A.parquet B.parquet, or one file with --dedupe.")],
+    threshold: Annotated[float, typer.Option(
+        metavar="SCORE", help="Minimum Dice similarity of a candidate pair.")] = 0.8,
+    out: Annotated[Path, typer.Option(
+        metavar="FILE", help="Links file to write.")] = Path("links.parquet"),
+    format: Annotated[str | None, typer.Option(
+        metavar="parquet|csv", show_default="from --out's extension (.csv: csv, else parquet)",
+        help="Links file format.")] = None,
+    top_k: Annotated[int | None, typer.Option(
+        metavar="K", min=1, show_default="no limit",
+        help="Keep only the k best B records per A record.")] = None,
     all_candidates: Annotated[bool, typer.Option(
-        help="Write every pair over the threshold instead of 1:1 links.")] = False,
-    dedupe: Annotated[bool, typer.Option(help="Find duplicate records within one file.")] = False,
+        "--all-candidates", help="Write every pair over the threshold instead of 1:1 links.")
+    ] = False,
+    dedupe: Annotated[bool, typer.Option(
+        "--dedupe", help="Find duplicate records within one file.")] = False,
     blocking: Annotated[str, typer.Option(
-        help="none, lsh, keys or keys:NAME,NAME (keyed block keys in the files).")] = "none",
-    csv: Annotated[bool, typer.Option("--csv", help="Write CSV instead of Parquet.")] = False,
-    workers: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
-    dask_workers: Annotated[int | None, typer.Option(
-        help="Run on a local Dask cluster of N worker processes (see docs/distributed.md).")
-    ] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Run on the Dask cluster of this scheduler (e.g. tcp://host:8786).")] = None,
+        metavar="none|lsh|keys|keys:NAME,NAME",
+        help="Blocking: none, LSH, or the keyed block keys stored in the files.")] = "none",
+    threads: Threads = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Match records by Dice similarity of their CLKs; writes a_row, b_row, score."""
+    """Match records by Dice similarity of their CLKs; writes a_row, b_row, score.
+
+    The links are row numbers, not encodings: --format is parquet or csv.
+    """
     from pprl.match import MatchOptions, match_files, write_links
 
+    if format is None:
+        format = "csv" if out.suffix.lower() == ".csv" else "parquet"
+    check_format(format, LINK_FORMATS)
+    if format == "parquet" and out.suffix.lower() == ".csv":
+        fail(f"--format parquet cannot write {out}: name the file .parquet")
+    check_one_engine(threads, workers, scheduler)
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
     opts = MatchOptions(threshold=threshold, top_k=top_k, all_candidates=all_candidates,
-                        blocking=blocking, workers=workers)
+                        blocking=blocking, threads=threads)
     table = match_files(files[0], None if dedupe else files[1], opts,
-                        dask_workers=dask_workers, scheduler=scheduler)
-    write_links(table, out, csv=csv)
+                        workers=workers, scheduler=scheduler)
+    write_links(table, out, csv=format == "csv")
     what = "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     console.print(f"{table.num_rows} {what} -> {out}", highlight=False)

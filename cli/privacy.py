@@ -12,22 +12,27 @@ from pprl_cli.common import console, user_errors
 
 @user_errors
 def audit(
-    encodings: Annotated[Path, typer.Argument(help="An encoding file (.parquet).")],
+    encodings: Annotated[Path, typer.Argument(metavar="FILE", help="An encoding file (.parquet).")],
     attacker_names: Annotated[Path | None, typer.Option(
+        metavar="CSV", show_default="none: no frequency or pattern-mining attack",
         help="CSV field,name,frequency: the public name list the attacker uses "
         "(frequency and pattern-mining attacks).")] = None,
     attacker_records: Annotated[Path | None, typer.Option(
+        metavar="CSV", show_default="none: no graph-matching attack",
         help="CSV of plaintext records the attacker holds (the schema's fields, optional "
         "known_row): runs the graph-matching attack.")] = None,
     truth: Annotated[Path | None, typer.Option(
+        metavar="CSV", show_default="none: attacks are not scored",
         help="CSV with the true names per row (the party's CSV works); only scores attacks.")]
     = None,
-    sample: Annotated[int, typer.Option(help="Records used to mine bit patterns.")] = 20_000,
+    sample: Annotated[int, typer.Option(
+        metavar="N", min=1, help="Records used to mine bit patterns.")] = 20_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")]
     = False,
 ) -> None:
-    """Run stated attacks without the secret and report what they get: frequency and
-    pattern mining with --attacker-names, graph matching with --attacker-records.
+    """Run stated attacks without the secret and report what they re-identify.
+
+    Frequency and pattern mining with --attacker-names, graph matching with --attacker-records.
 
     The result is a measurement of the stated attacks, never a guarantee.
     """

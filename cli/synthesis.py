@@ -6,55 +6,57 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from pprl_cli.common import console, err_console, user_errors
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pprl.errors import PprlError
 from pprl.synth.config import SynthSummary
 
 
+@user_errors
 def synth(
-    people: Annotated[int, typer.Option("--people", help="Number of residents in the register.")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives byte-identical files.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (created if missing).")],
+    people: Annotated[int, typer.Option(
+        "--people", metavar="N", min=1, help="Number of residents in the register.")],
+    seed: Annotated[int, typer.Option(
+        "--seed", metavar="N", help="Random seed; the same seed gives byte-identical files.")],
+    out: Annotated[Path, typer.Option(
+        "--out", metavar="DIR", help="Output directory (created if missing).")],
     claims: Annotated[int | None, typer.Option(
-        "--claims", help="Insurer records to write (default: half of --people).")] = None,
+        "--claims", metavar="N", min=0, show_default="half of --people",
+        help="Insurer records to write.")] = None,
     mislink_rate: Annotated[float, typer.Option(
-        "--mislink-rate", help="Share of claim records linked to the wrong resident.")] = 0.01,
+        "--mislink-rate", metavar="RATE",
+        help="Share of claim records linked to the wrong resident.")] = 0.01,
     bank_claims: Annotated[int, typer.Option(
-        "--bank-claims", help="Bank account registrations to write (0: no bank.csv).")] = 0,
+        "--bank-claims", metavar="N", min=0,
+        help="Bank account registrations to write (0: no bank.csv).")] = 0,
     invalid_rate: Annotated[float, typer.Option(
-        "--invalid-rate", help="Share of claim records whose number fails the check digit.")] = 0.002,
+        "--invalid-rate", metavar="RATE",
+        help="Share of claim records whose number fails the check digit.")] = 0.002,
 ) -> None:
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
     from pprl.synth import SynthConfig, generate
 
-    err = Console(stderr=True)
     config = SynthConfig(people=people, seed=seed, claims=claims, mislink_rate=mislink_rate,
                          bank_claims=bank_claims, invalid_rate=invalid_rate)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                TextColumn("{task.completed:,}/{task.total:,} rows"), TimeElapsedColumn(),
                TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
-            expected = people + (people // 2 if claims is None else claims) + bank_claims
-            task = bar.add_task("synth", total=max(expected, 1))
+    with Progress(*columns, console=err_console, transient=False,
+                  disable=not err_console.is_terminal) as bar:
+        expected = people + (people // 2 if claims is None else claims) + bank_claims
+        task = bar.add_task("synth", total=max(expected, 1))
 
-            def progress(done: int, total: int) -> None:
-                """Move the bar to ``done`` of ``total`` rows."""
-                bar.update(task, completed=done, total=total)
+        def progress(done: int, total: int) -> None:
+            """Move the bar to ``done`` of ``total`` rows."""
+            bar.update(task, completed=done, total=total)
 
-            summary = generate(config, out, progress)
-    except PprlError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        summary = generate(config, out, progress)
     _print_summary(summary)
 
 
 def _print_summary(summary: SynthSummary) -> None:
     """Show what was written and how many errors of each kind were planted."""
-    console = Console()
     table = Table(title=f"{summary.people:,} residents in {summary.households:,} households "
                         f"({summary.seconds:.1f} s)")
     table.add_column("file")
@@ -64,4 +66,4 @@ def _print_summary(summary: SynthSummary) -> None:
         for kind, n in counts.items():
             table.add_row(fname, kind, f"{n:,}")
     console.print(table)
-    console.print("wrote " + ", ".join(str(p) for p in summary.files.values()))
+    console.print("wrote " + ", ".join(str(p) for p in summary.files.values()), highlight=False)

@@ -7,4 +7,5 @@ compares encodings to verify claimed links.
 Data flows one way: read -> normalize -> encode -> store -> compare -> decide -> report.
 """
 
+#: The version, written only here: pyproject.toml reads it (``dynamic = ["version"]``).
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pprl.keys import load_secret, write_secret
 from pprl.party import encode_csv
@@ -18,6 +18,7 @@ from pprl.schema import load_schema
 from pprl.store import write_encodings
 
 if TYPE_CHECKING:
+    from pprl.evaluate import FindingsMetrics
     from pprl.verify.model import VerifySummary
 
 
@@ -27,14 +28,17 @@ class DemoResult:
 
     out: Path
     summary: VerifySummary
-    metrics: dict[str, Any]
+    metrics: FindingsMetrics
     bank_summary: VerifySummary | None
-    bank_metrics: dict[str, Any] | None
+    bank_metrics: FindingsMetrics | None
 
 
 def run_demo(out: Path, people: int = 20_000, seed: int = 2023,
-             say: Callable[[str], None] = print) -> DemoResult:
-    """Run synth, keygen, encode (register, insurer, bank), verify and evaluate in ``out``."""
+             say: Callable[[str], None] = print, *, processes: int | None = None,
+             threads: int | None = None) -> DemoResult:
+    """Run synth, keygen, encode (register, insurer, bank), verify and evaluate in ``out``.
+
+    ``processes`` sizes the encoding, ``threads`` the verification (None: all cores)."""
     from pprl.evaluate import evaluate_findings
     from pprl.synth import SynthConfig, generate
     from pprl.verify import verify, write_outputs
@@ -55,12 +59,13 @@ def run_demo(out: Path, people: int = 20_000, seed: int = 2023,
             ("register.csv", bank, "municipality", "register-bank.parquet"),
             ("bank.csv", bank, "bank", "bank.parquet")]
     for csv_name, schema, party, enc_name in jobs:
-        enc, _ = encode_csv(data / csv_name, schema, secret, party=party)
+        enc, _ = encode_csv(data / csv_name, schema, secret, party=party, processes=processes)
         write_encodings(enc, matcher / enc_name)
     say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
-    result = verify(matcher / "register.parquet", [matcher / "insurer.parquet"])
+    result = verify(matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads)
     write_outputs(result, out / "verify-insurer")
-    bank_result = verify(matcher / "register-bank.parquet", [matcher / "bank.parquet"])
+    bank_result = verify(matcher / "register-bank.parquet", [matcher / "bank.parquet"],
+                         threads=threads)
     write_outputs(bank_result, out / "verify-bank")
     say("5. scoring the findings against the synthetic truth (pprl evaluate)")
     metrics = evaluate_findings(out / "verify-insurer" / "findings.parquet",

@@ -9,11 +9,18 @@ Definitions (see docs/synthetic-data.md):
 * per error kind, precision is computed one-vs-correct: that kind's flagged claims
   against the false alarms on correct links;
 * only the claims files named in the findings (or ``claims_file``) are scored; within
-  them a claim without a finding counts as not flagged (``missing_findings``).
+  them a claim without a finding counts as not flagged (``missing_findings``);
+* the precision-recall curve ranks claims by ``margin`` (or ``-score`` when findings lack
+  it): claims without a score are flagged at every threshold, claims with a score but
+  no alternative (no margin) only when every claim is.
+
+The metrics are typed dataclasses (:class:`FindingsMetrics`, :class:`LinksMetrics`) with
+``to_json()``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,191 @@ MODES = ("suspect_only", "suspect_or_review")
 LINK_STATUSES = ("correct", "wrong", "invalid_number")
 TRUTH_COLUMNS = ("file", "row", "linked_number", "true_number", "link_status", "error_kind")
 _ROW_BITS = 40
+
+
+@dataclass(frozen=True)
+class PRF:
+    """Counts with precision, recall and F1 (0 where undefined)."""
+
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+
+    def to_json(self) -> dict[str, int | float]:
+        """JSON-able dict."""
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision,
+                "recall": self.recall, "f1": self.f1}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Detection of ``count`` positives in both flagging modes (see the module docstring)."""
+
+    count: int
+    suspect_only: PRF
+    suspect_or_review: PRF
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {"count": self.count, "suspect_only": self.suspect_only.to_json(),
+                "suspect_or_review": self.suspect_or_review.to_json()}
+
+
+@dataclass(frozen=True)
+class FalseAlarms:
+    """Correct links not confirmed, per 1,000 correct links."""
+
+    review: float
+    suspect: float
+    total: float
+
+    def to_json(self) -> dict[str, float]:
+        """JSON-able dict."""
+        return {"review": self.review, "suspect": self.suspect, "total": self.total}
+
+
+@dataclass(frozen=True)
+class OwnerCount:
+    """Of ``count`` links, how many name a candidate and how many name the true owner."""
+
+    count: int
+    with_candidate: int
+    correct_owner: int
+    accuracy: float
+
+    def to_json(self) -> dict[str, int | float]:
+        """JSON-able dict."""
+        return {"count": self.count, "with_candidate": self.with_candidate,
+                "correct_owner": self.correct_owner, "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class OwnerAccuracy:
+    """True-owner top-1 accuracy for wrong links and for invalid numbers."""
+
+    wrong: OwnerCount
+    invalid_number: OwnerCount
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {"wrong": self.wrong.to_json(), "invalid_number": self.invalid_number.to_json()}
+
+
+@dataclass(frozen=True)
+class PRPoint:
+    """One point of a precision-recall curve: flag (or link) when the value >= threshold.
+
+    ``threshold`` is ``inf`` for the claims flagged at every threshold (no score) and
+    ``-inf`` for those flagged only when everything is.
+    """
+
+    threshold: float
+    precision: float
+    recall: float
+    flagged: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict (infinite thresholds become null; ``rule`` in :class:`PRCurve`)."""
+        return {"threshold": _finite(self.threshold), "precision": self.precision,
+                "recall": self.recall, "flagged": self.flagged}
+
+
+@dataclass(frozen=True)
+class PRBest(PRPoint):
+    """The F1-maximising point."""
+
+    f1: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {**super().to_json(), "f1": self.f1}
+
+
+@dataclass(frozen=True)
+class PRCurve:
+    """Precision-recall curve over the values of column ``over``, with its best point."""
+
+    over: str
+    rule: str
+    best: PRBest | None
+    points: list[PRPoint] = field(default_factory=list)
+
+    def describe(self, point: PRPoint) -> str:
+        """The flagging rule a point stands for, e.g. ``flag margin >= 0.0400``."""
+        t = point.threshold
+        if t == np.inf:
+            return "flag only claims without a score"
+        if t == -np.inf:
+            return "flag all claims"
+        if self.over == "-score":
+            return f"flag score <= {-t:.4f}"
+        verb = "link" if self.over == "score" else "flag"
+        return f"{verb} {self.over} >= {t:.4f}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict; the best point carries its rule (and ``score_threshold`` over
+        ``-score``)."""
+        best: dict[str, Any] | None = None
+        if self.best is not None:
+            best = {**self.best.to_json(), "rule": self.describe(self.best)}
+            if self.over == "-score" and np.isfinite(self.best.threshold):
+                best["score_threshold"] = -self.best.threshold
+        return {"over": self.over, "rule": self.rule, "best": best,
+                "points": [p.to_json() for p in self.points]}
+
+
+@dataclass(frozen=True)
+class FindingsMetrics:
+    """``pprl verify`` findings scored against the synthetic truth."""
+
+    files: list[str]
+    claims: int
+    positives: int
+    correct_links: int
+    missing_findings: int
+    unmatched_findings: int
+    overall: Detection
+    per_error_kind: dict[str, Detection]
+    false_alarms_per_1000_correct: FalseAlarms
+    status_counts: dict[str, int]
+    true_owner_top1: OwnerAccuracy | None
+    pr_curve: PRCurve
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {
+            "files": list(self.files), "claims": self.claims, "positives": self.positives,
+            "correct_links": self.correct_links, "missing_findings": self.missing_findings,
+            "unmatched_findings": self.unmatched_findings, "overall": self.overall.to_json(),
+            "per_error_kind": {k: v.to_json() for k, v in self.per_error_kind.items()},
+            "false_alarms_per_1000_correct": self.false_alarms_per_1000_correct.to_json(),
+            "status_counts": dict(self.status_counts),
+            "true_owner_top1": None if self.true_owner_top1 is None
+            else self.true_owner_top1.to_json(),
+            "pr_curve": self.pr_curve.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class LinksMetrics:
+    """A linkage result scored against true pairs."""
+
+    links: int
+    duplicate_links: int
+    true_pairs: int
+    quality: PRF
+    pr_curve: PRCurve | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict (``tp``, ``precision``… at the top level)."""
+        out: dict[str, Any] = {"links": self.links, "duplicate_links": self.duplicate_links,
+                               "true_pairs": self.true_pairs, **self.quality.to_json()}
+        if self.pr_curve is not None:
+            out["pr_curve"] = self.pr_curve.to_json()
+        return out
 
 
 def _read_table(source: pa.Table | str | Path, what: str,
@@ -63,9 +255,10 @@ def _np(table: pa.Table, column: str, dtype: Any = None) -> np.ndarray:
     """A column as numpy (nulls become NaN for floats, -1 for integers, '' for strings)."""
     col = table.column(column)
     if dtype is float:
-        return pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy(),
+                          dtype=np.float64)
     if dtype is int:
-        return pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy(), dtype=np.int64)
     return np.asarray(pc.fill_null(pc.cast(col, pa.string()), "").to_numpy(zero_copy_only=False),
                       dtype=object)
 
@@ -108,21 +301,28 @@ def _keys(files: pa.ChunkedArray, rows: np.ndarray, stems: dict[str, int]) -> np
     return ((ids[idx] if len(ids) else idx) << _ROW_BITS) + rows.astype(np.int64)
 
 
-def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
+def prf(tp: int, fp: int, fn: int) -> PRF:
     """Precision, recall and F1 from counts (0 where undefined)."""
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "precision": p, "recall": r, "f1": f}
+    return PRF(int(tp), int(fp), int(fn), p, r, f)
 
 
-def pr_curve(suspicion: np.ndarray, positive: np.ndarray, max_points: int = 200) -> dict[str, Any]:
-    """Precision-recall over thresholds ``suspicion >= t`` and the F1-maximising ``t``."""
+def pr_curve(suspicion: np.ndarray, positive: np.ndarray, max_points: int = 200, *,
+             over: str = "suspicion", rule: str = "", n_positives: int | None = None
+             ) -> PRCurve:
+    """Precision-recall over thresholds ``suspicion >= t`` and the F1-maximising ``t``.
+
+    NaN suspicion is left out of the ranking (never flagged); ``+inf`` is flagged at every
+    threshold and ``-inf`` only when everything is. Recall is relative to ``n_positives``
+    (default: the positives in ``positive``, NaN rows included).
+    """
     ok = ~np.isnan(suspicion)
     s, y = suspicion[ok], positive[ok]
-    n_pos = int(positive.sum())
+    n_pos = int(positive.sum()) if n_positives is None else int(n_positives)
     if not len(s) or not n_pos:
-        return {"best": None, "points": []}
+        return PRCurve(over, rule, None, [])
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order]
     last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # end of each tie group
@@ -134,10 +334,11 @@ def pr_curve(suspicion: np.ndarray, positive: np.ndarray, max_points: int = 200)
     best = int(np.argmax(f1))
     pick = np.unique(np.r_[np.linspace(0, len(last) - 1, min(max_points, len(last))).astype(int),
                            best])
-    points = [{"threshold": _finite(s[last[i]]), "precision": float(precision[i]),
-               "recall": float(recall[i])} for i in pick]
-    return {"best": {"threshold": _finite(s[last[best]]), "precision": float(precision[best]),
-                     "recall": float(recall[best]), "f1": float(f1[best])}, "points": points}
+    points = [PRPoint(float(s[last[i]]), float(precision[i]), float(recall[i]), int(flagged[i]))
+              for i in pick]
+    top = PRBest(float(s[last[best]]), float(precision[best]), float(recall[best]),
+                 int(flagged[best]), float(f1[best]))
+    return PRCurve(over, rule, top, points)
 
 
 def _finite(x: float) -> float | None:
@@ -165,22 +366,29 @@ def _register_numbers(register: str | Path | pa.Table | None) -> np.ndarray | No
 def _as_int_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """12-digit number strings as int64 (-1 for empty/non-numeric) for fast comparison."""
     try:
-        return pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy()
+        return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(),
+                          dtype=np.int64)
     except pa.ArrowException:  # invalid or unsupported cast: fall back to Python
         vals = column.to_pylist()
         return np.array([int(v) if v and str(v).isdigit() else -1 for v in vals], dtype=np.int64)
 
 
 def _suspicion(findings: pa.Table) -> tuple[np.ndarray, str]:
-    """Suspicion per finding: ``suspicion`` or ``margin`` column if present, else -score.
+    """Suspicion per finding: the ``suspicion`` or ``margin`` column if present, else -score.
 
-    Claims without a score (no pair: unknown or invalid number) are maximally suspicious.
+    Claims without a score (no claimed pair: unknown or invalid number) are flagged at
+    every threshold (``+inf``). A claim with a score but no ``margin`` has no alternative
+    in the register: the margin gives no reason to flag it, so it is flagged only when
+    every claim is (``-inf``).
     """
+    has_score = "score" in findings.column_names
+    scored = ~np.isnan(_np(findings, "score", float)) if has_score else np.zeros(
+        findings.num_rows, dtype=bool)
     for col in ("suspicion", "margin"):
         if col in findings.column_names:
             s = _np(findings, col, float)
-            return np.where(np.isnan(s), np.inf, s), col
-    if "score" not in findings.column_names:
+            return np.where(np.isnan(s), np.where(scored, -np.inf, np.inf), s), col
+    if not has_score:
         return np.full(findings.num_rows, np.nan), "none"
     s = -_np(findings, "score", float)
     return np.where(np.isnan(s), np.inf, s), "-score"
@@ -189,8 +397,8 @@ def _suspicion(findings: pa.Table) -> tuple[np.ndarray, str]:
 def evaluate_findings(
     findings: pa.Table | str | Path, truth: str | Path | pa.Table, claims_file: str | None = None,
     register: str | Path | pa.Table | None = None,
-) -> dict[str, Any]:
-    """Score ``pprl verify`` findings against ``truth.csv``; returns JSON-able metrics.
+) -> FindingsMetrics:
+    """Score ``pprl verify`` findings against ``truth.csv``.
 
     ``register`` maps register rows to numbers for the true-owner accuracy; it defaults
     to ``register.csv`` beside ``truth`` (skipped if absent).
@@ -236,31 +444,28 @@ def evaluate_findings(
     hard = [vocab.index(x) for x in HARD_FLAGS]
     flagged = {"suspect_only": np.isin(status, hard),
                "suspect_or_review": np.isin(status, hard + [vocab.index("review")])}
-    result: dict[str, Any] = {
-        "files": sorted(wanted), "claims": int(len(t)), "positives": int(positive.sum()), "correct_links": int(correct.sum()),
-        "missing_findings": int((~hit).sum()),
-        "unmatched_findings": int(len(f) - hit.sum()),  # assumes one finding per claim
-        "overall": {m: prf(*_counts(fl, positive, correct)) for m, fl in flagged.items()},
-        "per_error_kind": _per_kind(kind, positive, correct, flagged),
-        "false_alarms_per_1000_correct": _false_alarms(status, correct, vocab),
-        "status_counts": {v: int((status == i).sum()) for i, v in enumerate(vocab)
-                          if (status == i).any()},
-    }
-    result["true_owner_top1"] = _owner_accuracy(f, t, fi, link, _register_numbers(register))
     susp_f, source = _suspicion(f)
     susp = np.where(hit, susp_f[np.maximum(fi, 0)] if len(f) else np.nan, np.nan)
-    curve = pr_curve(susp, positive)
-    result["pr_curve"] = {"over": source, "rule": _rule(source), **curve}
-    if source == "-score" and curve["best"] is not None and curve["best"]["threshold"] is not None:
-        curve["best"]["score_threshold"] = -curve["best"]["threshold"]
-    return result
+    return FindingsMetrics(
+        files=sorted(wanted), claims=int(len(t)), positives=int(positive.sum()),
+        correct_links=int(correct.sum()), missing_findings=int((~hit).sum()),
+        unmatched_findings=int(len(f) - hit.sum()),  # assumes one finding per claim
+        overall=_detection(int(positive.sum()), flagged, positive, correct),
+        per_error_kind=_per_kind(kind, positive, correct, flagged),
+        false_alarms_per_1000_correct=_false_alarms(status, correct, vocab),
+        status_counts={v: int((status == i).sum()) for i, v in enumerate(vocab)
+                       if (status == i).any()},
+        true_owner_top1=_owner_accuracy(f, t, fi, link, _register_numbers(register)),
+        pr_curve=pr_curve(susp, positive, over=source, rule=_rule(source)),
+    )
 
 
 def _rule(source: str) -> str:
     """Human-readable flagging rule for the curve's threshold."""
     if source == "-score":
         return "flag when -score >= threshold (score <= -threshold); no score = always flagged"
-    return f"flag when {source} >= threshold; missing = always flagged"
+    return (f"flag when {source} >= threshold; no score = always flagged; a score but no "
+            f"{source} (no alternative) = flagged only when all are")
 
 
 def _counts(flag: np.ndarray, positive: np.ndarray, correct: np.ndarray) -> tuple[int, int, int]:
@@ -268,29 +473,33 @@ def _counts(flag: np.ndarray, positive: np.ndarray, correct: np.ndarray) -> tupl
     return int((flag & positive).sum()), int((flag & correct).sum()), int((~flag & positive).sum())
 
 
+def _detection(count: int, flagged: dict[str, np.ndarray], positive: np.ndarray,
+               correct: np.ndarray) -> Detection:
+    """Precision/recall/F1 of ``positive`` against the correct links, in both modes."""
+    return Detection(count, prf(*_counts(flagged["suspect_only"], positive, correct)),
+                     prf(*_counts(flagged["suspect_or_review"], positive, correct)))
+
+
 def _per_kind(kind: np.ndarray, positive: np.ndarray, correct: np.ndarray,
-              flagged: dict[str, np.ndarray]) -> dict[str, Any]:
+              flagged: dict[str, np.ndarray]) -> dict[str, Detection]:
     """One-vs-correct precision/recall/F1 per planted error kind."""
-    out: dict[str, Any] = {}
+    out: dict[str, Detection] = {}
     for k in sorted(set(kind[positive].tolist())):
         sel = positive & (kind == k)
-        out[k] = {"count": int(sel.sum())}
-        for m, fl in flagged.items():
-            out[k][m] = prf(*_counts(fl, sel, correct))
+        out[k] = _detection(int(sel.sum()), flagged, sel, correct)
     return out
 
 
-def _false_alarms(status: np.ndarray, correct: np.ndarray, vocab: tuple[str, ...]) -> dict[str, float]:
+def _false_alarms(status: np.ndarray, correct: np.ndarray, vocab: tuple[str, ...]) -> FalseAlarms:
     """Correct links not confirmed, per 1,000 correct links, by status (codes into vocab)."""
     n = max(int(correct.sum()), 1)
     review = int((correct & (status == vocab.index("review"))).sum())
     hard = int((correct & np.isin(status, [vocab.index(x) for x in HARD_FLAGS])).sum())
-    return {"review": 1000 * review / n, "suspect": 1000 * hard / n,
-            "total": 1000 * (review + hard) / n}
+    return FalseAlarms(1000 * review / n, 1000 * hard / n, 1000 * (review + hard) / n)
 
 
 def _owner_accuracy(f: pa.Table, t: pa.Table, fi: np.ndarray, link: np.ndarray,
-                    reg_numbers: np.ndarray | None) -> dict[str, Any] | None:
+                    reg_numbers: np.ndarray | None) -> OwnerAccuracy | None:
     """Share of wrong (and invalid) links whose best alternative is the true owner."""
     if reg_numbers is None or "candidate_ref_row" not in f.column_names:
         return None
@@ -299,16 +508,16 @@ def _owner_accuracy(f: pa.Table, t: pa.Table, fi: np.ndarray, link: np.ndarray,
     valid = (cand_t >= 0) & (cand_t < len(reg_numbers))
     number = np.where(valid, reg_numbers[np.where(valid, cand_t, 0)], -1)
     good = valid & (number == _as_int_numbers(t.column("true_number"))) & (number >= 0)
-    out: dict[str, Any] = {}
-    for label in ("wrong", "invalid_number"):
+
+    def count(label: str) -> OwnerCount:
         sel = link == label
-        out[label] = {"count": int(sel.sum()), "with_candidate": int((sel & valid).sum()),
-                      "correct_owner": int((sel & good).sum()),
-                      "accuracy": float((sel & good).sum() / sel.sum()) if sel.any() else 0.0}
-    return out
+        return OwnerCount(int(sel.sum()), int((sel & valid).sum()), int((sel & good).sum()),
+                          float((sel & good).sum() / sel.sum()) if sel.any() else 0.0)
+
+    return OwnerAccuracy(count("wrong"), count("invalid_number"))
 
 
-def evaluate_links(links: str | Path | pa.Table, truth_pairs: str | Path | pa.Table) -> dict[str, Any]:
+def evaluate_links(links: str | Path | pa.Table, truth_pairs: str | Path | pa.Table) -> LinksMetrics:
     """Precision/recall/F1 of a linkage result (``a_row, b_row[, score]``) against true pairs."""
     lk = _read_table(links, "links", {"a_row": pa.int64(), "b_row": pa.int64(), "score": pa.float64()})
     tp_ = _read_table(truth_pairs, "truth pairs", {"a_row": pa.int64(), "b_row": pa.int64()})
@@ -319,37 +528,28 @@ def evaluate_links(links: str | Path | pa.Table, truth_pairs: str | Path | pa.Ta
     lkey_u, first = np.unique(lkey, return_index=True)
     match = np.isin(lkey_u, tkey)
     tp = int(match.sum())
-    result: dict[str, Any] = {"links": int(len(lkey_u)), "duplicate_links": int(len(lkey) - len(lkey_u)),
-                              "true_pairs": int(len(tkey)),
-                              **prf(tp, len(lkey_u) - tp, len(tkey) - tp)}
-    if "score" in lk.column_names:
-        score = _np(lk, "score", float)[first]
-        curve = pr_curve(score, match)
-        if curve["best"] is not None:  # recall of the curve is relative to all true pairs
-            scale = tp / max(len(tkey), 1)
-            curve["best"]["recall"] *= scale
-            for p in curve["points"]:
-                p["recall"] *= scale
-            b = curve["best"]
-            b["f1"] = 2 * b["precision"] * b["recall"] / max(b["precision"] + b["recall"], 1e-300)
-        result["pr_curve"] = {"over": "score", "rule": "link when score >= threshold", **curve}
-    return result
+    curve = None
+    if "score" in lk.column_names:  # recall is relative to all true pairs, found or not
+        curve = pr_curve(_np(lk, "score", float)[first], match, over="score",
+                         rule="link when score >= threshold", n_positives=len(tkey))
+    return LinksMetrics(int(len(lkey_u)), int(len(lkey) - len(lkey_u)), int(len(tkey)),
+                        prf(tp, len(lkey_u) - tp, len(tkey) - tp), curve)
 
 
-def plot_pr(curve: dict[str, Any], path: str | Path, title: str = "Precision-recall") -> None:
+def plot_pr(curve: PRCurve, path: str | Path, title: str = "Precision-recall") -> None:
     """Write the precision-recall curve as a PNG (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = curve.get("points") or []
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-    ax.plot([p["recall"] for p in pts], [p["precision"] for p in pts], marker=".", lw=1)
-    best = curve.get("best")
-    if best:
-        ax.scatter([best["recall"]], [best["precision"]], color="red", zorder=3,
-                   label=f"max F1 {best['f1']:.3f}")
+    ax.plot([p.recall for p in curve.points], [p.precision for p in curve.points],
+            marker=".", lw=1)
+    best = curve.best
+    if best is not None:
+        ax.scatter([best.recall], [best.precision], color="red", zorder=3,
+                   label=f"max F1 {best.f1:.3f}: {curve.describe(best)}")
         ax.legend(loc="lower left")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)

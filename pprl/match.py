@@ -32,7 +32,7 @@ class MatchOptions:
     top_k: int | None = None
     all_candidates: bool = False
     blocking: str = "none"
-    workers: int | None = None
+    threads: int | None = None
 
 
 def key_matrix(enc: Encodings, names: list[str]) -> np.ndarray:
@@ -80,25 +80,25 @@ def checked_blocking(a: Encodings, b: Encodings | None, opts: MatchOptions):
 
 
 def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
-                dask_workers: int | None = None, scheduler: str | None = None) -> pa.Table:
+                workers: int | None = None, scheduler: str | None = None) -> pa.Table:
     """Match file A with file B (or A with itself when ``b_path`` is None).
 
     Returns a table ``a_row, b_row, score`` of the 1:1 links (default), every candidate
     pair (``all_candidates``) or the ``top_k`` best per A record, in the parties' own row
-    numbers, sorted by descending score. ``dask_workers`` (a local Dask cluster of that
+    numbers, sorted by descending score. ``workers`` (a local Dask cluster of that
     many processes) or ``scheduler`` (a running scheduler's address) run the search on a
-    cluster (:mod:`pprl.distributed`) with identical results; ``opts.workers`` stays the
+    cluster (:mod:`pprl.distributed`) with identical results; ``opts.threads`` is the
     thread count of the single-process engine.
     """
-    if dask_workers is not None or scheduler is not None:
+    if workers is not None or scheduler is not None:
         from pprl.distributed import match_distributed
 
-        return match_distributed(a_path, b_path, opts, workers=dask_workers, scheduler=scheduler)
+        return match_distributed(a_path, b_path, opts, workers=workers, scheduler=scheduler)
     a = read_encodings(a_path)
     b = read_encodings(b_path) if b_path is not None else None
     blocking = checked_blocking(a, b, opts)
     chunks = iter_candidates(a.clks, None if b is None else b.clks, opts.threshold,
-                             top_k=opts.top_k, workers=opts.workers, dedupe=b is None,
+                             top_k=opts.top_k, workers=opts.threads, dedupe=b is None,
                              blocking=blocking)
     cand = concat_candidates(list(chunks))
     return links_table(a, b, cand.q, cand.r, cand.score, opts)

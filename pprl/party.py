@@ -192,16 +192,17 @@ def block_key_column(spec: BlockKeySpec, normalized: dict[str, list[str | None]]
 
 def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
                    column_map: dict[str, str] | None = None, party: str | None = None,
-                   strict: bool = False, workers: int | None = None,
+                   strict: bool = False, processes: int | None = None,
                    progress: Progress | None = None) -> tuple[Encodings, EncodeReport]:
     """Encode a party's records: normalize, CLK-encode, pseudonymize, compute block keys.
 
     With ``strict`` a missing or invalid link key is an error naming the first rows;
     otherwise such rows are encoded with a null pseudonym and listed in the report,
     because dropping them would hide exactly the records that need checking.
+    ``processes`` is the number of local processes (default: the idle CPUs).
     """
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
-    n_workers = workers if workers is not None else idle_cpus()
+    n_workers = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
     normalized: dict[str, list[str | None]] = {}
     for name, values in raw.items():
@@ -213,7 +214,7 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
             report.unnormalizable[name] = failed
     columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]
     # privacy hardening (docs/privacy.md); exactly encode_clks when the schema has none
-    clks = hardened_clks(schema, columns, normalized, raw, secret, workers=workers,
+    clks = hardened_clks(schema, columns, normalized, raw, secret, workers=processes,
                          progress=progress)
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)

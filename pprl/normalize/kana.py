@@ -31,7 +31,6 @@ _SMALL_TO_LARGE = str.maketrans(
 )  # fmt: skip
 
 KATAKANA = "\u30a1-\u30fa\u30fd\u30fe\u31f0-\u31ff"
-_KATA_CHAR = re.compile(f"[{KATAKANA}]")
 _ITERATION = re.compile(f"([{KATAKANA}])([ヽヾ]+)")
 _LONG_AFTER_KANA = re.compile(f"(?<=[{KATAKANA}])[{re.escape(DASHES + WAVES)}]+")
 _ANY_LONG = re.compile(f"[{re.escape(DASHES + WAVES)}]")
@@ -99,8 +98,3 @@ def unify_long_vowels_after_kana(value: str) -> str:
 def unify_all_long_vowels(value: str) -> str:
     """Turn every hyphen, dash and wave dash into ー (pure-kana fields such as フリガナ)."""
     return _ANY_LONG.sub("ー", value)
-
-
-def has_katakana(value: str) -> bool:
-    """True when ``value`` contains at least one katakana character."""
-    return _KATA_CHAR.search(value) is not None

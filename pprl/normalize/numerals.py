@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 KANJI_DIGITS = "〇一二三四五六七八九"
 _DIGIT_VALUE = {c: i for i, c in enumerate(KANJI_DIGITS)} | {"零": 0}
 _UNIT_VALUE = {"十": 10, "百": 100, "千": 1000}
 KANJI_NUMERAL_CLASS = "[〇一二三四五六七八九十百千零]"
-_NUMERAL_RUN = re.compile(KANJI_NUMERAL_CLASS + "+")
 
 
 def kanji_to_int(numeral: str) -> int | None:
@@ -37,12 +34,3 @@ def kanji_to_int(numeral: str) -> int | None:
             return None
     return total + (current or 0)
 
-
-def replace_kanji_numerals(value: str) -> str:
-    """Replace every well-formed kanji-numeral run in ``value`` by arabic digits."""
-
-    def convert(match: re.Match[str]) -> str:
-        number = kanji_to_int(match.group(0))
-        return match.group(0) if number is None else str(number)
-
-    return _NUMERAL_RUN.sub(convert, value)

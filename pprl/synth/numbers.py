@@ -20,12 +20,6 @@ def from_digits(digits: np.ndarray) -> np.ndarray:
     return digits.astype(np.int64) @ _POW
 
 
-def is_valid_many(numbers: np.ndarray) -> np.ndarray:
-    """Vectorized check-digit test for int64 12-digit numbers."""
-    d = to_digits(numbers)
-    return check_digits(d[:, :11]) == d[:, 11]
-
-
 def with_check_digit(payloads: np.ndarray) -> np.ndarray:
     """Append the check digit to (n,) int64 11-digit payloads (digit loop, no (n, 11) matrix)."""
     total = np.zeros(len(payloads), dtype=np.int64)

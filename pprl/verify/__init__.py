@@ -22,8 +22,9 @@ Steps, in the order data flows:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -395,8 +396,8 @@ def schema_thresholds(enc: Encodings, overrides: dict[str, float] | None = None)
 def verify(reference: str | Path, claims: Sequence[str | Path], *,
            thresholds: Thresholds | dict[str, float] | None = None,
            blocking: Sequence[str] | None = None,
-           progress: Progress | None = None, workers: int | None = None,
-           scheduler: str | None = None) -> VerifyResult:
+           progress: Progress | None = None, threads: int | None = None,
+           workers: int | None = None, scheduler: str | None = None) -> VerifyResult:
     """Verify every claim record of ``claims`` against the ``reference`` register.
 
     ``thresholds`` is a full :class:`Thresholds`, or a dict overriding some of the
@@ -404,12 +405,43 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     cluster of that many processes) or ``scheduler`` (a running Dask scheduler's address)
     run the join, scoring and search on a cluster (:mod:`pprl.distributed`), with
     identical findings; without either, everything runs here and dask is not imported.
+    ``threads`` is the number of kernel threads in this process (default: all cores); a
+    Dask worker uses its own ``--nthreads``.
     """
+    if threads is not None and (workers is not None or scheduler is not None):
+        raise InputError("threads sets the kernel threads of one process; Dask workers use "
+                         "their own --nthreads: give threads or workers/scheduler, not both")
     if workers is not None or scheduler is not None:
         from pprl.distributed import verify_distributed
 
         return verify_distributed(reference, claims, thresholds=thresholds, blocking=blocking,
                                   progress=progress, workers=workers, scheduler=scheduler)
+    with _kernel_threads(threads):
+        return _verify_here(reference, claims, thresholds, blocking, progress)
+
+
+@contextlib.contextmanager
+def _kernel_threads(threads: int | None) -> Iterator[None]:
+    """Run the numba kernels on ``threads`` threads (None: leave numba's setting)."""
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _verify_here(reference: str | Path, claims: Sequence[str | Path],
+                 thresholds: Thresholds | dict[str, float] | None,
+                 blocking: Sequence[str] | None, progress: Progress | None) -> VerifyResult:
+    """The local engine: every step in this process."""
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -574,11 +606,13 @@ def _safe_name(label: str) -> str:
     return keep.strip("._") or "party"
 
 
-def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True
-                  ) -> list[Path]:
+def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True,
+                  formats: Sequence[str] = ("parquet", "csv")) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
-    ``party_scores=False`` withholds scores from the claims parties' views.
+    ``party_scores=False`` withholds scores from the claims parties' views. The findings
+    are written once per format in ``formats`` (``parquet``, ``csv``); the parties' views
+    as CSV when ``csv`` is among them, else as Parquet.
 
     Everything is first written to a temporary folder beside ``out_dir`` and moved into
     place only when all of it succeeded, so a failed run leaves no partial results.
@@ -592,12 +626,23 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
 
     from pprl.report import render_report
 
+    bad = sorted(set(formats) - {"parquet", "csv"})
+    if bad or not formats:
+        raise InputError(f"findings formats are parquet and csv, not {', '.join(bad) or 'none'}")
+    suffix = "csv" if "csv" in formats else "parquet"
+
+    def write(table: pa.Table, path: Path) -> None:
+        if path.suffix == ".csv":
+            pacsv.write_csv(table, path)
+        else:
+            pq.write_table(table, path)
+
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        pq.write_table(result.findings, tmp / "findings.parquet")
-        pacsv.write_csv(result.findings, tmp / "findings.csv")
+        for fmt in dict.fromkeys(formats):
+            write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
         parties.mkdir()
         used: set[str] = set()
@@ -606,9 +651,9 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
             while name in used:
                 name += "_"
             used.add(name)
-            pacsv.write_csv(party_view(table, party_scores), parties / f"{name}.csv")
+            write(party_view(table, party_scores), parties / f"{name}.{suffix}")
         ref_label = _safe_name(result.summary.reference.party)
-        pacsv.write_csv(result.reference_view, parties / f"{ref_label}.reference.csv")
+        write(result.reference_view, parties / f"{ref_label}.reference.{suffix}")
         (tmp / "summary.json").write_text(json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2),
                                           encoding="utf-8")
         (tmp / "report.html").write_text(render_report(result.findings, result.summary),
@@ -617,6 +662,9 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
         out.mkdir(exist_ok=True)
         if (out / "parties").exists():
             shutil.rmtree(out / "parties")
+        for stale in ("parquet", "csv"):  # a findings file of an earlier run's format
+            if stale not in formats:
+                (out / f"findings.{stale}").unlink(missing_ok=True)
         for rel in written:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).replace(out / rel)
