@@ -34,9 +34,9 @@ def match(
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
     opts = MatchOptions(threshold=threshold, top_k=top_k, all_candidates=all_candidates,
-                        blocking=blocking, workers=workers)
+                        blocking=blocking, threads=workers)
     table = match_files(files[0], None if dedupe else files[1], opts,
-                        dask_workers=dask_workers, scheduler=scheduler)
+                        workers=dask_workers, scheduler=scheduler)
     write_links(table, out, csv=csv)
     what = "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     console.print(f"{table.num_rows} {what} -> {out}", highlight=False)
