@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_verify import encode_all  # noqa: E402
 
 from pprl.compare.keyed import block_pair_count  # noqa: E402
-from pprl.distributed import verify_distributed  # noqa: E402
+from pprl.engines.dask import verify_dask  # noqa: E402
 from pprl.store import read_encodings, write_encodings  # noqa: E402
 from pprl.synth import SynthConfig, generate  # noqa: E402
 from pprl.verify import verify  # noqa: E402
@@ -169,14 +169,14 @@ def main() -> None:
                               host="127.0.0.1", dashboard_address=None) as cluster, \
                     Client(cluster) as client:
                 address = cluster.scheduler_address
-                verify_distributed(ref, claims, scheduler=address,
-                                   partition_rows=args.partition_rows)  # warm-up, untimed
+                verify_dask(ref, claims, scheduler=address,
+                            partition_rows=args.partition_rows)  # warm-up, untimed
                 best = None
                 for _ in range(args.repeat):
                     cpu0, t = worker_cpu(client), time.perf_counter()
                     with get_task_stream(client) as ts:
-                        res = verify_distributed(ref, claims, scheduler=address,
-                                                 partition_rows=args.partition_rows)
+                        res = verify_dask(ref, claims, scheduler=address,
+                                          partition_rows=args.partition_rows)
                     wall, cpu = time.perf_counter() - t, worker_cpu(client) - cpu0
                     prof = task_profile(ts.data)
                     ok = same_findings(base, res)

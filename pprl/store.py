@@ -22,11 +22,12 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,15 @@ from blake3 import blake3
 
 from pprl import __version__
 from pprl.errors import InputError, IntegrityError, MismatchError
+
+__all__ = [
+    "FORMAT", "FORMAT_VERSION", "METADATA_KEY", "TOKEN_BYTES", "Encodings", "Outline",
+    "RowRange", "atomic_path", "bit_statistics", "block_column", "check_compatible",
+    "check_file", "check_metadata", "content_digest", "duplicate_tokens", "fixed_to_numpy",
+    "is_url", "open_input", "process_cache", "read_encodings", "read_outline",
+    "read_row_group", "row_ranges", "streamed_digest", "to_table", "token_groups",
+    "unreadable", "write_clkhash_json", "write_encodings",
+]
 
 FORMAT = "pprl-encodings"
 FORMAT_VERSION = 1
@@ -71,6 +81,43 @@ class Encodings:
         """The party label, or the file name when none was given."""
         return str(self.meta.get("party") or (self.path.name if self.path else "encodings"))
 
+    def outline(self) -> Outline:
+        """This file's :class:`Outline` (shares the arrays, copies nothing)."""
+        return Outline(rows=self.rows, has_token=self.has_token, meta=self.meta,
+                       path=self.path, block_key_names=tuple(self.block_keys))
+
+
+@dataclass
+class Outline:
+    """What a run's driver keeps of an encoding file: rows, which records carry a
+    pseudonym, and the metadata; no CLKs, pseudonyms or block-key values, so its memory
+    does not grow with the CLKs. :func:`read_outline` reads one from a file or URL;
+    :meth:`Encodings.outline` gives the outline of a file already read."""
+
+    rows: np.ndarray
+    has_token: np.ndarray
+    meta: dict[str, Any]
+    path: Path | None = None
+    block_key_names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def nbits(self) -> int:
+        """CLK length in bits."""
+        return int(self.meta.get("nbits", 0))
+
+    @property
+    def label(self) -> str:
+        """The party label, or the file name when none was given."""
+        return str(self.meta.get("party") or (self.path.name if self.path else "encodings"))
+
+    @property
+    def digest(self) -> str:
+        """The content digest recorded in the file's metadata ("" when none)."""
+        return str(self.meta.get("digest") or "")
+
 
 DIGEST_BLOCK = 1 << 16  # rows per update: bounded temporaries for masked columns
 
@@ -78,7 +125,7 @@ DIGEST_BLOCK = 1 << 16  # rows per update: bounded temporaries for masked column
 def _buffer(array: np.ndarray, dtype: str | type) -> memoryview:
     """The bytes of an array in a fixed dtype, without a copy when it already is one."""
     flat = np.ascontiguousarray(array, dtype=dtype).reshape(-1)
-    return memoryview(flat.view(np.uint8))
+    return flat.view(np.uint8).data
 
 
 def content_digest(enc: Encodings) -> str:
@@ -188,19 +235,162 @@ def read_encodings(path: str | os.PathLike[str]) -> Encodings:
     truncated, edited or inconsistent files and :class:`InputError` for files that are
     not encodings at all.
     """
-    p = Path(path)
-    if not p.is_file():
+    p = Path(str(path))
+    if not is_url(path) and not p.is_file():
         raise InputError(f"{p}: file not found")
-    if p.suffix.lower() == ".json":
+    if p.suffix.lower() == ".json" and not is_url(path):
         return _read_clkhash_json(p)
-    try:
-        pf = pq.ParquetFile(p)
-        meta = check_metadata(p, pf.schema_arrow, pf.metadata.num_rows)
-        enc = _read_row_groups(pf, meta, p)
-    except (pa.ArrowException, OSError) as exc:
-        raise unreadable(p, exc) from None
+    with open_input(path) as source:
+        try:
+            pf = pq.ParquetFile(source)
+            meta = check_metadata(p, pf.schema_arrow, pf.metadata.num_rows)
+            enc = _read_row_groups(pf, meta, p)
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(p, exc) from None
     _check_digest(enc, p)
     return enc
+
+
+# ----------------------------------------------------------- URLs, outlines, row ranges
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """True for fsspec URLs (``s3://...``, ``file://...``): read through fsspec."""
+    return "://" in str(path)
+
+
+@contextmanager
+def open_input(path: str | os.PathLike[str]) -> Iterator[str | IO[bytes]]:
+    """A local path as is (Arrow opens it itself), or an open fsspec file for a URL.
+
+    A URL that cannot be opened is a one-line :class:`InputError`.
+    """
+    if not is_url(path):
+        yield str(path)
+        return
+    import fsspec
+
+    try:
+        opened = fsspec.open(str(path), "rb")
+        f = opened.open()
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"{path}: cannot open ({str(exc).splitlines()[0][:120]})") from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def read_outline(path: str | os.PathLike[str]) -> Outline:
+    """An encoding file's :class:`Outline` (rows, pseudonym presence, metadata), read one
+    row group at a time; the content digest is checked by :func:`check_file`."""
+    p = Path(str(path))
+    if not is_url(path) and not p.is_file():
+        raise InputError(f"{path}: file not found")
+    with open_input(path) as source:
+        try:
+            pf = pq.ParquetFile(source)
+            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+            n = pf.metadata.num_rows
+            rows, has = np.empty(n, np.int64), np.empty(n, bool)
+            at = 0
+            for rg in range(pf.num_row_groups):
+                table = pf.read_row_group(rg, columns=["row", "token"])
+                stop = at + table.num_rows
+                rows[at:stop] = table.column("row").to_numpy()
+                has[at:stop] = ~np.asarray(table.column("token").is_null()
+                                           .to_numpy(zero_copy_only=False))
+                at = stop
+        except (pa.ArrowException, OSError, KeyError) as exc:
+            raise IntegrityError(f"{path}: not a readable encoding file "
+                                 f"({str(exc).splitlines()[0][:120]})") from None
+    return Outline(rows=rows, has_token=has, meta=meta, path=p,
+                   block_key_names=tuple(meta.get("block_keys", [])))
+
+
+def check_file(path: str, digest: str) -> None:
+    """Check a whole encoding file against an expected digest, streaming (one column of one
+    row group at a time, so a Dask worker can check a file it never holds whole)."""
+    with open_input(path) as source:
+        try:
+            pf = pq.ParquetFile(source)
+            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+            actual = streamed_digest(pf, meta, path)
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(path, exc) from None
+    if meta.get("digest") != digest:
+        raise IntegrityError(f"{path}: the file changed while it was being verified")
+    if actual != digest:
+        raise IntegrityError(f"{path}: content digest mismatch: the file was modified after "
+                             "encoding")
+
+
+@dataclass(frozen=True)
+class RowRange:
+    """Rows ``[start, stop)`` of a file, inside row group ``row_group`` whose first row is
+    ``group_start``: a task reads exactly one row group."""
+
+    row_group: int
+    group_start: int
+    start: int
+    stop: int
+
+
+def row_ranges(path: str | os.PathLike[str], partition_rows: int) -> list[RowRange]:
+    """A file cut into ranges of at most about ``partition_rows`` rows that never cross
+    a row group."""
+    with open_input(path) as source:
+        md = pq.ParquetFile(source).metadata
+    out, offset = [], 0
+    for rg in range(md.num_row_groups):
+        n = md.row_group(rg).num_rows
+        pieces = max(1, -(-n // max(1, partition_rows)))
+        bounds = np.linspace(0, n, pieces + 1).round().astype(int)
+        out += [RowRange(rg, offset, offset + int(a), offset + int(b))
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        offset += n
+    return out
+
+
+_T = TypeVar("_T")
+_CACHE: dict[str, tuple[tuple[object, ...], object]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def process_cache(key: tuple[object, ...], build: Callable[[], _T]) -> _T:
+    """One cached value per kind of key (``key[0]``) per process: the last one built.
+
+    The lock guards the dictionary only; ``build`` (a Parquet read) runs outside it, so
+    threads reading different row groups do not wait for each other. Two threads asking
+    for the same missing key may both build it; the values are equal.
+    """
+    kind = str(key[0])
+    with _CACHE_LOCK:
+        hit = _CACHE.get(kind)
+    if hit is not None and hit[0] == key:
+        return hit[1]  # type: ignore[return-value]
+    value = build()
+    with _CACHE_LOCK:
+        _CACHE[kind] = (key, value)
+    return value
+
+
+def read_row_group(path: str, row_group: int, columns: tuple[str, ...], digest: str
+                   ) -> tuple[pa.Table, dict[str, Any]]:
+    """Some columns of one row group, after checking the file's metadata and that its
+    digest claim is ``digest`` (cached per process: the row group read last)."""
+    def build() -> tuple[pa.Table, dict[str, Any]]:
+        with open_input(path) as source:
+            try:
+                pf = pq.ParquetFile(source)
+                meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+                table = pf.read_row_group(row_group, columns=list(columns))
+            except (pa.ArrowException, OSError) as exc:
+                raise unreadable(path, exc) from None
+        if meta.get("digest") != digest:
+            raise IntegrityError(f"{path}: the file changed while it was being verified")
+        return table, meta
+    return process_cache(("columns", path, row_group, columns, digest), build)
 
 
 def unreadable(p: str | os.PathLike[str], exc: BaseException) -> IntegrityError:
@@ -218,6 +408,8 @@ def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) 
         meta = json.loads(raw_meta)
     except json.JSONDecodeError:
         raise IntegrityError(f"{p}: pprl metadata is damaged") from None
+    if not isinstance(meta, dict):
+        raise IntegrityError(f"{p}: pprl metadata is damaged (not a JSON object)")
     if meta.get("format") != FORMAT:
         raise InputError(f"{p}: not a pprl encoding file (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -254,11 +446,11 @@ def _fill(enc: Encodings, start: int, table: pa.Table, p: Path) -> None:
     nbytes = enc.clks.shape[1] * 8
     enc.rows[start:stop] = table.column("row").to_numpy()
     token = table.column("token")
-    enc.tokens[start:stop] = _fixed_to_numpy(token, TOKEN_BYTES, copy=False)
+    enc.tokens[start:stop] = fixed_to_numpy(token, TOKEN_BYTES, copy=False)
     enc.has_token[start:stop] = ~np.asarray(token.is_null().to_numpy(zero_copy_only=False))
-    enc.clks[start:stop] = _fixed_to_numpy(table.column("clk"), nbytes, copy=False).view("<u8")
+    enc.clks[start:stop] = fixed_to_numpy(table.column("clk"), nbytes, copy=False).view("<u8")
     for name, (values, valid) in enc.block_keys.items():
-        values[start:stop], valid[start:stop] = _block_column(table, name, p)
+        values[start:stop], valid[start:stop] = block_column(table, name, p)
 
 
 def _read_row_groups(pf: pq.ParquetFile, meta: dict[str, Any], p: Path) -> Encodings:
@@ -295,17 +487,17 @@ def streamed_digest(pf: pq.ParquetFile, meta: dict[str, Any], p: str | os.PathLi
         h.update(_buffer(present(column(rg, "token")), np.uint8))
     for rg in groups:
         token = column(rg, "token")
-        tokens = _fixed_to_numpy(token, TOKEN_BYTES, copy=False)
+        tokens = fixed_to_numpy(token, TOKEN_BYTES, copy=False)
         h.update(_buffer(np.where(present(token)[:, None], tokens, 0), np.uint8))
     for rg in groups:
-        h.update(_buffer(_fixed_to_numpy(column(rg, "clk"), nbytes, copy=False).view("<u8"), "<u8"))
+        h.update(_buffer(fixed_to_numpy(column(rg, "clk"), nbytes, copy=False).view("<u8"), "<u8"))
     for name in sorted(meta.get("block_keys", [])):
         h.update(name.encode("utf-8"))
         for rg in groups:
-            _, valid = _block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name, Path(p))
+            _, valid = block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name, Path(p))
             h.update(_buffer(valid, np.uint8))
         for rg in groups:
-            values, valid = _block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name,
+            values, valid = block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name,
                                           Path(p))
             h.update(_buffer(np.where(valid, values, 0), "<u8"))
     return h.hexdigest()
@@ -317,19 +509,14 @@ def _check_digest(enc: Encodings, p: Path) -> None:
         raise IntegrityError(f"{p}: content digest mismatch: the file was modified after encoding")
 
 
-def _from_table(table: pa.Table, p: Path) -> Encodings:
-    """Check metadata, columns and digest of an in-memory table and build :class:`Encodings`."""
-    meta = check_metadata(p, table.schema, table.num_rows)
-    enc = _empty_encodings(table.num_rows, meta, p)
-    _fill(enc, 0, table, p)
-    _check_digest(enc, p)
-    return enc
-
-
-def _fixed_to_numpy(column: pa.ChunkedArray, width: int, copy: bool = True) -> np.ndarray:
+def fixed_to_numpy(column: pa.ChunkedArray | pa.Array, width: int, copy: bool = True
+                   ) -> np.ndarray:
     """(n, width) uint8 array of a fixed_size_binary column (null slots hold whatever
     bytes the file has; callers mask them). ``copy=False`` returns a read-only view."""
-    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if isinstance(column, pa.ChunkedArray):
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    else:
+        arr = column
     n = len(arr)
     buf = arr.buffers()[1]
     data = np.frombuffer(buf, dtype=np.uint8, count=(arr.offset + n) * width)
@@ -337,7 +524,9 @@ def _fixed_to_numpy(column: pa.ChunkedArray, width: int, copy: bool = True) -> n
     return view.copy() if copy else view
 
 
-def _block_column(table: pa.Table, name: str, p: Path) -> tuple[np.ndarray, np.ndarray]:
+def block_column(table: pa.Table, name: str, p: str | os.PathLike[str]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 values, valid mask) of block key ``name`` in a table (a row group)."""
     column = f"block_{name}"
     if column not in table.column_names:
         raise IntegrityError(f"{p}: block key column '{column}' is missing")
@@ -365,7 +554,7 @@ def _read_clkhash_json(p: Path) -> Encodings:
                      meta={"format": "clkhash-json", "nbits": width * 8, "count": n}, path=p)
 
 
-def check_compatible(a: Encodings, b: Encodings) -> None:
+def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
     """Refuse to compare files made with different secrets, schemas or filter lengths."""
     la, lb = a.path or "first file", b.path or "second file"
     if a.nbits != b.nbits:
@@ -399,7 +588,7 @@ def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:
         "records": n,
         "with_link_key": int(enc.has_token.sum()),
         "without_link_key": int(n - enc.has_token.sum()),
-        "duplicate_link_keys": _duplicate_tokens(enc),
+        "duplicate_link_keys": duplicate_tokens(enc.tokens, enc.has_token),
         "popcount_mean": round(float(popcounts.mean()), 2),
         "popcount_min": int(popcounts.min()),
         "popcount_max": int(popcounts.max()),
@@ -411,11 +600,39 @@ def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:
     }
 
 
-def _duplicate_tokens(enc: Encodings) -> int:
-    """How many non-null pseudonyms occur on more than one record."""
-    tokens = enc.tokens[enc.has_token]
-    if tokens.shape[0] == 0:
+def token_groups(tokens: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """For each record, the position of the first record holding the same pseudonym
+    (all 32 bytes compared), or -1 without one: equal ids mean equal pseudonyms.
+
+    Sorts on the first 8 bytes (a keyed hash, so they practically never collide) and
+    settles the rare runs of equal first bytes on the whole pseudonym.
+    """
+    n = tokens.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(valid)
+    if not len(idx):
+        return out
+    keys = np.ascontiguousarray(tokens[idx, :8]).view("<u8").ravel()
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    start = np.r_[True, sk[1:] != sk[:-1]]
+    first = idx[order][np.maximum.accumulate(np.where(start, np.arange(len(sk)), 0))]
+    out[idx[order]] = first
+    runs = np.flatnonzero(~start)  # members of a run of equal first 8 bytes
+    if len(runs):
+        members = np.unique(np.concatenate([idx[order][runs], first[runs]]))
+        view = np.ascontiguousarray(tokens[members]).view(np.dtype((np.void, TOKEN_BYTES)))
+        _, inverse = np.unique(view.ravel(), return_inverse=True)
+        lowest = np.full(int(inverse.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(lowest, inverse.ravel(), members)
+        out[members] = lowest[inverse.ravel()]
+    return out
+
+
+def duplicate_tokens(tokens: np.ndarray, valid: np.ndarray) -> int:
+    """How many distinct pseudonyms (all 32 bytes) occur on more than one record."""
+    groups = token_groups(tokens, valid)
+    groups = groups[groups >= 0]
+    if not len(groups):
         return 0
-    view = np.ascontiguousarray(tokens).view(np.dtype((np.void, TOKEN_BYTES))).ravel()
-    _, counts = np.unique(view, return_counts=True)
-    return int((counts > 1).sum())
+    return int((np.bincount(groups) > 1).sum())

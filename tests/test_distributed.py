@@ -16,7 +16,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster, WorkerPlugin  # noqa: E402
 
-from pprl.distributed import match_distributed, verify_distributed  # noqa: E402
+from pprl.engines.dask import match_dask, verify_dask  # noqa: E402
 from pprl.errors import PprlError  # noqa: E402
 from pprl.keys import load_secret, write_secret  # noqa: E402
 from pprl.match import MatchOptions, match_files  # noqa: E402
@@ -26,6 +26,8 @@ from pprl.schema import load_schema  # noqa: E402
 from pprl.store import Encodings, read_encodings, write_encodings  # noqa: E402
 from pprl.synth import SynthConfig, generate  # noqa: E402
 from pprl.verify import verify  # noqa: E402
+
+WAIT = 60  # seconds any wait for the cluster may take in these tests
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def test_verify_identical_to_single_process(cluster, files):
     """Many small partitions over several row groups and two claims files: same findings."""
     address, _ = cluster
     single = verify(files / "register.parquet", _claims(files))
-    dist = verify_distributed(files / "register.parquet", _claims(files), scheduler=address,
+    dist = verify_dask(files / "register.parquet", _claims(files), scheduler=address,
                               partition_rows=256)
     _assert_same_findings(single, dist)
     assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
@@ -119,7 +121,7 @@ def test_duplicated_register_numbers_and_empty_claims(cluster, files, tmp_path):
     write_encodings(_subset(claims, np.arange(0), "empty"), tmp_path / "empty.parquet")
     inputs = [files / "bank.parquet", tmp_path / "empty.parquet"]
     single = verify(tmp_path / "register.parquet", inputs)
-    dist = verify_distributed(tmp_path / "register.parquet", inputs, scheduler=address,
+    dist = verify_dask(tmp_path / "register.parquet", inputs, scheduler=address,
                               partition_rows=300)
     _assert_same_findings(single, dist)
     assert any("more than once" in w for w in dist.summary.warnings)
@@ -130,7 +132,7 @@ def test_verify_on_multithreaded_workers(files):
     the same findings."""
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as c:  # a free port: the module's cluster holds 8787
-        dist = verify_distributed(files / "register.parquet", _claims(files),
+        dist = verify_dask(files / "register.parquet", _claims(files),
                                   scheduler=c.scheduler_address, partition_rows=512)
     _stop_dask_threads()
     _assert_same_findings(verify(files / "register.parquet", _claims(files)), dist)
@@ -140,7 +142,7 @@ def test_verify_reads_fsspec_urls(cluster, files):
     """Files named by fsspec URLs (here ``file://``) are read by the workers through fsspec."""
     address, _ = cluster
     single = verify(files / "register.parquet", _claims(files))
-    dist = verify_distributed(f"file://{files / 'register.parquet'}",
+    dist = verify_dask(f"file://{files / 'register.parquet'}",
                               [f"file://{p}" for p in _claims(files)], scheduler=address)
     for name in single.findings.column_names:
         assert dist.findings.column(name).to_pylist() == \
@@ -169,7 +171,7 @@ def test_match_identical_to_single_process(cluster, files, opts, two_files):
     a = files / "insurer.parquet"
     b = files / "register.parquet" if two_files else None
     single = match_files(a, b, opts)
-    dist = match_distributed(a, b, opts, scheduler=address, partition_rows=512)
+    dist = match_dask(a, b, opts, scheduler=address, partition_rows=512)
     assert single.num_rows > 0
     assert single.to_pylist() == dist.to_pylist()
 
@@ -200,14 +202,14 @@ def test_killed_worker_is_rescheduled_with_identical_results(cluster, files, tmp
     marker = tmp_path / "crashed"
     client.register_plugin(CrashOnce(str(marker)), name="crash-once")
     try:
-        dist = verify_distributed(files / "register.parquet", _claims(files), scheduler=address,
-                                  partition_rows=512)
+        dist = verify_dask(files / "register.parquet", _claims(files), scheduler=address,
+                           partition_rows=512, timeout=300)
     finally:
         client.unregister_worker_plugin("crash-once")
     assert marker.exists(), "the plugin never killed a worker: the test proved nothing"
     single = verify(files / "register.parquet", _claims(files))
     _assert_same_findings(single, dist)
-    client.wait_for_workers(2)
+    client.wait_for_workers(2, timeout=WAIT)
 
 
 class CrashAlways(WorkerPlugin):
@@ -221,34 +223,37 @@ class CrashAlways(WorkerPlugin):
             os._exit(1)
 
 
-def test_worker_dying_every_time_fails_cleanly_without_output(cluster, files, tmp_path):
-    """After the allowed failures, one PprlError line and no output folder."""
+def test_worker_dying_every_time_fails_cleanly_without_output(files, tmp_path):
+    """After the allowed failures, one PprlError line and no output folder.
+
+    On a cluster of its own: workers killed again and again may not come back, and the
+    module's cluster must stay usable. Every wait here is bounded.
+    """
     from pprl_cli.main import app
     from typer.testing import CliRunner
 
-    address, client = cluster
-    client.register_plugin(CrashAlways(), name="crash-always")
-    try:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as c, Client(c) as client:
+        client.wait_for_workers(1, timeout=WAIT)
+        client.register_plugin(CrashAlways(), name="crash-always")
         result = CliRunner().invoke(app, [
             "verify", "--reference", str(files / "register.parquet"),
             "--claims", str(files / "bank.parquet"), "--out", str(tmp_path / "out"),
-            "--scheduler", address])
-    finally:
-        client.unregister_worker_plugin("crash-always")
+            "--scheduler", c.scheduler_address])
+    _stop_dask_threads()
     assert result.exit_code != 0
     assert "worker died" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
-    client.wait_for_workers(2)
 
 
 def test_unreachable_scheduler_is_one_line_error(files):
     """No scheduler at the address: one PprlError line, no traceback."""
     # in a subprocess: dask leaves its IO-loop thread behind when a Client cannot connect
     code = (
-        "from pprl.distributed import verify_distributed\n"
+        "from pprl.engines.dask import verify_dask\n"
         "from pprl.errors import PprlError\n"
         "try:\n"
-        f"    verify_distributed({str(files / 'register.parquet')!r}, "
+        f"    verify_dask({str(files / 'register.parquet')!r}, "
         f"[{str(files / 'bank.parquet')!r}], scheduler='tcp://127.0.0.1:1', connect_timeout=2)\n"
         "except PprlError as exc:\n"
         "    print('ERROR', exc)\n"
@@ -281,15 +286,16 @@ def test_cli_verify_on_cluster_writes_identical_findings(cluster, files, tmp_pat
 
 def test_register_changed_on_storage_is_refused(cluster, files):
     """A worker that reads a file other than the one the driver planned for refuses it."""
-    from pprl.distributed import JOIN, SplitTask, check_file, split_rows
+    from pprl.partition import SplitTask, split_rows
+    from pprl.store import check_file
 
     _, client = cluster
     ref = str(files / "register.parquet")
-    task = SplitTask(ref, "0" * 64, 0, 0, 0, 10, 0, JOIN, 4)
+    task = SplitTask(ref, "0" * 64, 0, 0, 0, 10, 0, None, 4)
     with pytest.raises(PprlError, match="changed while it was being verified"):
-        client.submit(split_rows, task, pure=False).result()
+        client.submit(split_rows, task, pure=False).result(timeout=WAIT)
     with pytest.raises(PprlError, match="changed while it was being verified"):
-        client.submit(check_file, ref, "0" * 64, pure=False).result()
+        client.submit(check_file, ref, "0" * 64, pure=False).result(timeout=WAIT)
 
 
 def _tampered(src: Path, dst: Path) -> Path:
@@ -311,7 +317,7 @@ def test_tampered_file_is_refused_in_keyed_match(cluster, files, tmp_path):
     address, _ = cluster
     bad = _tampered(files / "bank.parquet", tmp_path / "bank.parquet")
     with pytest.raises(PprlError, match="content digest mismatch"):
-        match_distributed(files / "insurer.parquet", bad,
+        match_dask(files / "insurer.parquet", bad,
                           MatchOptions(threshold=0.7, blocking="keys"), scheduler=address)
 
 
@@ -345,7 +351,7 @@ def test_streamed_digest_equals_content_digest(files):
 
 def test_partitions_are_even_and_keep_keys_together():
     """Every key lands in one partition; hashed keys spread evenly."""
-    from pprl.distributed import partition_of
+    from pprl.partition import partition_of
 
     keys = np.random.default_rng(3).integers(0, 2**64, 200_000, dtype=np.uint64)
     part = partition_of(np.concatenate([keys, keys[:1000]]), 16)
@@ -392,7 +398,8 @@ def test_partitioned_search_equals_single_process_kernel(case):
     """Top-2 per block-key range, folded with fold_best, is the single-process top-1 with
     exclusion — ties, repeated records and several keys included."""
     from pprl.compare.keyed import topk_by_block_keys
-    from pprl.distributed import _top2, fold_best, partition_of
+    from pprl.partition import partition_of
+    from pprl.verify.search import fold_best, top2
 
     queries, refs, keys, exclude, parts, threshold = case
     want_r, want_s = topk_by_block_keys(queries, refs, keys, k=1, threshold=threshold,
@@ -404,8 +411,8 @@ def test_partitioned_search_equals_single_process_kernel(case):
         for p in range(parts):
             qi = np.flatnonzero(q_ok & (q_part == p))
             ri = np.flatnonzero(r_ok & (r_part == p))
-            r2, s2 = _top2({"idx": qi, "clk": queries[qi], "value": q_val[qi]},
-                           {"idx": ri, "clk": refs[ri], "value": r_val[ri]}, threshold)
+            r2, s2 = top2(queries[qi], q_val[qi], np.ones(len(qi), bool), ri, refs[ri],
+                          r_val[ri], np.ones(len(ri), bool), threshold)
             fold_best(best, best_s, best_key, qi, r2, s2, exclude, order)
     assert best.tolist() == want_r[:, 0].tolist()
     assert np.where(best >= 0, best_s, -1).tolist() == want_s[:, 0].tolist()

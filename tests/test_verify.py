@@ -12,22 +12,27 @@ from pprl.store import Encodings, write_encodings
 from pprl.verify import Thresholds, verify, write_outputs
 
 WORDS = 16
-RNG = np.random.default_rng(7)
 
 
-def person() -> np.ndarray:
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    """A generator seeded per test, so fixtures do not depend on the order tests run in."""
+    return np.random.default_rng(7)
+
+
+def person(rng: np.random.Generator) -> np.ndarray:
     """A random 1024-bit CLK with about 30% of bits set."""
-    bits = RNG.random(WORDS * 64) < 0.3
+    bits = rng.random(WORDS * 64) < 0.3
     return np.packbits(bits).view("<u8").copy()
 
 
-def variant(clk: np.ndarray, keep: float) -> np.ndarray:
+def variant(rng: np.random.Generator, clk: np.ndarray, keep: float) -> np.ndarray:
     """Keep a fraction of the set bits and add as many random ones: Dice about ``keep``."""
     bits = np.unpackbits(clk.view(np.uint8)).astype(bool)
     on = np.flatnonzero(bits)
     off = np.flatnonzero(~bits)
-    drop = RNG.choice(on, int(round(len(on) * (1 - keep))), replace=False)
-    add = RNG.choice(off, len(drop), replace=False)
+    drop = rng.choice(on, int(round(len(on) * (1 - keep))), replace=False)
+    add = rng.choice(off, len(drop), replace=False)
     bits[drop] = False
     bits[add] = True
     return np.packbits(bits).view("<u8").copy()
@@ -37,33 +42,35 @@ def token(i: int) -> np.ndarray:
     return np.frombuffer(i.to_bytes(4, "little") * 8, dtype=np.uint8)
 
 
-def encodings(clks, tokens, label, path) -> Encodings:
+def encodings(clks, tokens, label, path, schema=None) -> Encodings:
     n = len(clks)
     has = np.array([t is not None for t in tokens])
     toks = np.stack([token(t) if t is not None else np.zeros(32, np.uint8) for t in tokens])
     enc = Encodings(rows=np.arange(n, dtype=np.int64), tokens=toks, has_token=has,
                     clks=np.stack(clks), meta={"party": label, "key_fingerprint": "a" * 16,
                                                "schema_digest": "b" * 32,
-                                               "schema_name": "jp-resident"},
+                                               "schema_name": "jp-resident",
+                                               **({"schema": schema} if schema else {})},
                     block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))})
     write_encodings(enc, path)
     return enc
 
 
 @pytest.fixture()
-def case(tmp_path):
-    a, b, c, e = person(), person(), person(), person()
-    c_twin = variant(c, 0.99)
-    register = [a, b, c, c_twin, person()]
+def case(tmp_path, rng):
+    a, b, c, e = person(rng), person(rng), person(rng), person(rng)
+    c_twin = variant(rng, c, 0.99)
+    register = [a, b, c, c_twin, person(rng)]
     write = encodings(register, [1, 2, 3, 4, 5], "register", tmp_path / "register.parquet")
+    a_claimed = variant(rng, a, 0.97)
     claims = [
-        (variant(a, 0.97), 1),   # 0 confirmed
-        (variant(b, 0.97), 1),   # 1 B's record under A's number: suspect, better match elsewhere
-        (variant(a, 0.56), 1),   # 2 weak: review
-        (e, 1),                  # 3 unrelated person, not in register: suspect, low score
-        (variant(a, 0.97), None),  # 4 invalid number
-        (variant(a, 0.97), 99),  # 5 unknown number
-        (c.copy(), 3),           # 6 twin: thin evidence, review
+        (a_claimed, 1),               # 0 confirmed
+        (variant(rng, b, 0.97), 1),   # 1 B's record under A's number: suspect, better match elsewhere
+        (variant(rng, a, 0.56), 1),   # 2 weak: review
+        (e, 1),                       # 3 unrelated person, not in register: suspect, low score
+        (variant(rng, a_claimed, 0.98), None),  # 4 invalid number
+        (variant(rng, a_claimed, 0.98), 99),  # 5 unknown number, the same person as claim 0
+        (c.copy(), 3),                # 6 twin: thin evidence, review
     ]
     encodings([c for c, _ in claims], [t for _, t in claims], "insurer",
               tmp_path / "insurer.parquet")
@@ -132,6 +139,69 @@ def test_thresholds_are_options(case):
     assert column(strict, "status")[0] == "review"
 
 
+TUNED = {"pprl": {"verify": {"confirm_score": 0.7, "suspect_score": 0.3, "search_score": 0.4}}}
+
+
+def test_threshold_overrides_keep_the_schemas_tuned_values(tmp_path, rng):
+    """A mapping overrides single values on top of the schema's; a full Thresholds is used
+    exactly as given; no thresholds means the schema's values."""
+    a = person(rng)
+    encodings([a], [1], "register", tmp_path / "register.parquet", schema=TUNED)
+    encodings([variant(rng, a, 0.9)], [1], "insurer", tmp_path / "insurer.parquet",
+              schema=TUNED)
+    tuned = Thresholds(confirm_score=0.7, suspect_score=0.3, search_score=0.4)
+    assert run(tmp_path).summary.thresholds == tuned
+    overridden = run(tmp_path, thresholds={"confirm_score": 0.8, "margin_suspect": None})
+    assert overridden.summary.thresholds == Thresholds(confirm_score=0.8, suspect_score=0.3,
+                                                       search_score=0.4)
+    given = Thresholds(confirm_score=0.9)
+    assert run(tmp_path, thresholds=given).summary.thresholds == given
+    with pytest.raises(InputError, match="unknown verification threshold"):
+        run(tmp_path, thresholds={"confirm": 0.8})
+    with pytest.raises(InputError, match="must not exceed"):
+        run(tmp_path, thresholds={"suspect_score": 0.9})
+
+
+def test_summary_names_the_keys_searched_and_when(case, tmp_path):
+    """``blocking`` lists the block keys actually searched (here the only shared one, not
+    the register's extra key); ``started_at`` is ISO 8601 UTC."""
+    from datetime import datetime
+
+    path, _ = case
+    from pprl.store import read_encodings
+
+    reg = read_encodings(path / "register.parquet")
+    reg.block_keys["register_only"] = (np.arange(len(reg), dtype=np.uint64),
+                                       np.ones(len(reg), bool))
+    del reg.meta["digest"]
+    write_encodings(reg, tmp_path / "register.parquet")
+    result = verify(tmp_path / "register.parquet", [path / "insurer.parquet"])
+    assert result.summary.blocking == ["all"]
+    started = datetime.fromisoformat(result.summary.started_at)
+    assert started.utcoffset() is not None and started.utcoffset().total_seconds() == 0
+    assert result.summary.to_json()["started_at"] == result.summary.started_at
+
+
+def test_local_engine_reads_fsspec_urls(case):
+    """``file://`` URLs give the same findings as paths."""
+    tmp_path, _ = case
+    plain = run(tmp_path)
+    urls = verify(f"file://{tmp_path / 'register.parquet'}",
+                  [f"file://{tmp_path / 'insurer.parquet'}"])
+    assert urls.findings.drop(["claims_file"]).equals(plain.findings.drop(["claims_file"]))
+    assert urls.findings.column("claims_file").to_pylist()[0] == "insurer.parquet"
+
+
+def test_missing_url_is_one_line_error(tmp_path):
+    with pytest.raises(InputError, match="cannot open|not found|No such file"):
+        verify(f"file://{tmp_path / 'nothing.parquet'}", [f"file://{tmp_path / 'x.parquet'}"])
+
+
+def test_threads_option_gives_identical_findings(case):
+    tmp_path, _ = case
+    assert run(tmp_path, threads=1).findings.equals(run(tmp_path, threads=2).findings)
+
+
 def test_outputs_written(case, tmp_path):
     path, _ = case
     result = run(path)
@@ -148,9 +218,9 @@ def test_outputs_written(case, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
-def test_mismatched_inputs_refused(case):
+def test_mismatched_inputs_refused(case, rng):
     tmp_path, _ = case
-    other = encodings([person()], [1], "x", tmp_path / "other.parquet")
+    other = encodings([person(rng)], [1], "x", tmp_path / "other.parquet")
     other.meta["key_fingerprint"] = "c" * 16
     write_encodings(other, tmp_path / "other.parquet")
     with pytest.raises(MismatchError, match="different secrets"):
@@ -163,13 +233,33 @@ def test_reference_as_claims_refused(case):
         verify(tmp_path / "register.parquet", [tmp_path / "register.parquet"])
 
 
-def test_duplicate_register_numbers_are_reported(tmp_path):
-    a = person()
-    encodings([variant(a, 0.7), a], [1, 1], "register", tmp_path / "register.parquet")
-    encodings([variant(a, 0.98)], [1], "insurer", tmp_path / "insurer.parquet")
+def test_duplicate_register_numbers_are_reported(tmp_path, rng):
+    a = person(rng)
+    encodings([variant(rng, a, 0.7), a, person(rng), person(rng)], [1, 1, 2, 2], "register",
+              tmp_path / "register.parquet")
+    encodings([variant(rng, a, 0.98)], [1], "insurer", tmp_path / "insurer.parquet")
     result = run(tmp_path)
     assert column(result, "claimed_ref_row") == [1]
-    assert any("more than once" in w for w in result.summary.warnings)
+    assert any("holds 2 pseudonym(s) more than once" in w for w in result.summary.warnings)
+
+
+def test_pseudonyms_sharing_their_first_bytes_are_different_numbers(tmp_path, rng):
+    """Pseudonyms are compared on all 32 bytes: two that share the first 8 bytes (the
+    sort key) are two numbers, neither a duplicate nor a shared number."""
+    a, b = person(rng), person(rng)
+    reg = encodings([a, b], [1, 2], "register", tmp_path / "register.parquet")
+    reg.tokens[1, :8] = reg.tokens[0, :8]  # same first 8 bytes, different pseudonyms
+    del reg.meta["digest"]
+    write_encodings(reg, tmp_path / "register.parquet")
+    claims = encodings([variant(rng, a, 0.97), variant(rng, b, 0.97)], [1, 2], "insurer",
+                       tmp_path / "insurer.parquet")
+    claims.tokens[:] = reg.tokens
+    del claims.meta["digest"]
+    write_encodings(claims, tmp_path / "insurer.parquet")
+    result = run(tmp_path)
+    assert column(result, "claimed_ref_row") == [0, 1]
+    assert column(result, "status") == ["confirmed", "confirmed"]
+    assert not result.summary.warnings
 
 
 def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
@@ -218,12 +308,12 @@ def test_cli_verify_and_json(case, tmp_path):
     assert summary["counts"]["suspect"] == 2 and (out / "report.html").exists()
 
 
-def test_cli_verify_mismatch_is_one_line_error(case, tmp_path):
+def test_cli_verify_mismatch_is_one_line_error(case, tmp_path, rng):
     from pprl_cli.main import app
     from typer.testing import CliRunner
 
     path, _ = case
-    other = encodings([person()], [1], "x", path / "other.parquet")
+    other = encodings([person(rng)], [1], "x", path / "other.parquet")
     other.meta["key_fingerprint"] = "c" * 16
     write_encodings(other, path / "other.parquet")
     out = tmp_path / "cli-out"

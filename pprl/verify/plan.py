@@ -1,0 +1,298 @@
+"""A verification run as a plan: picklable stage and partition descriptors plus pure
+per-partition functions, which every engine runs the same way.
+
+Stages, in order:
+
+1. **join** (:func:`join_partition`), partitioned by pseudonym range: each claim's
+   claimed register record and score, which claims share a number, the pairs of them
+   that score as different people, and the register's duplicate pseudonyms. All records
+   with one pseudonym are in the same partition.
+2. **search**, one stage per block key (:class:`SearchStage`, :func:`search_partition`),
+   partitioned by block-value range: each claim's two best register records and two
+   most similar other claims in its block.
+
+An engine cuts the files into partitions (:mod:`pprl.partition`), runs the partition
+functions wherever it likes, and feeds their outputs, in stage order, to one
+:class:`Accumulator`; :func:`finish` then decides, cross-checks and builds the findings.
+The local engine runs every stage as one whole-file partition; the Dask engine runs the
+same plan as many partitions on a cluster. Both give identical findings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from pprl.errors import InputError
+from pprl.partition import FileRef, Layout, Piece
+from pprl.store import Encodings, Outline, check_compatible, duplicate_tokens, token_groups
+from pprl.verify.cross_checks import apply_cross_checks, shared_number_pairs
+from pprl.verify.decide import ClaimsResult, decide
+from pprl.verify.join import join_claims
+from pprl.verify.model import Thresholds
+from pprl.verify.outputs import VerifyResult, build_summary, findings_table, reference_view
+from pprl.verify.score import score_claimed
+from pprl.verify.search import NO_KEY, fold_best, joined_names, search_names, top2
+
+__all__ = ["Accumulator", "FileRef", "JoinOutput", "SearchOutput", "SearchStage",
+           "StageProgress", "ThresholdSpec", "VerifyPlan", "check_inputs", "finish",
+           "join_partition", "plan_verify", "resolve_thresholds", "search_partition"]
+
+StageProgress = Callable[[str], None]
+"""Called with a short description of each stage of a run as it starts."""
+
+ThresholdSpec = Thresholds | Mapping[str, float | None] | None
+"""What a caller may pass as thresholds: a full :class:`Thresholds` (used as given), a
+mapping of overrides applied on top of the schema's tuned values, or None (the
+schema's values)."""
+
+
+def resolve_thresholds(ref: Outline | Encodings, spec: ThresholdSpec) -> Thresholds:
+    """The thresholds of a run on files of ``ref``'s schema.
+
+    A :class:`Thresholds` is used exactly as given (every field: the schema's tuned
+    values do not apply). Otherwise the built-in defaults, then the schema's
+    ``pprl.verify`` values, then the given overrides (None values ignored), via
+    :meth:`Thresholds.for_schema`. Bad values are a one-line :class:`InputError`.
+    """
+    if isinstance(spec, Thresholds):
+        return spec
+    try:
+        return Thresholds.for_schema(ref.meta.get("schema"), spec)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from None
+
+
+def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
+    """Refuse incomparable or misused inputs before any work."""
+    if not claims:
+        raise InputError("give at least one --claims file")
+    if len(ref) == 0:
+        raise InputError(f"{ref.path}: the reference file holds no records")
+    if not ref.has_token.any():
+        raise InputError(f"{ref.path}: the reference has no link-key pseudonyms; encode the "
+                         "register with its link key (e.g. --link-key my_number)")
+    for enc in claims:
+        check_compatible(ref, enc)
+        if enc.digest and enc.digest == ref.digest:
+            raise InputError(f"{enc.path}: the claims file is the reference file itself")
+
+
+@dataclass(frozen=True)
+class SearchStage:
+    """The search within one block key.
+
+    ``ranks[f]`` is the key's place in claims file ``f``'s search order (-1: the file
+    does not search it); ``near_rank`` its place in the claim-to-claim search order
+    (-1: not used there). The ranks settle ties exactly as one search over all keys.
+    """
+
+    key: str
+    ranks: tuple[int, ...]
+    near_rank: int
+
+    def searching_files(self) -> list[int]:
+        """The claims files that search this key against the register."""
+        return [f for f, rank in enumerate(self.ranks) if rank >= 0]
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    """Everything an engine needs to run a verification, and nothing it must not hold:
+    file references, thresholds, the search stages and the partition layout."""
+
+    reference: FileRef
+    claims: tuple[FileRef, ...]
+    searches: tuple[SearchStage, ...]
+    thresholds: Thresholds
+    words: int
+    layout: Layout
+
+    @property
+    def claims_total(self) -> int:
+        return sum(c.records for c in self.claims)
+
+    @property
+    def blocking(self) -> list[str]:
+        """The block keys searched, in stage order."""
+        return [s.key for s in self.searches]
+
+
+def plan_verify(ref: Outline, claims: Sequence[Outline], *, thresholds: ThresholdSpec,
+                blocking: Sequence[str] | None, layout: Layout,
+                paths: tuple[str, Sequence[str]] | None = None) -> VerifyPlan:
+    """Check the inputs and plan the stages.
+
+    Each claims file searches the block keys it shares with the register (or
+    ``blocking``), in its own order; the claim-to-claim search uses the keys every
+    claims file carries. ``paths`` are the (reference, claims) locations tasks read, when
+    they differ from the outlines' paths (URLs).
+    """
+    check_inputs(ref, claims)
+    th = resolve_thresholds(ref, thresholds)
+    names = [search_names(ref, enc, blocking) for enc in claims]
+    joined = joined_names(claims, blocking)
+    keys = list(dict.fromkeys([k for file_names in names for k in file_names] + joined))
+    stages = tuple(SearchStage(k, tuple(n.index(k) if k in n else -1 for n in names),
+                               joined.index(k) if k in joined else -1) for k in keys)
+    ref_path, claim_paths = paths if paths is not None else (
+        str(ref.path), [str(c.path) for c in claims])
+    offsets = np.cumsum([0] + [len(c) for c in claims])[:-1].tolist()
+    return VerifyPlan(
+        reference=FileRef(ref_path, ref.digest, len(ref), 0),
+        claims=tuple(FileRef(p, c.digest, len(c), int(o))
+                     for p, c, o in zip(claim_paths, claims, offsets, strict=True)),
+        searches=stages, thresholds=th, words=ref.nbits // 64, layout=layout)
+
+
+# ------------------------------------------------------------------ partition functions
+
+
+@dataclass
+class JoinOutput:
+    """One pseudonym range's join: per claim (``q``, claims index) its claimed register
+    record (-1 none), score (NaN none) and number id (equal ids, equal pseudonyms; -1
+    none); the pairs of claims sharing a number but scoring as different people; how
+    many pseudonyms the register's records here hold more than once."""
+
+    q: np.ndarray
+    claimed: np.ndarray
+    score: np.ndarray
+    number: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    duplicates: int
+
+
+def join_partition(ref: Piece, claims: Piece, different_people: float) -> JoinOutput:
+    """Join one pseudonym range (pieces keyed by the 32-byte pseudonym)."""
+    claimed = join_claims(ref.key, ref.has_key(), ref.clk, claims.key, claims.has_key(),
+                          claims.clk)
+    score = score_claimed(claims.clk, ref.clk, claimed)
+    groups = token_groups(claims.key, claims.has_key())
+    a, b = shared_number_pairs(claims.clk, groups, different_people)
+    return JoinOutput(
+        q=claims.idx,
+        claimed=np.where(claimed >= 0, ref.idx[np.maximum(claimed, 0)], -1) if len(ref)
+        else np.full(len(claims), -1, np.int64),
+        score=score,
+        number=np.where(groups >= 0, claims.idx[np.maximum(groups, 0)], -1),
+        a=claims.idx[a], b=claims.idx[b],
+        duplicates=duplicate_tokens(ref.key, ref.has_key()))
+
+
+@dataclass
+class SearchOutput:
+    """One block-value range's search: for each claim ``q`` its two best register
+    records ``r`` and scores ``s``; for each claim ``nq`` its two most similar other
+    claims ``n`` and scores ``ns`` (empty when the key is not used for that)."""
+
+    q: np.ndarray
+    r: np.ndarray
+    s: np.ndarray
+    nq: np.ndarray
+    n: np.ndarray
+    ns: np.ndarray
+
+
+def search_partition(ref: Piece, claims: Piece, near: Piece | None, search_score: float,
+                     same_person: float) -> SearchOutput:
+    """Search one block-value range (pieces keyed by the block value).
+
+    ``claims`` are the claims that search this key against the register; ``near`` those
+    compared with each other (None: none; it may be ``claims`` itself).
+    """
+    r, s = top2(claims.clk, claims.key, claims.has_key(), ref.idx, ref.clk, ref.key,
+                ref.has_key(), search_score)
+    if near is None:
+        empty = np.empty(0, np.int64)
+        return SearchOutput(claims.idx, r, s, empty, np.empty((0, 2), np.int64),
+                            np.empty((0, 2)))
+    valid = near.has_key()
+    n, ns = top2(near.clk, near.key, valid, near.idx, near.clk, near.key, valid, same_person)
+    return SearchOutput(claims.idx, r, s, near.idx, n, ns)
+
+
+# ----------------------------------------------------------------------- the driver side
+
+
+class Accumulator:
+    """The driver's per-claim arrays (claims files concatenated), filled stage by stage
+    from partition outputs in any partition order (the join stage first)."""
+
+    def __init__(self, plan: VerifyPlan) -> None:
+        n = plan.claims_total
+        self.plan = plan
+        self.claimed, self.score = np.full(n, -1, np.int64), np.full(n, np.nan)
+        self.number = np.full(n, -1, np.int64)
+        self.cand, self.cand_s, self.cand_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
+                                                 np.full(n, NO_KEY))
+        self.near, self.near_s, self.near_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
+                                                 np.full(n, NO_KEY))
+        self.file_of = np.repeat(np.arange(len(plan.claims)), [c.records for c in plan.claims])
+        self.own = np.arange(n, dtype=np.int64)  # a claim never is its own nearest claim
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.duplicates = 0
+
+    def add_join(self, out: JoinOutput) -> None:
+        """One pseudonym range's claimed records, scores, numbers and shared-number pairs."""
+        self.claimed[out.q], self.score[out.q], self.number[out.q] = (out.claimed, out.score,
+                                                                      out.number)
+        self.pairs.append((out.a, out.b))
+        self.duplicates += out.duplicates
+
+    def add_search(self, stage: SearchStage, out: SearchOutput) -> None:
+        """Fold one block-value range's top-2 into the best alternatives and nearest
+        claims (after the join: the claimed record is the one excluded)."""
+        q = out.q
+        ranks = np.asarray(stage.ranks, dtype=np.int64)[self.file_of[q]]
+        for value in np.unique(ranks):
+            sel = ranks == value
+            if value >= 0:
+                fold_best(self.cand, self.cand_s, self.cand_key, q[sel], out.r[sel],
+                          out.s[sel], self.claimed, int(value))
+        if stage.near_rank >= 0:
+            fold_best(self.near, self.near_s, self.near_key, out.nq, out.n, out.ns,
+                      self.own, stage.near_rank)
+
+    def results(self, claims: Sequence[Outline]) -> list[ClaimsResult]:
+        """Decided :class:`ClaimsResult` per claims file (cross-checks not yet applied)."""
+        cand_score = np.where(self.cand >= 0, self.cand_s, np.nan)
+        out = []
+        for enc, ref in zip(claims, self.plan.claims, strict=True):
+            sl = slice(ref.offset, ref.offset + ref.records)
+            res = ClaimsResult(enc, self.claimed[sl], self.score[sl], self.cand[sl],
+                               cand_score[sl])
+            decide(res, self.plan.thresholds)
+            out.append(res)
+        return out
+
+    def shared_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        empty = np.empty(0, np.int64)
+        a = np.concatenate([p[0] for p in self.pairs]) if self.pairs else empty
+        b = np.concatenate([p[1] for p in self.pairs]) if self.pairs else empty
+        return a, b
+
+
+def finish(plan: VerifyPlan, acc: Accumulator, ref: Outline, claims: Sequence[Outline],
+           timings: dict[str, float], say: StageProgress, started_at: str) -> VerifyResult:
+    """The global steps after every stage: decide, cross-record checks, findings tables,
+    per-party views and the summary (the same for every engine)."""
+    t = time.perf_counter()
+    say("cross-record checks")
+    results = acc.results(claims)
+    uses_near = any(s.near_rank >= 0 for s in plan.searches)
+    apply_cross_checks(results, plan.thresholds, acc.number, *acc.shared_pairs(),
+                       acc.near if uses_near else None)
+    timings["cross_check"] = time.perf_counter() - t
+    say("building findings")
+    tables = [findings_table(r, ref) for r in results]
+    findings = pa.concat_tables(tables)
+    summary = build_summary(findings, ref, claims, plan.thresholds, plan.blocking,
+                            acc.duplicates, timings, started_at)
+    per_claims = [(r.enc.label, table) for r, table in zip(results, tables, strict=True)]
+    return VerifyResult(findings, summary, per_claims, reference_view(findings))
