@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_compare.py            # full: 30k x 30k, scaling to 1e6
     .venv/bin/python benchmarks/bench_compare.py --quick    # small, for a smoke run
+    taskset -c 0 .venv/bin/python benchmarks/bench_compare.py --per-path   # pairs/s per core, per kernel path
 
 Data for pprl vs anonlink: (1) real clkhash 0.18 encodings (1024-bit, the
 clkhash.randomnames v2 schema: name, DOB, gender...) of two clkhash.randomnames
@@ -26,7 +27,7 @@ import time
 
 import numpy as np
 
-from pprl.compare import iter_candidates, kernel_info
+from pprl.compare import available_kernels, iter_candidates, kernel_info, select_kernel
 from pprl.compare.synthetic import linked_pair, realistic_clks
 
 
@@ -184,6 +185,37 @@ def scaling(nq: int, sizes: list[int], threshold: float, workers: int) -> None:
               f"| {r['search_extra_mb']:.0f} |")
 
 
+def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
+    """Single-thread pairs/s of every kernel path (run under ``taskset -c 0`` for per-core
+    figures), best of ``repeat``; candidate counts must agree across paths."""
+    if data == "clkhash":
+        a, b = clkhash_files(n)
+    else:
+        a, b, _ = linked_pair(n, seed=1)
+    paths = list(available_kernels())
+    if "numpy" not in paths:  # older trees have no numpy fallback
+        try:
+            select_kernel("numpy")
+            paths.append("numpy")
+        except (ValueError, RuntimeError):
+            pass
+    print(f"\n### Per kernel path, 1 thread, {n:,} x {n:,} {data} 1024-bit CLKs, "
+          f"threshold {threshold}, best of {repeat}\n")
+    print("| path | candidates | time (s) | pairs/s per core |")
+    print("|---|---|---|---|")
+    counts = set()
+    for path in paths:
+        select_kernel(path)
+        # the numpy fallback is ~100x slower: time it on a slice of the queries
+        qa = a[: max(1, n // 50)] if path == "numpy" else a
+        tp, cp, _ = time_pprl(qa, b, threshold, 1, repeat)
+        if qa is a:
+            counts.add(cp)
+        print(f"| {path} | {cp:,} | {tp:.3f} | {qa.shape[0] * b.shape[0] / tp:.3e} |", flush=True)
+    select_kernel("auto")
+    assert len(counts) == 1, f"kernel paths disagree on the candidate count: {counts}"
+
+
 def main() -> None:
     """Parse arguments and run the selected benchmarks."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -191,8 +223,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-anonlink", action="store_true")
     ap.add_argument("--max-refs", type=int, default=1_000_000)
+    ap.add_argument("--per-path", action="store_true",
+                    help="only the single-thread pairs/s of every kernel path")
+    ap.add_argument("--n", type=int, default=20_000, help="file size for --per-path")
+    ap.add_argument("--repeat", type=int, default=3, help="repeats for --per-path (best kept)")
+    ap.add_argument("--data", choices=("synthetic", "clkhash"), default="synthetic",
+                    help="data for --per-path")
+    ap.add_argument("--threshold", type=float, default=0.8, help="threshold for --per-path")
     ap.add_argument("--scale-one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.per_path:
+        print(f"Machine: {cpu_name()}; Python {platform.python_version()}, numpy {np.__version__}")
+        per_path(args.n, args.threshold, args.repeat, args.data)
+        return
     if args.scale_one:
         nq, nr, t, w = args.scale_one
         print(json.dumps(scale_one(int(nq), int(nr), float(t), int(w))))
