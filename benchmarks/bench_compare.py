@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_compare.py            # full: 30k x 30k, scaling to 1e6
     .venv/bin/python benchmarks/bench_compare.py --quick    # small, for a smoke run
     taskset -c 0 .venv/bin/python benchmarks/bench_compare.py --per-path   # pairs/s per core, per kernel path
+    .venv/bin/python benchmarks/bench_compare.py --match 50000  # whole `pprl match` per path vs anonlink
 
 Data for pprl vs anonlink: (1) real clkhash 0.18 encodings (1024-bit, the
 clkhash.randomnames v2 schema: name, DOB, gender...) of two clkhash.randomnames
@@ -216,6 +217,58 @@ def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
     assert len(counts) == 1, f"kernel paths disagree on the candidate count: {counts}"
 
 
+def match_command(n: int, threshold: float, repeat: int, skip_anonlink: bool) -> None:
+    """Wall time of the whole ``pprl match A B`` command (read, search, greedy 1:1, write)
+    on n x n clkhash encodings, per kernel path (``PPRL_KERNEL``), beside anonlink's
+    single-threaded candidate generation + greedy solve on the same CLKs."""
+    import tempfile
+    from pathlib import Path
+
+    from pprl.store import Encodings, write_encodings
+
+    a, b = clkhash_files(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, clks in (("a", a), ("b", b)):
+            enc = Encodings(rows=np.arange(len(clks), dtype=np.int64),
+                            tokens=np.zeros((len(clks), 32), np.uint8),
+                            has_token=np.zeros(len(clks), bool), clks=clks)
+            files.append(str(write_encodings(enc, Path(tmp) / f"{name}.parquet")))
+        pprl = str(Path(sys.executable).with_name("pprl"))
+        print(f"\n### Whole `pprl match` command, {n:,} x {n:,} clkhash 1024-bit CLKs, "
+              f"threshold {threshold}, best of {repeat}\n")
+        print("| engine | kernel path | threads | links | wall (s) | pairs/s |")
+        print("|---|---|---|---|---|---|")
+        for path in [p for p in ("avx2", "avx512-vpopcntdq") if p in available_kernels()]:
+            best = float("inf")
+            out = Path(tmp) / "links.parquet"
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                subprocess.run([pprl, "match", *files, "--threshold", str(threshold), "--out", str(out)],
+                               env=dict(os.environ, PPRL_KERNEL=path), check=True,
+                               capture_output=True, timeout=600)
+                best = min(best, time.perf_counter() - t0)
+            import pyarrow.parquet as pq
+
+            links = pq.read_metadata(out).num_rows
+            print(f"| pprl match | {path} | {os.cpu_count()} | {links:,} | {best:.2f} "
+                  f"| {n * n / best:.3e} |", flush=True)
+        if not skip_anonlink:
+            from anonlink.candidate_generation import find_candidate_pairs
+            from anonlink.similarities import dice_coefficient_accelerated
+            from anonlink.solving import greedy_solve
+
+            from pprl.encode import clks_to_bitarrays
+
+            da, db = clks_to_bitarrays(a), clks_to_bitarrays(b)
+            t0 = time.perf_counter()
+            cands = find_candidate_pairs([da, db], dice_coefficient_accelerated, threshold)
+            groups = greedy_solve(cands)
+            dt = time.perf_counter() - t0
+            print(f"| anonlink find_candidate_pairs + greedy_solve (no I/O) | - | 1 "
+                  f"| {len(groups):,} | {dt:.2f} | {n * n / dt:.3e} |")
+
+
 def main() -> None:
     """Parse arguments and run the selected benchmarks."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -230,8 +283,15 @@ def main() -> None:
     ap.add_argument("--data", choices=("synthetic", "clkhash"), default="synthetic",
                     help="data for --per-path")
     ap.add_argument("--threshold", type=float, default=0.8, help="threshold for --per-path")
+    ap.add_argument("--match", type=int, metavar="N",
+                    help="only time the whole `pprl match` command on N x N clkhash CLKs")
     ap.add_argument("--scale-one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.match:
+        print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; "
+              f"Python {platform.python_version()}, numpy {np.__version__}")
+        match_command(args.match, args.threshold, args.repeat, args.no_anonlink)
+        return
     if args.per_path:
         print(f"Machine: {cpu_name()}; Python {platform.python_version()}, numpy {np.__version__}")
         per_path(args.n, args.threshold, args.repeat, args.data)
