@@ -142,16 +142,39 @@ def keyed_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list, np.ndarra
 
 
 def py_keyed_topk(a, b, keys, exclude, t: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The documented rule, step by step: keys in order, refs of a key in index order;
+    a ref enters the k best (kept by score desc, then index) only above the k-th score."""
     out_r = np.full((len(a), k), -1, np.int64)
     out_s = np.full((len(a), k), -1.0)
     for i in range(len(a)):
-        refs = {j for qv, qok, rv, rok in keys for j in range(len(b))
-                if qok[i] and rok[j] and qv[i] == rv[j] and j != exclude[i]}
-        scored = [(j, py_dice(a[i], b[j])) for j in refs if popc(a[i]) + popc(b[j])]
-        best = sorted(((j, s) for j, s in scored if s >= t), key=lambda p: (-p[1], p[0]))[:k]
-        for m, (j, s) in enumerate(best):
+        kept: list[tuple[int, float]] = []
+        for qv, qok, rv, rok in keys:
+            for j in range(len(b)):
+                if not (qok[i] and rok[j] and qv[i] == rv[j]) or j == exclude[i]:
+                    continue
+                if popc(a[i]) + popc(b[j]) == 0 or any(j == x for x, _ in kept):
+                    continue
+                s = py_dice(a[i], b[j])
+                if s < t or (len(kept) == k and s <= kept[-1][1]):
+                    continue
+                kept = sorted([*kept, (j, s)], key=lambda p: (-p[1], p[0]))[:k]
+        for m, (j, s) in enumerate(kept):
             out_r[i, m], out_s[i, m] = j, s
     return out_r, out_s
+
+
+def test_keyed_tie_rule_examples() -> None:
+    """One key: the k best by (score desc, index asc); k=1 over keys: the first key's record."""
+    a = np.array([[0b1111]], np.uint64)
+    b = np.array([[0b1111], [0b1111], [0b1111]], np.uint64)
+    one = [BlockKeyPair(np.array([1]), np.array([True]), np.array([1, 1, 1]), np.array([True] * 3))]
+    first_key_has_2 = [
+        BlockKeyPair(np.array([1]), np.array([True]), np.array([0, 0, 1]), np.array([True] * 3)),
+        BlockKeyPair(np.array([1]), np.array([True]), np.array([1, 1, 0]), np.array([True] * 3)),
+    ]
+    for device in ("cpu", "numpy"):
+        assert topk_by_block_keys(a, b, one, k=2, device=device)[0].tolist() == [[0, 1]]
+        assert topk_by_block_keys(a, b, first_key_has_2, k=1, device=device)[0].tolist() == [[2]]
 
 
 @settings(max_examples=40, deadline=None)

@@ -48,8 +48,8 @@ def _topk_in_ranges(q_clks: U64Matrix, q_pop: I64Array, q_idx: I64Array, r_clks:
             for w in range(words):
                 inter += _popcount64(q_clks[q, w] & r_clks[r, w])  # type: ignore[call-arg, unused-ignore]
             s = 2.0 * inter / denom
-            # the k-th kept pair wins unless r is better: higher score, or equal and lower index
-            if s < threshold or s < out_s[q, k - 1] or (s == out_s[q, k - 1] and r >= out_r[q, k - 1]):
+            # enters only above the k-th kept score: on a tie the earlier visit stays
+            if s < threshold or s <= out_s[q, k - 1]:
                 continue
             # skip a reference already kept (several block keys may find it)
             seen = False

@@ -90,7 +90,13 @@ class Backend(Protocol):
                            k: int, threshold: float, exclude: I64Array) -> tuple[I64Array, F64Array]:
         """Best ``k`` refs per query among refs sharing any block key (the union of the
         blocks), never ``exclude[q]``; ``(ref_index, score)`` of shape (n_queries, k), best
-        first (ties: lower ref index), -1 / -1.0 where fewer than ``k`` reach ``threshold``."""
+        first, -1 / -1.0 where fewer than ``k`` reach ``threshold``.
+
+        Ties follow the visit order: keys in the order given, within a key ascending ref
+        index; a ref enters the k best only with a score above the current k-th, so with
+        one key the result is the k best by (score desc, ref index asc), and with k=1 a
+        tie goes to the first key, then the lower index (the rule the Dask engine's
+        ``fold_best`` reproduces)."""
         ...
 
     def greedy_mask(self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int,

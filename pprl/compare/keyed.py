@@ -41,7 +41,8 @@ def topk_by_block_keys(queries: U64Matrix, refs: U64Matrix,
     names one reference never returned for query ``q`` (e.g. the claimed record), -1 for
     none. Returns ``(ref_index, score)`` arrays of shape (n_queries, k), best first,
     index -1 and score -1.0 where fewer than ``k`` references reach ``threshold``.
-    Ties are broken towards the lower reference index, so results are deterministic.
+    Ties are deterministic: towards the lower reference index within one key, and
+    towards the earlier key across keys (see ``Backend.topk_by_block_keys``).
     """
     if k < 1:
         raise ValueError("k must be >= 1")

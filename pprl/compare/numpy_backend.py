@@ -185,25 +185,31 @@ class NumpyBackend:
 
     @staticmethod
     def _merge(out_r: I64Array, out_s: F64Array, q: I64Array, r: I64Array, s: F64Array, k: int) -> None:
-        """Fold new pairs into the per-query best-k tables."""
+        """Fold new pairs, in visit order, into the per-query best-k tables: the CPU
+        kernel's sequential rule, vectorised over queries (one step per visit rank)."""
         if q.size == 0:
             return
-        uq = np.unique(q)
-        cur_r, cur_s = out_r[uq].ravel(), out_s[uq].ravel()
-        held = cur_r >= 0
-        aq = np.concatenate([np.repeat(uq, k)[held], q])
-        ar = np.concatenate([cur_r[held], r])
-        a_s = np.concatenate([cur_s[held], s])
-        keep = best_k(aq, ar, a_s, k)
-        aq, ar, a_s = aq[keep], ar[keep], a_s[keep]
-        order = np.lexsort((ar, -a_s, aq))
-        aq, ar, a_s = aq[order], ar[order], a_s[order]
-        first = np.flatnonzero(np.concatenate([[True], aq[1:] != aq[:-1]]))
-        rank = np.arange(aq.size) - np.repeat(first, np.diff(np.concatenate([first, [aq.size]])))
-        out_r[uq] = -1
-        out_s[uq] = -1.0
-        out_r[aq, rank] = ar
-        out_s[aq, rank] = a_s
+        order = np.argsort(q, kind="stable")  # keeps the visit order within a query
+        q, r, s = q[order], r[order], s[order]
+        first = np.flatnonzero(np.concatenate([[True], q[1:] != q[:-1]]))
+        counts = np.diff(np.concatenate([first, [q.size]]))
+        cols = np.arange(k)
+        for step in range(int(counts.max())):
+            at = first[counts > step] + step
+            qs, rs, ss = q[at], r[at], s[at]
+            lr, ls = out_r[qs], out_s[qs]
+            enter = (ss > ls[:, k - 1]) & ~(lr == rs[:, None]).any(axis=1)
+            if not enter.any():
+                continue
+            qs, rs, ss, lr, ls = qs[enter], rs[enter], ss[enter], lr[enter], ls[enter]
+            above = (ls > ss[:, None]) | ((ls == ss[:, None]) & (lr < rs[:, None]) & (lr >= 0))
+            pos = above[:, : k - 1].sum(axis=1)[:, None]
+            prev = np.maximum(cols - 1, 0)[None, :]
+            new_r = np.where(cols < pos, lr, np.where(cols == pos, rs[:, None], np.take_along_axis(
+                lr, np.broadcast_to(prev, lr.shape), axis=1)))
+            new_s = np.where(cols < pos, ls, np.where(cols == pos, ss[:, None], np.take_along_axis(
+                ls, np.broadcast_to(prev, ls.shape), axis=1)))
+            out_r[qs], out_s[qs] = new_r, new_s
 
     def greedy_mask(self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int,
                     max_rounds: int = 64) -> NDArray[np.bool_]:
