@@ -12,14 +12,22 @@
  * (GROUPED_SEARCH: 4 queries x 8 references per step, half-way early exit):
  *   "avx512-vpopcntdq"  VPOPCNTQ on 512-bit vectors
  *   "avx2"              pshufb nibble-LUT popcount + vpsadbw on 256-bit vectors
+ *   "neon"              vcntq_u8 byte popcount on 128-bit vectors (AArch64)
  *   "portable"          __builtin_popcountll, no target flags
  * All paths compute the same integers and the same IEEE double
  * score = 2.0 * inter / (pa + pb), so results are identical.
  *
  * The search releases the GIL; Python runs it from several threads.
  */
+#ifndef PPRL_NO_PYTHON
 #define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include <Python.h>     /* first: it sets feature macros for the system headers */
+#else   /* standalone build of the search core (tests/native/kernel_harness.c) */
+#include <stddef.h>
+#include <stdint.h>
+typedef ptrdiff_t Py_ssize_t;
+#define PY_SSIZE_T_MAX PTRDIFF_MAX
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +36,16 @@
 #define PPRL_X86 1
 #include <immintrin.h>
 #endif
+#if defined(__aarch64__)
+#define PPRL_NEON 1         /* Advanced SIMD is part of the AArch64 baseline */
+#include <arm_neon.h>
+#endif
 
 #define LANES 8
 
-enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512 = 2 };
+enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512 = 2, PATH_NEON = 3, NPATHS = 4 };
 static int active_path = PATH_PORTABLE;
-static const char *path_names[] = {"portable", "avx2", "avx512-vpopcntdq"};
+static const char *path_names[] = {"portable", "avx2", "avx512-vpopcntdq", "neon"};
 
 #define G 4                 /* queries per group: each reference load is reused G times */
 #define AI __attribute__((always_inline))
@@ -324,27 +336,36 @@ lane_need(const search_t *s, const group_t *g, int k, Py_ssize_t pos)
 
 /* ---- portable: __builtin_popcountll, no target flags ---- */
 
-static inline void
-count_portable(const uint64_t *q, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
-               uint64_t acc[LANES])
+/* inter[k][l] += popcount(q_k & ref_l) over words [w0, w1), for the queries k in `which`. */
+typedef void (*count_fn)(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+                         unsigned which, uint64_t inter[G][LANES]);
+
+static inline AI void
+count_portable(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+               unsigned which, uint64_t inter[G][LANES])
 {
-    for (Py_ssize_t w = w0; w < w1; w++) {
-        const uint64_t qw = q[w];
-        const uint64_t *r = blk + w * LANES;
-        for (int l = 0; l < LANES; l++)
-            acc[l] += (uint64_t)__builtin_popcountll(qw & r[l]);
+    for (int k = 0; k < G; k++) {
+        if (!(which & (1u << k))) continue;
+        const uint64_t *q = g->qr[k];
+        for (Py_ssize_t w = w0; w < w1; w++) {
+            const uint64_t qw = q[w];
+            const uint64_t *r = blk + w * LANES;
+            for (int l = 0; l < LANES; l++)
+                inter[k][l] += (uint64_t)__builtin_popcountll(qw & r[l]);
+        }
     }
 }
 
-static inline void
-block_portable(search_t *s, group_t *g, Py_ssize_t b)
+/* One block for the group with scalar threshold tests; `count` does the popcounts. */
+static inline AI void
+block_scalar(search_t *s, group_t *g, Py_ssize_t b, count_fn count)
 {
     const Py_ssize_t words = g->words, pos0 = b * LANES;
     const uint64_t *blk = s->rblk + b * words * LANES;
     uint64_t inter[G][LANES];
     unsigned live = (1u << G) - 1;
     memset(inter, 0, sizeof(inter));
-    for (int k = 0; k < G; k++) count_portable(g->qr[k], blk, 0, g->half, inter[k]);
+    count(g, blk, 0, g->half, live, inter);
     if (g->early) {
         live = 0;
         for (int k = 0; k < G; k++)
@@ -355,9 +376,9 @@ block_portable(search_t *s, group_t *g, Py_ssize_t b)
             }
         early_note(g, live);
     }
+    count(g, blk, g->half, words, live, inter);
     for (int k = 0; k < G; k++) {
         if (!(live & (1u << k))) continue;
-        count_portable(g->qr[k], blk, g->half, words, inter[k]);
         unsigned m = 0;
         for (int l = 0; l < LANES; l++)
             if (s->threshold <= 0 || (double)inter[k][l] >= lane_need(s, g, k, pos0 + l))
@@ -369,8 +390,49 @@ block_portable(search_t *s, group_t *g, Py_ssize_t b)
 static void
 search_portable(search_t *s)
 {
-    GROUPED_SEARCH(s->words, (void)0, block_portable(s, &g, b));
+    GROUPED_SEARCH(s->words, (void)0, block_scalar(s, &g, b, count_portable));
 }
+
+#ifdef PPRL_NEON
+/* ---- neon: vcntq_u8 byte popcounts, 4 queries x 8 references per word ----
+ * Byte counters (at most 8 per word) are widened with pairwise adds every 31 words. */
+static inline AI void
+count_neon(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+           unsigned which, uint64_t inter[G][LANES])
+{
+    while (w0 < w1) {
+        Py_ssize_t stop = w0 + 31 < w1 ? w0 + 31 : w1;
+        uint8x16_t c[G][4];
+        for (int k = 0; k < G; k++)
+            for (int h = 0; h < 4; h++) c[k][h] = vdupq_n_u8(0);
+        for (Py_ssize_t w = w0; w < stop; w++) {
+            uint64x2_t r[4];
+            for (int h = 0; h < 4; h++) r[h] = vld1q_u64(blk + w * LANES + 2 * h);
+            for (int k = 0; k < G; k++) {
+                if (!(which & (1u << k))) continue;
+                uint64x2_t qv = vdupq_n_u64(g->qr[k][w]);
+                for (int h = 0; h < 4; h++)
+                    c[k][h] = vaddq_u8(c[k][h], vcntq_u8(vreinterpretq_u8_u64(vandq_u64(r[h], qv))));
+            }
+        }
+        for (int k = 0; k < G; k++) {
+            if (!(which & (1u << k))) continue;
+            for (int h = 0; h < 4; h++) {
+                uint64x2_t t = vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(c[k][h])));
+                inter[k][2 * h] += vgetq_lane_u64(t, 0);
+                inter[k][2 * h + 1] += vgetq_lane_u64(t, 1);
+            }
+        }
+        w0 = stop;
+    }
+}
+
+static void
+search_neon(search_t *s)
+{
+    GROUPED_SEARCH(s->words, (void)0, block_scalar(s, &g, b, count_neon));
+}
+#endif
 
 #ifdef PPRL_X86
 /* ---- avx2: pshufb nibble popcount, nibble split hoisted out of the query loop ----
@@ -625,9 +687,51 @@ run_search(search_t *s)
         return;
     }
 #endif
+#ifdef PPRL_NEON
+    if (active_path == PATH_NEON) {
+        search_neon(s);
+        return;
+    }
+#endif
     search_portable(s);
 }
 
+/* Whether this CPU can run path p. */
+static int
+path_supported(int p)
+{
+    switch (p) {
+    case PATH_PORTABLE:
+        return 1;
+#ifdef PPRL_X86
+    case PATH_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    case PATH_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq");
+#endif
+#ifdef PPRL_NEON
+    case PATH_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* Best path this CPU supports. */
+static int
+best_path(void)
+{
+    static const int fastest_first[] = {PATH_AVX512, PATH_NEON, PATH_AVX2};
+    for (size_t i = 0; i < sizeof(fastest_first) / sizeof(*fastest_first); i++)
+        if (path_supported(fastest_first[i])) return fastest_first[i];
+    return PATH_PORTABLE;
+}
+
+#ifndef PPRL_NO_PYTHON
 /* ------------------------------------------------------------------ */
 /* Python bindings                                                     */
 /* ------------------------------------------------------------------ */
@@ -996,36 +1100,22 @@ done:
     return res;
 }
 
-/* Best path this CPU supports. */
-static int
-best_path(void)
-{
-#ifdef PPRL_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq"))
-        return PATH_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
-        return PATH_AVX2;
-#endif
-    return PATH_PORTABLE;
-}
-
 static PyObject *
 py_select(PyObject *self, PyObject *args)
 {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
-    int best = best_path(), want;
-    if (!strcmp(name, "auto")) want = best;
+    int want;
+    if (!strcmp(name, "auto")) want = best_path();
     else if (!strcmp(name, "portable")) want = PATH_PORTABLE;
     else if (!strcmp(name, "avx2")) want = PATH_AVX2;
     else if (!strcmp(name, "avx512-vpopcntdq") || !strcmp(name, "avx512")) want = PATH_AVX512;
+    else if (!strcmp(name, "neon")) want = PATH_NEON;
     else {
         PyErr_Format(PyExc_ValueError, "unknown kernel path '%s'", name);
         return NULL;
     }
-    if (want > best) {
+    if (!path_supported(want)) {
         PyErr_Format(PyExc_RuntimeError, "kernel path '%s' not supported by this CPU", name);
         return NULL;
     }
@@ -1042,10 +1132,21 @@ py_info(PyObject *self, PyObject *noargs)
 static PyObject *
 py_available(PyObject *self, PyObject *noargs)
 {
-    int best = best_path();
-    PyObject *t = PyTuple_New(best + 1);
-    if (!t) return NULL;
-    for (int i = 0; i <= best; i++) PyTuple_SET_ITEM(t, i, PyUnicode_FromString(path_names[i]));
+    /* slowest first: portable, then the vector paths of this architecture */
+    PyObject *names = PyList_New(0);
+    for (int p = 0; names && p < NPATHS; p++) {
+        if (!path_supported(p)) continue;
+        PyObject *name = PyUnicode_FromString(path_names[p]);
+        if (!name || PyList_Append(names, name)) {
+            Py_XDECREF(name);
+            Py_DECREF(names);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    if (!names) return NULL;
+    PyObject *t = PyList_AsTuple(names);
+    Py_DECREF(names);
     return t;
 }
 
@@ -1073,3 +1174,4 @@ PyInit__kernel(void)
     active_path = best_path();
     return PyModule_Create(&moduledef);
 }
+#endif  /* PPRL_NO_PYTHON */
