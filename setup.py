@@ -1,8 +1,9 @@
 """Build hook: compiles the popcount/Dice kernel (pprl/compare/_kernel.c).
 
 No -march flags: the AVX2 and AVX-512 paths use per-function target attributes and
-are chosen at runtime, so one build runs on any x86-64 (and compiles elsewhere with
-only the portable path).
+are chosen at runtime, so one build runs on any x86-64; on AArch64 the NEON path needs
+no flags (Advanced SIMD is baseline); elsewhere only the portable path is compiled.
+If the extension cannot be built or loaded, pprl.compare falls back to numpy.
 """
 from setuptools import Extension, setup
 

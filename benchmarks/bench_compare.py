@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_compare.py            # full: 30k x 30k, scaling to 1e6
     .venv/bin/python benchmarks/bench_compare.py --quick    # small, for a smoke run
+    taskset -c 0 .venv/bin/python benchmarks/bench_compare.py --per-path   # pairs/s per core, per kernel path
+    .venv/bin/python benchmarks/bench_compare.py --match 50000  # whole `pprl match` per path vs anonlink
 
 Data for pprl vs anonlink: (1) real clkhash 0.18 encodings (1024-bit, the
 clkhash.randomnames v2 schema: name, DOB, gender...) of two clkhash.randomnames
@@ -26,7 +28,7 @@ import time
 
 import numpy as np
 
-from pprl.compare import iter_candidates, kernel_info
+from pprl.compare import available_kernels, iter_candidates, kernel_info, select_kernel
 from pprl.compare.synthetic import linked_pair, realistic_clks
 
 
@@ -184,6 +186,99 @@ def scaling(nq: int, sizes: list[int], threshold: float, workers: int) -> None:
               f"| {r['search_extra_mb']:.0f} |")
 
 
+def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
+    """Single-thread pairs/s of every kernel path, best of ``repeat``.
+
+    Run under ``taskset -c 0``.  "pairs per CPU-s" divides by the process CPU time, so
+    it stays meaningful when other jobs share the core (wall time does not);
+    candidate counts must agree across paths."""
+    if data == "clkhash":
+        a, b = clkhash_files(n)
+    else:
+        a, b, _ = linked_pair(n, seed=1)
+    paths = list(available_kernels())
+    if "numpy" not in paths:  # older trees have no numpy fallback
+        try:
+            select_kernel("numpy")
+            paths.insert(0, "numpy")
+        except (ValueError, RuntimeError):
+            pass
+    print(f"\n### Per kernel path, 1 thread, {n:,} x {n:,} {data} 1024-bit CLKs, "
+          f"threshold {threshold}, best of {repeat}\n")
+    print("| path | candidates | CPU time (s) | pairs per CPU-s | wall (s) | pairs per wall-s |")
+    print("|---|---|---|---|---|---|")
+    counts = set()
+    for path in paths:
+        select_kernel(path)
+        # the numpy fallback is ~100x slower: time it on a slice of the queries
+        qa = a[: max(1, n // 50)] if path == "numpy" else a
+        best_cpu, best_wall, cp = float("inf"), float("inf"), 0
+        for _ in range(repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            cp = sum(c.q.size for c in iter_candidates(qa, b, threshold, workers=1))
+            best_wall = min(best_wall, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
+        if qa is a:
+            counts.add(cp)
+        pairs = qa.shape[0] * b.shape[0]
+        print(f"| {path} | {cp:,} | {best_cpu:.3f} | {pairs / best_cpu:.3e} | {best_wall:.3f} "
+              f"| {pairs / best_wall:.3e} |", flush=True)
+    select_kernel("auto")
+    assert len(counts) == 1, f"kernel paths disagree on the candidate count: {counts}"
+
+
+def match_command(n: int, threshold: float, repeat: int, skip_anonlink: bool) -> None:
+    """Wall time of the whole ``pprl match A B`` command (read, search, greedy 1:1, write)
+    on n x n clkhash encodings, per kernel path (``PPRL_KERNEL``), beside anonlink's
+    single-threaded candidate generation + greedy solve on the same CLKs."""
+    import tempfile
+    from pathlib import Path
+
+    from pprl.store import Encodings, write_encodings
+
+    a, b = clkhash_files(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, clks in (("a", a), ("b", b)):
+            enc = Encodings(rows=np.arange(len(clks), dtype=np.int64),
+                            tokens=np.zeros((len(clks), 32), np.uint8),
+                            has_token=np.zeros(len(clks), bool), clks=clks)
+            files.append(str(write_encodings(enc, Path(tmp) / f"{name}.parquet")))
+        pprl = str(Path(sys.executable).with_name("pprl"))
+        print(f"\n### Whole `pprl match` command, {n:,} x {n:,} clkhash 1024-bit CLKs, "
+              f"threshold {threshold}, best of {repeat}\n")
+        print("| engine | kernel path | threads | links | wall (s) | pairs/s |")
+        print("|---|---|---|---|---|---|")
+        for path in [p for p in ("avx2", "avx512-vpopcntdq") if p in available_kernels()]:
+            best = float("inf")
+            out = Path(tmp) / "links.parquet"
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                subprocess.run([pprl, "match", *files, "--threshold", str(threshold), "--out", str(out)],
+                               env=dict(os.environ, PPRL_KERNEL=path), check=True,
+                               capture_output=True, timeout=600)
+                best = min(best, time.perf_counter() - t0)
+            import pyarrow.parquet as pq
+
+            links = pq.read_metadata(out).num_rows
+            print(f"| pprl match | {path} | {os.cpu_count()} | {links:,} | {best:.2f} "
+                  f"| {n * n / best:.3e} |", flush=True)
+        if not skip_anonlink:
+            from anonlink.candidate_generation import find_candidate_pairs
+            from anonlink.similarities import dice_coefficient_accelerated
+            from anonlink.solving import greedy_solve
+
+            from pprl.encode import clks_to_bitarrays
+
+            da, db = clks_to_bitarrays(a), clks_to_bitarrays(b)
+            t0 = time.perf_counter()
+            cands = find_candidate_pairs([da, db], dice_coefficient_accelerated, threshold)
+            groups = greedy_solve(cands)
+            dt = time.perf_counter() - t0
+            print(f"| anonlink find_candidate_pairs + greedy_solve (no I/O) | - | 1 "
+                  f"| {len(groups):,} | {dt:.2f} | {n * n / dt:.3e} |")
+
+
 def main() -> None:
     """Parse arguments and run the selected benchmarks."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -191,8 +286,26 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-anonlink", action="store_true")
     ap.add_argument("--max-refs", type=int, default=1_000_000)
+    ap.add_argument("--per-path", action="store_true",
+                    help="only the single-thread pairs/s of every kernel path")
+    ap.add_argument("--n", type=int, default=20_000, help="file size for --per-path")
+    ap.add_argument("--repeat", type=int, default=3, help="repeats for --per-path (best kept)")
+    ap.add_argument("--data", choices=("synthetic", "clkhash"), default="synthetic",
+                    help="data for --per-path")
+    ap.add_argument("--threshold", type=float, default=0.8, help="threshold for --per-path")
+    ap.add_argument("--match", type=int, metavar="N",
+                    help="only time the whole `pprl match` command on N x N clkhash CLKs")
     ap.add_argument("--scale-one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.match:
+        print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; "
+              f"Python {platform.python_version()}, numpy {np.__version__}")
+        match_command(args.match, args.threshold, args.repeat, args.no_anonlink)
+        return
+    if args.per_path:
+        print(f"Machine: {cpu_name()}; Python {platform.python_version()}, numpy {np.__version__}")
+        per_path(args.n, args.threshold, args.repeat, args.data)
+        return
     if args.scale_one:
         nq, nr, t, w = args.scale_one
         print(json.dumps(scale_one(int(nq), int(nr), float(t), int(w))))

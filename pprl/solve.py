@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pprl.compare import _kernel
+from pprl.compare.backend import get_backend
 
 MAX_ROUNDS = 64
 
@@ -47,12 +47,10 @@ def greedy_mask(
 
 
 def _greedy_mask(qa: np.ndarray, ra: np.ndarray, sa: np.ndarray) -> np.ndarray:
-    """greedy_mask on validated arrays (the C code bounds-checks the indices)."""
-    keep = np.zeros(qa.shape[0], dtype=np.uint8)
-    if qa.size:
-        nq, nr = int(qa.max()) + 1, int(ra.max()) + 1
-        _kernel.greedy(qa, ra, sa, nq, nr, MAX_ROUNDS, keep)
-    return keep.view(bool)
+    """greedy_mask on validated arrays, on the active backend (C, or the numpy fallback)."""
+    if qa.size == 0:
+        return np.zeros(0, dtype=bool)
+    return get_backend().greedy_mask(qa, ra, sa, int(qa.max()) + 1, int(ra.max()) + 1, MAX_ROUNDS)
 
 
 def greedy_solve(

@@ -6,11 +6,15 @@ Public API (see docs/comparison.md)::
     iter_candidates(queries, refs, threshold, *, top_k=None, workers=None,
                     chunk_queries=512, dedupe=False, blocking=None, device="cpu")
     find_candidates(queries, refs, threshold, **same) -> Candidates(q, r, score)
-    kernel_info() -> "avx512-vpopcntdq" | "avx2" | "portable"
+    kernel_info() -> "avx512-vpopcntdq" | "avx2" | "portable" | "numpy"
+
+Kernels run on a :class:`Backend` (``get_backend()``): the C extension, or the numpy
+fallback when the extension cannot load (or ``PPRL_KERNEL=numpy``).
 """
 
 from pprl.compare.backend import (
     Backend,
+    CpuBackend,
     available_kernels,
     get_backend,
     kernel_info,
@@ -25,6 +29,7 @@ from pprl.compare.blocking import (
     pair_completeness,
     reduction_ratio,
 )
+from pprl.compare.numpy_backend import NumpyBackend
 from pprl.compare.search import (
     Candidates,
     as_clks,
@@ -36,9 +41,15 @@ from pprl.compare.search import (
     popcounts,
     sort_candidates,
 )
+from pprl.compare.types import BlockKeyPair, PreparedRefs, SearchParams
 
 __all__ = [
     "Backend",
+    "BlockKeyPair",
+    "CpuBackend",
+    "NumpyBackend",
+    "PreparedRefs",
+    "SearchParams",
     "BlockKeys",
     "Blocking",
     "LshBlocking",

@@ -8,17 +8,26 @@
  *            no horizontal sums are needed.  Refs are sorted by popcount so a
  *            query only touches the blocks inside its popcount window.
  *
- * Three code paths, chosen at import (or via select()):
+ * Three code paths, chosen at import (or via select()), sharing one driver
+ * (GROUPED_SEARCH: 4 queries x 8 references per step, half-way early exit):
  *   "avx512-vpopcntdq"  VPOPCNTQ on 512-bit vectors
- *   "avx2"              pshufb nibble popcount + vpsadbw on 256-bit vectors
+ *   "avx2"              pshufb nibble-LUT popcount + vpsadbw on 256-bit vectors
+ *   "neon"              vcntq_u8 byte popcount on 128-bit vectors (AArch64)
  *   "portable"          __builtin_popcountll, no target flags
  * All paths compute the same integers and the same IEEE double
  * score = 2.0 * inter / (pa + pb), so results are identical.
  *
  * The search releases the GIL; Python runs it from several threads.
  */
+#ifndef PPRL_NO_PYTHON
 #define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include <Python.h>     /* first: it sets feature macros for the system headers */
+#else   /* standalone build of the search core (tests/native/kernel_harness.c) */
+#include <stddef.h>
+#include <stdint.h>
+typedef ptrdiff_t Py_ssize_t;
+#define PY_SSIZE_T_MAX PTRDIFF_MAX
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,70 +36,23 @@
 #define PPRL_X86 1
 #include <immintrin.h>
 #endif
+#if defined(__aarch64__)
+#define PPRL_NEON 1         /* Advanced SIMD is part of the AArch64 baseline */
+#include <arm_neon.h>
+#endif
 
 #define LANES 8
 
-enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512 = 2 };
+enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512 = 2, PATH_NEON = 3, NPATHS = 4 };
 static int active_path = PATH_PORTABLE;
-static const char *path_names[] = {"portable", "avx2", "avx512-vpopcntdq"};
+static const char *path_names[] = {"portable", "avx2", "avx512-vpopcntdq", "neon"};
 
-/* ------------------------------------------------------------------ */
-/* Per-block intersection counts: inter[l] = popcount(q & ref_l).      */
-/* ------------------------------------------------------------------ */
-
-static inline void
-block_portable(const uint64_t *q, const uint64_t *blk, Py_ssize_t words,
-               uint64_t inter[LANES])
-{
-    uint64_t acc[LANES] = {0};
-    for (Py_ssize_t w = 0; w < words; w++) {
-        const uint64_t qw = q[w];
-        const uint64_t *r = blk + w * LANES;
-        for (int l = 0; l < LANES; l++)
-            acc[l] += (uint64_t)__builtin_popcountll(qw & r[l]);
-    }
-    memcpy(inter, acc, sizeof(acc));
-}
+#define G 4                 /* queries per group: each reference load is reused G times */
+#define AI __attribute__((always_inline))
 
 #ifdef PPRL_X86
 #define T_AVX2 __attribute__((target("avx2,popcnt")))
 #define T_AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512dq,popcnt")))
-
-static inline __attribute__((always_inline)) T_AVX2 __m256i
-nibble_popcount_avx2(__m256i x)
-{
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i lo = _mm256_and_si256(x, low);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
-    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-}
-
-static inline __attribute__((always_inline)) T_AVX2 void
-block_avx2(const uint64_t *q, const uint64_t *blk, Py_ssize_t words, uint64_t inter[LANES])
-{
-    /* byte counters hold at most 8 per word: flush to 64-bit lanes every 31 words */
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    const __m256i zero = _mm256_setzero_si256();
-    Py_ssize_t w = 0;
-    while (w < words) {
-        Py_ssize_t stop = w + 31 < words ? w + 31 : words;
-        __m256i b0 = zero, b1 = zero;
-        for (; w < stop; w++) {
-            __m256i qv = _mm256_set1_epi64x((long long)q[w]);
-            __m256i r0 = _mm256_loadu_si256((const __m256i *)(blk + w * LANES));
-            __m256i r1 = _mm256_loadu_si256((const __m256i *)(blk + w * LANES + 4));
-            b0 = _mm256_add_epi8(b0, nibble_popcount_avx2(_mm256_and_si256(r0, qv)));
-            b1 = _mm256_add_epi8(b1, nibble_popcount_avx2(_mm256_and_si256(r1, qv)));
-        }
-        acc0 = _mm256_add_epi64(acc0, _mm256_sad_epu8(b0, zero));
-        acc1 = _mm256_add_epi64(acc1, _mm256_sad_epu8(b1, zero));
-    }
-    _mm256_storeu_si256((__m256i *)inter, acc0);
-    _mm256_storeu_si256((__m256i *)(inter + 4), acc1);
-}
-
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -124,10 +86,11 @@ typedef struct {
     double *os;
     Py_ssize_t cap, count;
     /* resumable state */
-    Py_ssize_t qpos, rpos;  /* rpos: next ref position in current query, -1 = start */
+    Py_ssize_t qpos, rpos;  /* rpos: next ref position in current group, -1 = start */
     cand_t *heaps;          /* G heaps of top_k entries */
-    Py_ssize_t heap_ns[4];
+    Py_ssize_t heap_ns[G];
     int kslot;              /* which heap emit/flush use */
+    uint64_t *scratch;      /* G x words: per-group query words prepared by a path (avx2: q >> 4) */
 } search_t;
 
 /* Popcount window [lo, hi) of sorted ref positions a query must visit. */
@@ -233,20 +196,6 @@ dice_score(uint64_t inter, uint32_t pa, uint32_t pb)
     return den ? (2.0 * (double)inter) / (double)den : 0.0;
 }
 
-/* Scalar emission of one block given 8 intersection counts. */
-static inline void
-emit_block(search_t *s, Py_ssize_t qi, uint32_t p, Py_ssize_t b, Py_ssize_t lo, Py_ssize_t hi,
-           const uint64_t inter[LANES])
-{
-    Py_ssize_t base = b * LANES;
-    for (int l = 0; l < LANES; l++) {
-        Py_ssize_t pos = base + l;
-        if (pos < lo || pos >= hi) continue;
-        double sc = dice_score(inter[l], p, s->rpop[pos]);
-        if (sc >= s->threshold) emit_k(s, qi, pos, sc);
-    }
-}
-
 /* Finish a query in top-k mode: write the heap best-first. */
 static void
 flush_heap(search_t *s, Py_ssize_t qi)
@@ -265,65 +214,369 @@ flush_heap(search_t *s, Py_ssize_t qi)
     s->heap_ns[s->kslot] = 0;
 }
 
-/* Room check: all-pairs mode needs 8 free slots per block, top-k needs k per query. */
-static inline int
-room_for_block(const search_t *s) { return s->top_k || s->cap - s->count >= LANES; }
-static inline int
-room_for_query(const search_t *s) { return !s->top_k || s->cap - s->count >= s->top_k; }
+/* ------------------------------------------------------------------ */
+/* One driver, three per-block kernels                                 */
+/* ------------------------------------------------------------------ */
 
 /*
- * SEARCH_BODY is the shared loop; BLOCK computes uint64_t inter[8] for block b.
- * PREP runs once per query (e.g. broadcast the query words).
+ * Queries are sorted by popcount, so G consecutive queries have nearly the same
+ * popcount window; they walk the union of their windows together and every
+ * block of 8 references is loaded once for all G of them (register blocking
+ * over queries x references).
+ *
+ * Every path computes, per (query, reference), the exact integer intersection
+ * count.  A conservative double test `inter >= need` (need = (p + p_ref) * t/2,
+ * shaved by 1e-12) preselects lanes; the exact `dice_score(...) >= threshold`
+ * then decides, so all paths give the same pairs and bit-identical scores.
+ *
+ * Early exit after the first half of the words: the final intersection is at
+ * most inter_half + min(rest_q, rest_ref), where rest_* are the popcounts of the
+ * second halves.  A query whose bound cannot reach `need` in any lane skips the
+ * second half of the block.  It only drops pairs the exact test would reject.
  */
-#define SEARCH_BODY(PREP, BLOCK)                                                  \
-    for (; s->qpos < s->nq; s->qpos++, s->rpos = -1) {                            \
-        Py_ssize_t qi = s->qpos;                                                  \
-        uint32_t p = s->qpop[qi];                                                 \
-        const uint64_t *qrow = s->q + qi * s->words;                              \
-        Py_ssize_t lo, hi;                                                        \
-        if (s->threshold > 0 && p == 0) continue;                                 \
-        query_window(s, p, qi, &lo, &hi);                                         \
-        if (lo >= hi) continue;                                                   \
-        if (s->rpos < 0) {                                                        \
-            if (!room_for_query(s)) return;                                       \
-            s->rpos = lo;                                                         \
-        }                                                                         \
-        PREP;                                                                     \
-        Py_ssize_t b = s->rpos / LANES, bend = (hi + LANES - 1) / LANES;          \
-        for (; b < bend; b++) {                                                   \
-            if (!room_for_block(s)) { s->rpos = b * LANES > lo ? b * LANES : lo; return; } \
-            const uint64_t *blk = s->rblk + b * s->words * LANES;                 \
-            BLOCK;                                                                \
-        }                                                                         \
-        if (s->top_k) flush_heap(s, qi);                                          \
+typedef struct {
+    Py_ssize_t qi[G], lo[G], hi[G];
+    uint32_t p[G];
+    double qrest[G];        /* popcount of the query's second half of words */
+    const uint64_t *qr[G];  /* query rows */
+    double ht;              /* threshold / 2, shaved so the double pre-test is conservative */
+    Py_ssize_t words, half;
+    /* the early exit pays only when it prunes: data with many near pairs (e.g.
+     * clkhash schemas with few distinct values) switch it off after a trial */
+    int early;
+    Py_ssize_t checked, saved;
+} group_t;
+
+static inline void
+early_note(group_t *g, unsigned live)
+{
+    g->checked++;
+    g->saved += !live;
+    if (g->checked == 1024 && g->saved * 2 < g->checked) g->early = 0;
+}
+
+/* Emit the lanes in mask m of one query's block (scalar exact test). */
+static inline void
+emit_masked(search_t *s, const group_t *g, int k, Py_ssize_t pos0, unsigned m,
+            const uint64_t inter[LANES])
+{
+    Py_ssize_t lo = g->lo[k], hi = g->hi[k];
+    if (pos0 + LANES <= lo || pos0 >= hi) return;
+    if (pos0 < lo) m &= 0xFFu << (lo - pos0);
+    if (pos0 + LANES > hi) m &= 0xFFu >> (pos0 + LANES - hi);
+    s->kslot = k;
+    while (m) {
+        int l = __builtin_ctz(m);
+        m &= m - 1;
+        double sc = dice_score(inter[l], g->p[k], s->rpop[pos0 + l]);
+        if (sc >= s->threshold) emit_k(s, g->qi[k], pos0 + l, sc);
     }
+}
+
+/*
+ * GROUPED_SEARCH(words, PREP, BLOCK): the resumable driver shared by all paths.
+ * PREP runs once per group (after g is set up); BLOCK handles block b of the
+ * references for the whole group (it may read s, g, b).
+ */
+#define GROUPED_SEARCH(WORDS, PREP, BLOCK)                                                 \
+    group_t g;                                                                             \
+    g.words = (WORDS);                                                                     \
+    g.half = g.words / 2;                                                                  \
+    g.ht = s->threshold * 0.5 * (1.0 - 1e-12);                                             \
+    g.early = s->threshold > 0 && g.half > 0;                                              \
+    g.checked = g.saved = 0;                                                               \
+    for (; s->qpos < s->nq; s->qpos += G, s->rpos = -1) {                                  \
+        Py_ssize_t glo = PY_SSIZE_T_MAX, ghi = 0;                                          \
+        for (int k = 0; k < G; k++) {                                                      \
+            Py_ssize_t qi = s->qpos + k < s->nq ? s->qpos + k : s->nq - 1;                 \
+            g.qi[k] = qi;                                                                  \
+            g.p[k] = s->qpop[qi];                                                          \
+            g.qr[k] = s->q + qi * g.words;                                                 \
+            uint32_t rest = 0;                                                             \
+            for (Py_ssize_t w = g.half; w < g.words; w++)                                  \
+                rest += (uint32_t)__builtin_popcountll(g.qr[k][w]);                        \
+            g.qrest[k] = (double)rest;                                                     \
+            g.lo[k] = g.hi[k] = 0;                                                         \
+            if (s->qpos + k < s->nq && !(s->threshold > 0 && g.p[k] == 0))                 \
+                query_window(s, g.p[k], qi, &g.lo[k], &g.hi[k]);                           \
+            if (g.lo[k] < g.hi[k]) {                                                       \
+                if (g.lo[k] < glo) glo = g.lo[k];                                          \
+                if (g.hi[k] > ghi) ghi = g.hi[k];                                          \
+            }                                                                              \
+        }                                                                                  \
+        if (glo >= ghi) continue;                                                          \
+        if (s->rpos < 0) {                                                                 \
+            if (s->top_k && s->cap - s->count < G * s->top_k) return;                      \
+            s->rpos = glo;                                                                 \
+        }                                                                                  \
+        PREP;                                                                              \
+        Py_ssize_t b = s->rpos / LANES, bend = (ghi + LANES - 1) / LANES;                  \
+        for (; b < bend; b++) {                                                            \
+            if (!s->top_k && s->cap - s->count < G * LANES) {                              \
+                s->rpos = b * LANES > glo ? b * LANES : glo;                               \
+                if (s->qpos > s->nq) s->qpos = s->nq;                                      \
+                return;                                                                    \
+            }                                                                              \
+            BLOCK;                                                                         \
+        }                                                                                  \
+        if (s->top_k)                                                                      \
+            for (int k = 0; k < G && s->qpos + k < s->nq; k++) {                           \
+                s->kslot = k;                                                              \
+                flush_heap(s, g.qi[k]);                                                    \
+            }                                                                              \
+    }                                                                                      \
+    if (s->qpos > s->nq) s->qpos = s->nq;
+
+/* need[l] for query k of the group against the block at pos0 (scalar form). */
+static inline double
+lane_need(const search_t *s, const group_t *g, int k, Py_ssize_t pos)
+{
+    return s->rpopd[pos] * g->ht + (double)g->p[k] * g->ht;
+}
+
+/* ---- portable: __builtin_popcountll, no target flags ---- */
+
+/* inter[k][l] += popcount(q_k & ref_l) over words [w0, w1), for the queries k in `which`. */
+typedef void (*count_fn)(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+                         unsigned which, uint64_t inter[G][LANES]);
+
+static inline AI void
+count_portable(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+               unsigned which, uint64_t inter[G][LANES])
+{
+    for (int k = 0; k < G; k++) {
+        if (!(which & (1u << k))) continue;
+        const uint64_t *q = g->qr[k];
+        for (Py_ssize_t w = w0; w < w1; w++) {
+            const uint64_t qw = q[w];
+            const uint64_t *r = blk + w * LANES;
+            for (int l = 0; l < LANES; l++)
+                inter[k][l] += (uint64_t)__builtin_popcountll(qw & r[l]);
+        }
+    }
+}
+
+/* One block for the group with scalar threshold tests; `count` does the popcounts. */
+static inline AI void
+block_scalar(search_t *s, group_t *g, Py_ssize_t b, count_fn count)
+{
+    const Py_ssize_t words = g->words, pos0 = b * LANES;
+    const uint64_t *blk = s->rblk + b * words * LANES;
+    uint64_t inter[G][LANES];
+    unsigned live = (1u << G) - 1;
+    memset(inter, 0, sizeof(inter));
+    count(g, blk, 0, g->half, live, inter);
+    if (g->early) {
+        live = 0;
+        for (int k = 0; k < G; k++)
+            for (int l = 0; l < LANES; l++) {
+                double rr = s->rrestd[pos0 + l];
+                double bound = (double)inter[k][l] + (rr < g->qrest[k] ? rr : g->qrest[k]);
+                if (bound >= lane_need(s, g, k, pos0 + l)) { live |= 1u << k; break; }
+            }
+        early_note(g, live);
+    }
+    count(g, blk, g->half, words, live, inter);
+    for (int k = 0; k < G; k++) {
+        if (!(live & (1u << k))) continue;
+        unsigned m = 0;
+        for (int l = 0; l < LANES; l++)
+            if (s->threshold <= 0 || (double)inter[k][l] >= lane_need(s, g, k, pos0 + l))
+                m |= 1u << l;
+        if (m) emit_masked(s, g, k, pos0, m, inter[k]);
+    }
+}
 
 static void
 search_portable(search_t *s)
 {
-    uint64_t inter[LANES];
-    SEARCH_BODY((void)0,
-                block_portable(qrow, blk, s->words, inter);
-                emit_block(s, qi, p, b, lo, hi, inter));
+    GROUPED_SEARCH(s->words, (void)0, block_scalar(s, &g, b, count_portable));
 }
+
+#ifdef PPRL_NEON
+/* ---- neon: vcntq_u8 byte popcounts, 4 queries x 8 references per word ----
+ * Byte counters (at most 8 per word) are widened with pairwise adds every 31 words. */
+static inline AI void
+count_neon(const group_t *g, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
+           unsigned which, uint64_t inter[G][LANES])
+{
+    while (w0 < w1) {
+        Py_ssize_t stop = w0 + 31 < w1 ? w0 + 31 : w1;
+        uint8x16_t c[G][4];
+        for (int k = 0; k < G; k++)
+            for (int h = 0; h < 4; h++) c[k][h] = vdupq_n_u8(0);
+        for (Py_ssize_t w = w0; w < stop; w++) {
+            uint64x2_t r[4];
+            for (int h = 0; h < 4; h++) r[h] = vld1q_u64(blk + w * LANES + 2 * h);
+            for (int k = 0; k < G; k++) {
+                if (!(which & (1u << k))) continue;
+                uint64x2_t qv = vdupq_n_u64(g->qr[k][w]);
+                for (int h = 0; h < 4; h++)
+                    c[k][h] = vaddq_u8(c[k][h], vcntq_u8(vreinterpretq_u8_u64(vandq_u64(r[h], qv))));
+            }
+        }
+        for (int k = 0; k < G; k++) {
+            if (!(which & (1u << k))) continue;
+            for (int h = 0; h < 4; h++) {
+                uint64x2_t t = vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(c[k][h])));
+                inter[k][2 * h] += vgetq_lane_u64(t, 0);
+                inter[k][2 * h + 1] += vgetq_lane_u64(t, 1);
+            }
+        }
+        w0 = stop;
+    }
+}
+
+static void
+search_neon(search_t *s)
+{
+    GROUPED_SEARCH(s->words, (void)0, block_scalar(s, &g, b, count_neon));
+}
+#endif
 
 #ifdef PPRL_X86
-static T_AVX2 void
-search_avx2(search_t *s)
+/* ---- avx2: pshufb nibble popcount, nibble split hoisted out of the query loop ----
+ *
+ * popcount(q & r) = sum over bytes of lut[lo(q) & lo(r)] + lut[hi(q) & hi(r)].
+ * The reference nibbles (r & 0x0f.., (r >> 4) & 0x0f..) are split once per word
+ * and reused by the G queries; the query side needs no masking (the reference
+ * nibbles already clear the other bits), only q >> 4, precomputed per group.
+ * So each (query word x 4 references) costs 2 AND + 2 PSHUFB + 2 ADD, versus
+ * AND + 2 AND + SHIFT + 2 PSHUFB + 2 ADD without the split.  Byte counters hold
+ * at most 8 per word and are widened (vpsadbw) every 31 words.
+ */
+static inline AI T_AVX2 __m256i
+lut_avx2(void)
 {
-    uint64_t inter[LANES];
-    SEARCH_BODY((void)0,
-                block_avx2(qrow, blk, s->words, inter);
-                emit_block(s, qi, p, b, lo, hi, inter));
+    return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 }
 
-/* Intersections of G=4 queries with one block: each ref vector is loaded once
- * and reused 4x, which cuts cache traffic per pair by 4 (the kernel is otherwise
- * bound by streaming refs from L3). */
-#define G 4
+/* acc[k][h] (64-bit lanes: refs 4h..4h+3) += popcount(q_k & r) over words [w0, w1),
+ * for the queries k in mask `which` (a compile-time constant after inlining). */
+static inline AI T_AVX2 void
+count_avx2(const group_t *g, const uint64_t *qhi, const uint64_t *blk, Py_ssize_t w0,
+           Py_ssize_t w1, unsigned which, __m256i acc[G][2])
+{
+    const __m256i lut = lut_avx2(), m4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const Py_ssize_t words = g->words;
+    while (w0 < w1) {
+        Py_ssize_t stop = w0 + 31 < w1 ? w0 + 31 : w1;
+        /* one half-block (4 refs) at a time keeps the G byte counters, the split
+         * reference and the LUT in the 16 ymm registers (no spills) */
+        for (int h = 0; h < 2; h++) {
+            __m256i c[G];
+            for (int k = 0; k < G; k++) c[k] = zero;
+            for (Py_ssize_t w = w0; w < stop; w++) {
+                __m256i r = _mm256_loadu_si256((const __m256i *)(blk + w * LANES + 4 * h));
+                __m256i rl = _mm256_and_si256(r, m4);
+                __m256i rh = _mm256_and_si256(_mm256_srli_epi16(r, 4), m4);
+                for (int k = 0; k < G; k++) {
+                    if (!(which & (1u << k))) continue;
+                    __m256i ql = _mm256_set1_epi64x((long long)g->qr[k][w]);
+                    __m256i qh = _mm256_set1_epi64x((long long)qhi[k * words + w]);
+                    __m256i x = _mm256_add_epi8(
+                        _mm256_shuffle_epi8(lut, _mm256_and_si256(rl, ql)),
+                        _mm256_shuffle_epi8(lut, _mm256_and_si256(rh, qh)));
+                    c[k] = _mm256_add_epi8(c[k], x);
+                }
+            }
+            for (int k = 0; k < G; k++)
+                if (which & (1u << k))
+                    acc[k][h] = _mm256_add_epi64(acc[k][h], _mm256_sad_epu8(c[k], zero));
+        }
+        w0 = stop;
+    }
+}
+
+/* int64 lanes (< 2^52) to double, exactly. */
+static inline AI T_AVX2 __m256d
+i64_to_pd_avx2(__m256i x)
+{
+    const __m256d magic = _mm256_set1_pd(4503599627370496.0); /* 2^52 */
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(x, _mm256_castpd_si256(magic))),
+                         magic);
+}
+
+static inline AI T_AVX2 void
+block_avx2(search_t *s, group_t *g, Py_ssize_t b)
+{
+    const Py_ssize_t words = g->words, pos0 = b * LANES;
+    const uint64_t *blk = s->rblk + b * words * LANES;
+    const uint64_t *qhi = s->scratch;
+    __m256i acc[G][2];
+    __m256d need[G][2];
+    const __m256d htv = _mm256_set1_pd(g->ht);
+    const __m256d rp0 = _mm256_loadu_pd(s->rpopd + pos0), rp1 = _mm256_loadu_pd(s->rpopd + pos0 + 4);
+    for (int k = 0; k < G; k++) {
+        acc[k][0] = acc[k][1] = _mm256_setzero_si256();
+        __m256d pk = _mm256_set1_pd((double)g->p[k] * g->ht);
+        need[k][0] = _mm256_add_pd(_mm256_mul_pd(rp0, htv), pk);
+        need[k][1] = _mm256_add_pd(_mm256_mul_pd(rp1, htv), pk);
+    }
+    unsigned live = (1u << G) - 1;
+    count_avx2(g, qhi, blk, 0, g->half, live, acc);
+    if (g->early) {
+        const __m256d rr0 = _mm256_loadu_pd(s->rrestd + pos0), rr1 = _mm256_loadu_pd(s->rrestd + pos0 + 4);
+        live = 0;
+        for (int k = 0; k < G; k++) {
+            __m256d qr = _mm256_set1_pd(g->qrest[k]);
+            __m256d b0 = _mm256_add_pd(i64_to_pd_avx2(acc[k][0]), _mm256_min_pd(rr0, qr));
+            __m256d b1 = _mm256_add_pd(i64_to_pd_avx2(acc[k][1]), _mm256_min_pd(rr1, qr));
+            if (_mm256_movemask_pd(_mm256_cmp_pd(b0, need[k][0], _CMP_GE_OQ)) |
+                _mm256_movemask_pd(_mm256_cmp_pd(b1, need[k][1], _CMP_GE_OQ)))
+                live |= 1u << k;
+        }
+        early_note(g, live);
+        if (!live) return;
+    }
+    if (live == (1u << G) - 1) {
+        count_avx2(g, qhi, blk, g->half, words, (1u << G) - 1, acc);
+    } else {  /* finish only the queries that can still pass */
+        for (int k = 0; k < G; k++)
+            if (live & (1u << k)) count_avx2(g, qhi, blk, g->half, words, 1u << k, acc);
+    }
+    for (int k = 0; k < G; k++) {
+        if (!(live & (1u << k))) continue;
+        unsigned m;
+        if (s->threshold <= 0) {
+            m = 0xFFu;
+        } else {
+            m = (unsigned)_mm256_movemask_pd(
+                    _mm256_cmp_pd(i64_to_pd_avx2(acc[k][0]), need[k][0], _CMP_GE_OQ)) |
+                (unsigned)_mm256_movemask_pd(
+                    _mm256_cmp_pd(i64_to_pd_avx2(acc[k][1]), need[k][1], _CMP_GE_OQ)) << 4;
+            if (__builtin_expect(!m, 1)) continue;
+        }
+        uint64_t inter[LANES];
+        _mm256_storeu_si256((__m256i *)inter, acc[k][0]);
+        _mm256_storeu_si256((__m256i *)(inter + 4), acc[k][1]);
+        emit_masked(s, g, k, pos0, m, inter);
+    }
+}
+
+/* q >> 4 of every word of the group's queries, for count_avx2. */
+static inline AI void
+prep_qhi(search_t *s, const group_t *g)
+{
+    for (int k = 0; k < G; k++)
+        for (Py_ssize_t w = 0; w < g->words; w++) s->scratch[k * g->words + w] = g->qr[k][w] >> 4;
+}
+
+static T_AVX2 void search_avx2_w16(search_t *s)
+{
+    GROUPED_SEARCH(16, prep_qhi(s, &g), block_avx2(s, &g, b));
+}
+static T_AVX2 void search_avx2_any(search_t *s)
+{
+    GROUPED_SEARCH(s->words, prep_qhi(s, &g), block_avx2(s, &g, b));
+}
+
+/* ---- avx512-vpopcntdq: VPOPCNTQ on 512-bit vectors (8 refs per vector) ---- */
+
 /* r AND broadcast(*q) with the broadcast folded into the instruction (one uop);
  * compilers otherwise emit a separate vpbroadcastq per use. */
-static inline __attribute__((always_inline)) T_AVX512 __m512i
+static inline AI T_AVX512 __m512i
 and_bcast(__m512i r, const uint64_t *q)
 {
     __m512i x;
@@ -331,7 +584,8 @@ and_bcast(__m512i r, const uint64_t *q)
     return x;
 }
 
-static inline __attribute__((always_inline)) T_AVX512 void
+/* Intersections of G=4 queries with one block over words [w0, w1). */
+static inline AI T_AVX512 void
 block4_avx512(const uint64_t *const qr[G], const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1,
               __m512i acc[G])
 {
@@ -346,28 +600,8 @@ block4_avx512(const uint64_t *const qr[G], const uint64_t *blk, Py_ssize_t w0, P
     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
 
-/*
- * Early exit after the first half of the words: the final intersection is at
- * most inter_half + min(rest_q, rest_ref), where rest_* are the popcounts of the
- * second halves.  If that cannot reach the (conservative) need of any of the
- * 32 pairs, the block is skipped.  Exactness is unaffected: it only drops pairs
- * the final exact test would reject.
- */
-/* Bit g set if query g of the group may still reach the threshold in this block. */
-static inline __attribute__((always_inline)) T_AVX512 unsigned
-block_may_pass(const __m512i iv[G], const __m512d need[G], const double qrest[G], __m512d rrest)
-{
-    unsigned live = 0;
-    for (int g = 0; g < G; g++) {
-        __m512d bound = _mm512_add_pd(_mm512_cvtepi64_pd(iv[g]),
-                                      _mm512_min_pd(rrest, _mm512_set1_pd(qrest[g])));
-        if (_mm512_cmp_pd_mask(bound, need[g], _CMP_GE_OQ)) live |= 1u << g;
-    }
-    return live;
-}
-
 /* Words [w0, w1) of one query against one block, added to acc. */
-static inline __attribute__((always_inline)) T_AVX512 __m512i
+static inline AI T_AVX512 __m512i
 block1_avx512(const uint64_t *q, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t w1, __m512i acc)
 {
     __m512i a1 = _mm512_setzero_si512();
@@ -381,137 +615,123 @@ block1_avx512(const uint64_t *q, const uint64_t *blk, Py_ssize_t w0, Py_ssize_t 
     return _mm512_add_epi64(acc, a1);
 }
 
-/* Threshold test + emission of one query's lanes of a block (see pre-test note above). */
-static inline __attribute__((always_inline)) T_AVX512 void
-lanes_emit_avx512(search_t *s, Py_ssize_t qi, uint32_t p, Py_ssize_t pos0, Py_ssize_t lo,
-                  Py_ssize_t hi, __m512i iv, __m512d need)
+static inline AI T_AVX512 void
+block_avx512(search_t *s, group_t *g, Py_ssize_t b)
 {
-    if (pos0 + LANES <= lo || pos0 >= hi) return;
-    unsigned m;
-    if (s->threshold <= 0) {
-        m = 0xFFu;
-    } else {
-        m = (unsigned)_mm512_cmp_pd_mask(_mm512_cvtepi64_pd(iv), need, _CMP_GE_OQ);
-        if (__builtin_expect(!m, 1)) return;
+    const Py_ssize_t words = g->words, pos0 = b * LANES;
+    const uint64_t *blk = s->rblk + b * words * LANES;
+    __m512i iv[G];
+    __m512d need[G];
+    const __m512d rp = _mm512_loadu_pd(s->rpopd + pos0);
+    for (int k = 0; k < G; k++) {
+        iv[k] = _mm512_setzero_si512();
+        need[k] = _mm512_fmadd_pd(rp, _mm512_set1_pd(g->ht), _mm512_set1_pd((double)g->p[k] * g->ht));
     }
-    if (pos0 < lo) m &= 0xFFu << (lo - pos0);
-    if (pos0 + LANES > hi) m &= 0xFFu >> (pos0 + LANES - hi);
-    if (!m) return;
-    uint64_t inter[LANES];
-    _mm512_storeu_si512(inter, iv);
-    while (m) {
-        int l = __builtin_ctz(m);
-        m &= m - 1;
-        double sc = dice_score(inter[l], p, s->rpop[pos0 + l]);
-        if (sc >= s->threshold) emit_k(s, qi, pos0 + l, sc);
+    block4_avx512(g->qr, blk, 0, g->half, iv);
+    unsigned live = (1u << G) - 1;
+    if (g->early) {
+        const __m512d rrest = _mm512_loadu_pd(s->rrestd + pos0);
+        live = 0;
+        for (int k = 0; k < G; k++) {
+            __m512d bound = _mm512_add_pd(_mm512_cvtepi64_pd(iv[k]),
+                                          _mm512_min_pd(rrest, _mm512_set1_pd(g->qrest[k])));
+            if (_mm512_cmp_pd_mask(bound, need[k], _CMP_GE_OQ)) live |= 1u << k;
+        }
+        early_note(g, live);
+        if (!live) return;
+    }
+    if (live == (1u << G) - 1) {
+        block4_avx512(g->qr, blk, g->half, words, iv);
+    } else {   /* finish only the queries that can still pass */
+        for (int k = 0; k < G; k++)
+            if (live & (1u << k)) iv[k] = block1_avx512(g->qr[k], blk, g->half, words, iv[k]);
+    }
+    for (int k = 0; k < G; k++) {
+        if (!(live & (1u << k))) continue;
+        unsigned m;
+        if (s->threshold <= 0) {
+            m = 0xFFu;
+        } else {
+            m = (unsigned)_mm512_cmp_pd_mask(_mm512_cvtepi64_pd(iv[k]), need[k], _CMP_GE_OQ);
+            if (__builtin_expect(!m, 1)) continue;
+        }
+        uint64_t inter[LANES];
+        _mm512_storeu_si512(inter, iv[k]);
+        emit_masked(s, g, k, pos0, m, inter);
     }
 }
 
-/* Grouped AVX-512 search: G consecutive queries (sorted by popcount, so their
- * windows nearly coincide) walk the union of their windows together. */
-static inline __attribute__((always_inline)) T_AVX512 void
-search_avx512_grouped(search_t *s, Py_ssize_t words)
+static T_AVX512 void search_avx512_w16(search_t *s)
 {
-    const double ht = s->threshold * 0.5 * (1.0 - 1e-12);
-    const Py_ssize_t half = words / 2;
-    /* The early exit pays only when it prunes: data with many near pairs (e.g.
-     * clkhash schemas with few distinct values) switch it off after a trial. */
-    int early = s->threshold > 0 && half > 0;
-    Py_ssize_t checked = 0, saved = 0;
-    for (; s->qpos < s->nq; s->qpos += G, s->rpos = -1) {
-        Py_ssize_t lo[G], hi[G], qi[G], glo = PY_SSIZE_T_MAX, ghi = 0;
-        uint32_t p[G];
-        double qrest[G];
-        const uint64_t *qr[G];
-        for (int g = 0; g < G; g++) {
-            qi[g] = s->qpos + g < s->nq ? s->qpos + g : s->nq - 1;
-            p[g] = s->qpop[qi[g]];
-            qr[g] = s->q + qi[g] * words;
-            uint32_t rest = 0;
-            for (Py_ssize_t w = half; w < words; w++) rest += (uint32_t)__builtin_popcountll(qr[g][w]);
-            qrest[g] = (double)rest;
-            lo[g] = hi[g] = 0;
-            if (s->qpos + g < s->nq && !(s->threshold > 0 && p[g] == 0))
-                query_window(s, p[g], qi[g], &lo[g], &hi[g]);
-            if (lo[g] < hi[g]) {
-                if (lo[g] < glo) glo = lo[g];
-                if (hi[g] > ghi) ghi = hi[g];
-            }
-        }
-        if (glo >= ghi) continue;
-        if (s->rpos < 0) {
-            if (s->top_k && s->cap - s->count < G * s->top_k) return;
-            s->rpos = glo;
-        }
-        Py_ssize_t b = s->rpos / LANES, bend = (ghi + LANES - 1) / LANES;
-        for (; b < bend; b++) {
-            if (!s->top_k && s->cap - s->count < G * LANES) {
-                s->rpos = b * LANES > glo ? b * LANES : glo;
-                if (s->qpos > s->nq) s->qpos = s->nq;
-                return;
-            }
-            const uint64_t *blk = s->rblk + b * words * LANES;
-            Py_ssize_t pos0 = b * LANES;
-            __m512i iv[G];
-            __m512d need[G];
-            __m512d rp = _mm512_loadu_pd(s->rpopd + pos0);
-            for (int g = 0; g < G; g++) {
-                iv[g] = _mm512_setzero_si512();
-                need[g] = _mm512_fmadd_pd(rp, _mm512_set1_pd(ht), _mm512_set1_pd((double)p[g] * ht));
-            }
-            block4_avx512(qr, blk, 0, half, iv);
-            unsigned live = (1u << G) - 1;
-            if (early) {
-                live = block_may_pass(iv, need, qrest, _mm512_loadu_pd(s->rrestd + pos0));
-                checked++;
-                saved += !live;
-                if (checked == 1024 && saved * 2 < checked) early = 0;
-                if (!live) continue;
-            }
-            if (live == (1u << G) - 1) {
-                block4_avx512(qr, blk, half, words, iv);
-            } else {   /* finish only the queries that can still pass */
-                for (int g = 0; g < G; g++)
-                    if (live & (1u << g)) iv[g] = block1_avx512(qr[g], blk, half, words, iv[g]);
-            }
-            for (int g = 0; g < G; g++) {
-                if (!(live & (1u << g))) continue;
-                s->kslot = g;
-                lanes_emit_avx512(s, qi[g], p[g], pos0, lo[g], hi[g], iv[g], need[g]);
-            }
-        }
-        if (s->top_k)
-            for (int g = 0; g < G && s->qpos + g < s->nq; g++) {
-                s->kslot = g;
-                flush_heap(s, qi[g]);
-            }
-    }
-    if (s->qpos > s->nq) s->qpos = s->nq;
+    GROUPED_SEARCH(16, (void)0, block_avx512(s, &g, b));
 }
-
-static T_AVX512 void search_avx512_w16(search_t *s) { search_avx512_grouped(s, 16); }
-static T_AVX512 void search_avx512_any(search_t *s) { search_avx512_grouped(s, s->words); }
+static T_AVX512 void search_avx512_any(search_t *s)
+{
+    GROUPED_SEARCH(s->words, (void)0, block_avx512(s, &g, b));
+}
 #endif
 
-/* Run the active path on s (GIL released by the caller). Returns -1 on OOM. */
-static int
+/* Run the active path on s (GIL released by the caller). */
+static void
 run_search(search_t *s)
 {
 #ifdef PPRL_X86
     if (active_path == PATH_AVX512) {
         if (s->words == 16) search_avx512_w16(s);
         else search_avx512_any(s);
-        return 0;
+        return;
     }
     if (active_path == PATH_AVX2) {
-        search_avx2(s);
-        return 0;
+        if (s->words == 16) search_avx2_w16(s);
+        else search_avx2_any(s);
+        return;
+    }
+#endif
+#ifdef PPRL_NEON
+    if (active_path == PATH_NEON) {
+        search_neon(s);
+        return;
     }
 #endif
     search_portable(s);
-    return 0;
 }
 
+/* Whether this CPU can run path p. */
+static int
+path_supported(int p)
+{
+    switch (p) {
+    case PATH_PORTABLE:
+        return 1;
+#ifdef PPRL_X86
+    case PATH_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    case PATH_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq");
+#endif
+#ifdef PPRL_NEON
+    case PATH_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* Best path this CPU supports. */
+static int
+best_path(void)
+{
+    static const int fastest_first[] = {PATH_AVX512, PATH_NEON, PATH_AVX2};
+    for (size_t i = 0; i < sizeof(fastest_first) / sizeof(*fastest_first); i++)
+        if (path_supported(fastest_first[i])) return fastest_first[i];
+    return PATH_PORTABLE;
+}
+
+#ifndef PPRL_NO_PYTHON
 /* ------------------------------------------------------------------ */
 /* Python bindings                                                     */
 /* ------------------------------------------------------------------ */
@@ -558,7 +778,7 @@ py_search(PyObject *self, PyObject *args)
         need(&brpopd, 2 * nblocks * LANES, 8, "rpopd") || need(&bstart, bits + 2, 8, "start") ||
         need(&boq, s.cap, 8, "oq") || need(&bor, s.cap, 8, "or_"))
         goto done;
-    if (top_k < 0 || (top_k > 0 && s.cap < 4 * top_k) || (top_k == 0 && s.cap < 4 * LANES)) {
+    if (top_k < 0 || (top_k > 0 && s.cap < G * top_k) || (top_k == 0 && s.cap < G * LANES)) {
         PyErr_SetString(PyExc_ValueError, "output buffers too small");
         goto done;
     }
@@ -570,16 +790,19 @@ py_search(PyObject *self, PyObject *args)
     s.q_base = q_base; s.top_k = top_k;
     s.oq = boq.buf; s.orr = bor.buf; s.os = bos.buf;
     s.qpos = qpos; s.rpos = rpos;
-    if (top_k) {
-        s.heaps = malloc((size_t)top_k * 4 * sizeof(cand_t));
-        if (!s.heaps) { PyErr_NoMemory(); goto done; }
+    s.heaps = top_k ? malloc((size_t)top_k * G * sizeof(cand_t)) : NULL;
+    s.scratch = malloc((size_t)words * G * sizeof(uint64_t));
+    if ((top_k && !s.heaps) || !s.scratch) {
+        free(s.heaps);
+        free(s.scratch);
+        PyErr_NoMemory();
+        goto done;
     }
-    int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = run_search(&s);
+    run_search(&s);
     Py_END_ALLOW_THREADS
     free(s.heaps);
-    if (rc) { PyErr_NoMemory(); goto done; }
+    free(s.scratch);
     result = Py_BuildValue("nnn", s.count, s.qpos, s.rpos);
 done:
     PyBuffer_Release(&bq); PyBuffer_Release(&bqpop); PyBuffer_Release(&bqid);
@@ -877,36 +1100,22 @@ done:
     return res;
 }
 
-/* Best path this CPU supports. */
-static int
-best_path(void)
-{
-#ifdef PPRL_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq"))
-        return PATH_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
-        return PATH_AVX2;
-#endif
-    return PATH_PORTABLE;
-}
-
 static PyObject *
 py_select(PyObject *self, PyObject *args)
 {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
-    int best = best_path(), want;
-    if (!strcmp(name, "auto")) want = best;
+    int want;
+    if (!strcmp(name, "auto")) want = best_path();
     else if (!strcmp(name, "portable")) want = PATH_PORTABLE;
     else if (!strcmp(name, "avx2")) want = PATH_AVX2;
     else if (!strcmp(name, "avx512-vpopcntdq") || !strcmp(name, "avx512")) want = PATH_AVX512;
+    else if (!strcmp(name, "neon")) want = PATH_NEON;
     else {
         PyErr_Format(PyExc_ValueError, "unknown kernel path '%s'", name);
         return NULL;
     }
-    if (want > best) {
+    if (!path_supported(want)) {
         PyErr_Format(PyExc_RuntimeError, "kernel path '%s' not supported by this CPU", name);
         return NULL;
     }
@@ -923,10 +1132,21 @@ py_info(PyObject *self, PyObject *noargs)
 static PyObject *
 py_available(PyObject *self, PyObject *noargs)
 {
-    int best = best_path();
-    PyObject *t = PyTuple_New(best + 1);
-    if (!t) return NULL;
-    for (int i = 0; i <= best; i++) PyTuple_SET_ITEM(t, i, PyUnicode_FromString(path_names[i]));
+    /* slowest first: portable, then the vector paths of this architecture */
+    PyObject *names = PyList_New(0);
+    for (int p = 0; names && p < NPATHS; p++) {
+        if (!path_supported(p)) continue;
+        PyObject *name = PyUnicode_FromString(path_names[p]);
+        if (!name || PyList_Append(names, name)) {
+            Py_XDECREF(name);
+            Py_DECREF(names);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    if (!names) return NULL;
+    PyObject *t = PyList_AsTuple(names);
+    Py_DECREF(names);
     return t;
 }
 
@@ -954,3 +1174,4 @@ PyInit__kernel(void)
     active_path = best_path();
     return PyModule_Create(&moduledef);
 }
+#endif  /* PPRL_NO_PYTHON */

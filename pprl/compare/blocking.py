@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from pprl.compare.backend import get_backend
-from pprl.compare.search import Candidates, _iter_full, _ordered_results, concat_candidates
+from pprl.compare.scan import as_clks, concat_candidates, iter_full, ordered_results
+from pprl.compare.types import Candidates
 
 MISSING = np.iinfo(np.int64).min
 BIG_BLOCK = 1 << 16  # pairs; blocks at least this big use the search kernel
@@ -43,7 +44,7 @@ class Blocking(Protocol):
         ...
 
 
-def _as_key_matrix(keys: np.ndarray | Iterable) -> np.ndarray:
+def _as_key_matrix(keys: np.ndarray | Iterable[Any]) -> np.ndarray:
     """Coerce keys to a 2-D int64 matrix (bytes keys are hashed to int64)."""
     arr = np.asarray(keys)
     if arr.dtype.kind in "SOU":
@@ -233,7 +234,7 @@ def iter_blocked_candidates(
 
     small_pos = np.flatnonzero(~big)
     jobs = ((small_pos[b],) for b in _batches(cnt[small_pos], PAIR_BATCH))
-    for chunk in _ordered_results(jobs, small, workers):
+    for chunk in ordered_results(jobs, small, workers):
         if chunk.q.shape[0]:
             yield chunk
     for pos in np.flatnonzero(big).tolist():
@@ -252,7 +253,7 @@ def _big_block(
     key = qidx.keys[qs]
     sub_q = np.ascontiguousarray(queries[qrec])
     sub_r = sub_q if dedupe else np.ascontiguousarray(refs[rrec])
-    for c in _iter_full(sub_q, sub_r, threshold, 0, dedupe, workers, chunk_queries, device):
+    for c in iter_full(sub_q, sub_r, threshold, 0, dedupe, workers, chunk_queries, device):
         qi, rj = qrec[c.q], rrec[c.r]
         keep = _min_shared_key(qk, rk, qi, rj, aligned) == key
         if keep.any():
@@ -264,8 +265,6 @@ def blocked_pairs(
     workers: int | None = None,
 ) -> Candidates:
     """Every pair the blocking lets through (no threshold), e.g. to measure it."""
-    from pprl.compare.search import as_clks
-
     queries = as_clks(queries)
     refs = queries if dedupe or refs is None else as_clks(refs)
     parts = list(iter_blocked_candidates(queries, refs, -np.inf, blocking, dedupe=dedupe,

@@ -4,121 +4,55 @@ one of its block keys.
 Block keys are keyed hashes of normalized attributes (e.g. the date of birth), computed
 by the data holders at encoding time and stored in the encoding files, so the matcher
 can block without learning the attributes. References are sorted by key once; each
-query then scans only its key's contiguous range. The scan is a numba kernel (parallel
-over queries, ``llvm.ctpop`` popcounts) that keeps the best ``k`` references per query.
+query then scans only its key's contiguous range (:mod:`pprl.compare.keyplan`). The scan
+runs on the active backend: a numba kernel (parallel over queries) on the CPU backend,
+numpy on the fallback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import intrinsic
+
+from pprl.compare.backend import get_backend
+from pprl.compare.keyplan import block_pair_count
+from pprl.compare.types import BlockKeyLike, BlockKeyPair, F64Array, I64Array, U64Matrix
+
+__all__ = ["BlockKeyPair", "block_pair_count", "popcounts", "topk_by_block_keys"]
 
 
-@intrinsic
-def _popcount64(typingctx, x):  # noqa: ARG001 - numba's intrinsic signature
-    """Hardware popcount of a uint64 (LLVM ``ctpop``)."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return sig, codegen
+def popcounts(clks: np.ndarray) -> I64Array:
+    """Number of set bits of each packed CLK row (int64)."""
+    x = np.ascontiguousarray(clks, dtype=np.uint64)
+    return get_backend().popcounts(x).astype(np.int64)
 
 
-@njit(cache=True)
-def _popcounts(x: np.ndarray) -> np.ndarray:
-    out = np.empty(x.shape[0], dtype=np.int64)
-    for i in range(x.shape[0]):
-        c = 0
-        for w in range(x.shape[1]):
-            c += _popcount64(x[i, w])
-        out[i] = c
-    return out
-
-
-def popcounts(clks: np.ndarray) -> np.ndarray:
-    """Number of set bits of each packed CLK row."""
-    return _popcounts(np.ascontiguousarray(clks, dtype=np.uint64))
-
-
-@njit(parallel=True, cache=True)
-def _topk_in_ranges(q_clks, q_pop, q_idx, r_clks, r_pop, r_sorted, lo, hi, exclude,
-                    threshold, out_r, out_s):
-    k = out_r.shape[1]
-    words = q_clks.shape[1]
-    for t in prange(q_idx.shape[0]):
-        q = q_idx[t]
-        pq = q_pop[q]
-        for j in range(lo[t], hi[t]):
-            r = r_sorted[j]
-            if r == exclude[q]:
-                continue
-            denom = pq + r_pop[r]
-            if denom == 0:
-                continue
-            inter = 0
-            for w in range(words):
-                inter += _popcount64(q_clks[q, w] & r_clks[r, w])
-            s = 2.0 * inter / denom
-            if s < threshold or s <= out_s[q, k - 1]:
-                continue
-            # skip a reference already kept (several block keys may find it)
-            seen = False
-            for m in range(k):
-                if out_r[q, m] == r:
-                    seen = True
-                    break
-            if seen:
-                continue
-            pos = k - 1
-            while pos > 0 and (out_s[q, pos - 1] < s
-                               or (out_s[q, pos - 1] == s and out_r[q, pos - 1] > r)):
-                out_s[q, pos] = out_s[q, pos - 1]
-                out_r[q, pos] = out_r[q, pos - 1]
-                pos -= 1
-            out_s[q, pos] = s
-            out_r[q, pos] = r
-
-
-def topk_by_block_keys(queries: np.ndarray, refs: np.ndarray,
-                       keys: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+def topk_by_block_keys(queries: U64Matrix, refs: U64Matrix,
+                       keys: Sequence[BlockKeyLike],
                        *, k: int = 1, threshold: float = 0.0,
-                       exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       exclude: np.ndarray | None = None,
+                       device: str = "cpu") -> tuple[I64Array, F64Array]:
     """Best ``k`` references for every query among references sharing a block key.
 
-    ``keys`` holds, per block key, ``(query_values, query_valid, ref_values, ref_valid)``;
-    a pair is compared when any one key matches (the union of the blocks). ``exclude[q]``
+    ``keys`` holds one :class:`~pprl.compare.types.BlockKeyPair` (or plain tuple
+    ``(query_values, query_valid, ref_values, ref_valid)``) per block key; a pair is
+    compared when any one key matches (the union of the blocks). ``exclude[q]``
     names one reference never returned for query ``q`` (e.g. the claimed record), -1 for
     none. Returns ``(ref_index, score)`` arrays of shape (n_queries, k), best first,
     index -1 and score -1.0 where fewer than ``k`` references reach ``threshold``.
-    Ties are broken towards the lower reference index, so results are deterministic.
+    Ties are deterministic: towards the lower reference index within one key, and
+    towards the earlier key across keys (see ``Backend.topk_by_block_keys``).
     """
+    if k < 1:
+        raise ValueError("k must be >= 1")
     nq = queries.shape[0]
-    out_r = np.full((nq, k), -1, dtype=np.int64)
-    out_s = np.full((nq, k), -1.0, dtype=np.float64)
     if nq == 0 or refs.shape[0] == 0:
-        return out_r, out_s
-    q_pop, r_pop = popcounts(queries), popcounts(refs)
-    excl = np.full(nq, -1, dtype=np.int64) if exclude is None else exclude.astype(np.int64)
-    for q_val, q_ok, r_val, r_ok in keys:
-        r_idx = np.flatnonzero(r_ok)
-        order = r_idx[np.argsort(r_val[r_idx], kind="stable")]
-        sorted_vals = r_val[order]
-        q_idx = np.flatnonzero(q_ok)
-        q_idx = q_idx[np.argsort(q_val[q_idx], kind="stable")]
-        lo = np.searchsorted(sorted_vals, q_val[q_idx], side="left")
-        hi = np.searchsorted(sorted_vals, q_val[q_idx], side="right")
-        _topk_in_ranges(queries, q_pop, q_idx, refs, r_pop, order.astype(np.int64), lo, hi,
-                        excl, float(threshold), out_r, out_s)
-    return out_r, out_s
-
-
-def block_pair_count(keys: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> int:
-    """Number of (query, reference) comparisons the blocks imply, counting each key separately."""
-    total = 0
-    for q_val, q_ok, r_val, r_ok in keys:
-        r_sorted = np.sort(r_val[r_ok])
-        q = q_val[q_ok]
-        total += int((np.searchsorted(r_sorted, q, "right") - np.searchsorted(r_sorted, q, "left")).sum())
-    return total
+        return np.full((nq, k), -1, dtype=np.int64), np.full((nq, k), -1.0, dtype=np.float64)
+    q = np.ascontiguousarray(queries, dtype=np.uint64)
+    r = np.ascontiguousarray(refs, dtype=np.uint64)
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"filter widths differ: {q.shape[1]} vs {r.shape[1]} words")
+    excl = np.full(nq, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    return get_backend(device).topk_by_block_keys(q, r, keys, k=k, threshold=float(threshold),
+                                                  exclude=excl)
