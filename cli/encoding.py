@@ -61,7 +61,7 @@ def encode(
     with progress_bar(f"encoding {input.name}", None) as advance:
         enc, report = encode_csv(input, sch, key, encoding=encoding,
                                  column_map=parse_column_map(column), party=party,
-                                 strict=strict, workers=workers, progress=advance)
+                                 strict=strict, processes=workers, progress=advance)
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
     if format == "clkhash-json":

@@ -27,8 +27,8 @@ def test_chunked_equals_whole(population, tmp_path, schema_name, csv):
     secret = load_secret(write_secret(tmp_path / "k"))
     schema = load_schema(schema_name)
     path = population / "data" / csv
-    whole, whole_report = encode_records(read_csv(path), schema, secret, workers=1)
-    chunked, report = encode_csv(path, schema, secret, chunk_rows=257, workers=1)
+    whole, whole_report = encode_records(read_csv(path), schema, secret, processes=1)
+    chunked, report = encode_csv(path, schema, secret, chunk_rows=257, processes=1)
     np.testing.assert_array_equal(whole.clks, chunked.clks)
     np.testing.assert_array_equal(whole.tokens, chunked.tokens)
     np.testing.assert_array_equal(whole.rows, chunked.rows)
@@ -41,7 +41,7 @@ def test_chunked_equals_whole(population, tmp_path, schema_name, csv):
 def test_invalid_numbers_reported_by_input_row(population, tmp_path):
     secret = load_secret(write_secret(tmp_path / "k"))
     path = population / "data" / "insurer.csv"
-    enc, report = encode_csv(path, load_schema("jp-resident"), secret, chunk_rows=100, workers=1)
+    enc, report = encode_csv(path, load_schema("jp-resident"), secret, chunk_rows=100, processes=1)
     numbers = read_csv(path).columns["my_number"]
     from pprl.mynumber import is_valid
     expected = [i for i, n in enumerate(numbers) if not is_valid(n)]
