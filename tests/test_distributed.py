@@ -67,9 +67,9 @@ def files(tmp_path_factory) -> Path:
     secret = load_secret(write_secret(root / "secret.key"))
     schema = load_schema("jp-resident")
     ref, _ = encode_records(read_csv(root / "data" / "register.csv"), schema, secret,
-                            party="register", workers=1)
+                            party="register", processes=1)
     claims, _ = encode_records(read_csv(root / "data" / "insurer.csv"), schema, secret,
-                               party="insurer", workers=1)
+                               party="insurer", processes=1)
     write_encodings(ref, root / "register.parquet", row_group_size=1000)
     n = len(claims)
     write_encodings(_subset(claims, np.arange(0, n, 2), "insurer"), root / "insurer.parquet",

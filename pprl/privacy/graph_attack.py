@@ -128,8 +128,8 @@ def read_attacker_records(path: str | Path, schema: Schema) -> AttackerRecords:
                 raise InputError(f"{p}: row {i}: {KNOWN_ROW_COLUMN} {value!r} is not a row number")
             known[i] = int(value)
     own = attacker_schema(schema)
-    enc, _ = encode_records(data, own, attacker_secret(), party="attacker", workers=1)
-    again, _ = encode_records(data, own, attacker_secret("again"), party="attacker", workers=1)
+    enc, _ = encode_records(data, own, attacker_secret(), party="attacker", processes=1)
+    again, _ = encode_records(data, own, attacker_secret("again"), party="attacker", processes=1)
     raw = resolve_columns(data, own, {})
     names = {}
     for fld in name_fields(schema):
