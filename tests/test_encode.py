@@ -11,8 +11,12 @@ import base64
 import multiprocessing
 import os
 import random
+import signal
 import string
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing.shared_memory import SharedMemory
@@ -725,27 +729,28 @@ def test_processes_while_another_thread_runs(monkeypatch):
 @dataclass
 class MarkTask:
     """Toy pool task: job j sets bit j of row j and writes the id of the process that
-    ran it there; odd jobs report themselves as failures. The parent's first job waits
-    (bounded) until a worker has taken a job, so workers always take part; ``fail``
-    makes that worker raise, raise an InputError or die, or the parent be interrupted."""
+    ran it there; odd jobs report themselves as failures. A worker's job waits
+    (bounded) until this process has run one, so both always take part; ``fail``
+    makes a worker raise, raise an InputError or die at its first job, or this
+    process be interrupted at its first."""
 
     parent: int
-    started: Any  # multiprocessing Event
+    parent_ran: Any  # multiprocessing Event
     fail: str = ""
 
     def __call__(self, job: int, out: np.ndarray) -> int | None:
         if os.getpid() == self.parent:
-            assert self.started.wait(30), "no worker took a job"
+            self.parent_ran.set()
             if self.fail == "interrupt":
                 raise KeyboardInterrupt
         else:
-            self.started.set()
             if self.fail == "error":
                 raise ZeroDivisionError("boom")
             if self.fail == "input":
                 raise InputError("row 3, field 'x': bad value")
             if self.fail == "die":
                 os._exit(3)
+            assert self.parent_ran.wait(30), "this process took no job"
         out[job, 0] |= np.uint64(1) << np.uint64(job)
         out[job, 1] = os.getpid()
         return job if job % 2 else None
@@ -833,3 +838,67 @@ def test_forkserver_start_method(monkeypatch):
     schema = clk_schema.from_json_dict(JP_SCHEMA)
     cols = jp_columns(400, seed=2)
     assert encode_clks(schema, cols, SECRET, workers=2).tobytes() == clkhash_bytes(schema, cols)
+
+
+INTERRUPTED_SCRIPT = """
+import os, time
+import numpy as np
+from pprl.encode import pool
+
+created = []
+real = pool.SharedMemory
+
+class Recording(real):
+    def __init__(self, name=None, create=False, size=0):
+        super().__init__(name, create, size)
+        if create:
+            created.append(self.name)
+
+pool.SharedMemory = Recording
+parent_ran = pool.mp_context().Event()
+parent = os.getpid()
+
+def task(job, out):
+    if os.getpid() == parent:
+        parent_ran.set()
+        print("segments", *created, flush=True)
+    else:
+        assert parent_ran.wait(30)
+        if job != 0:
+            return None  # this worker then finds the queue empty and idles
+    time.sleep(60)
+
+try:
+    pool.run_jobs(task, range(3), np.zeros((3, 1), dtype=np.uint64), processes=3)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    raise SystemExit(130)
+"""
+
+
+def test_ctrl_c_stops_every_process_quietly(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while this process and one worker run
+    jobs and another worker idles: the run ends at once with KeyboardInterrupt, no
+    worker prints a traceback, and the shared memory is unlinked."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        first = proc.stdout.readline()  # blocks until this process runs a job
+        assert first.startswith("segments "), first + proc.stderr.read()
+        time.sleep(0.5)  # the workers reach their job and their idle wait
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 130 and out.strip() == "interrupted", (out, err)
+    assert "Traceback" not in err, err
+    assert_unlinked(first.split()[1:])

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +40,7 @@ R_co = TypeVar("R_co", covariant=True)
 #: start methods in order of preference (the first the platform offers is used)
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
+_START_WAIT_S = 0.1  # longest this process waits for the workers' first jobs
 _SHM_DIR = "/dev/shm"  # where Linux keeps shared-memory segments (a size-limited tmpfs)
 
 
@@ -96,6 +99,10 @@ class _Queue:
             self.cursor.value = i + 1
         return self.order[i]
 
+    def taken(self) -> int:
+        """How many jobs were taken so far."""
+        return min(int(self.cursor.value), len(self.order))
+
     def close(self) -> None:
         """Let no process take another job (those running finish)."""
         with self.cursor.get_lock():
@@ -130,9 +137,14 @@ _WORKER_STATE: tuple[Task[object], _Queue] | None = None
 
 
 def _init_worker(task: Task[object], queue: _Queue) -> None:
-    """Worker initializer (runs once per worker process)."""
+    """Worker initializer (runs once per worker process).
+
+    Ctrl-C reaches the whole process group: an idle worker ignores it (this process
+    shuts the pool down), a worker running jobs stops (see :func:`_worker_drain`).
+    """
     global _WORKER_STATE
     _WORKER_STATE = (task, queue)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _close(shm: SharedMemory) -> None:
@@ -149,9 +161,11 @@ def _worker_drain(segment: str, shape: tuple[int, int]) -> Drained[object]:
     assert _WORKER_STATE is not None, "worker not initialized"
     task, queue = _WORKER_STATE
     shm = SharedMemory(name=segment)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _drain(task, queue.take, np.ndarray(shape, dtype=np.uint64, buffer=shm.buf), None)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _close(shm)
 
 
@@ -230,6 +244,11 @@ def _run_parallel(
             "list[Future[Drained[R]]]",
             [executor.submit(_worker_drain, s.name, shape) for s in segments],
         )
+        # Work items reach the workers through the executor's threads, which need the
+        # GIL: give them a moment (bounded) before this process starts its own jobs.
+        deadline = time.monotonic() + _START_WAIT_S
+        while queue.taken() < nworkers and time.monotonic() < deadline:
+            time.sleep(0.0005)
         failures, _ = _drain(task, queue.take, out, on_done)
         for fut, seg in zip(futures, segments, strict=True):
             theirs, ran = _result(fut)
