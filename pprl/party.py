@@ -113,24 +113,25 @@ def _normalize_chunk(normalizer: str, values: list[str]) -> list[str | None]:
     return [fn(v) for v in values]
 
 
-def normalize_distinct(distinct: list[str], normalizer: str, workers: int) -> list[str | None]:
-    """Normalize distinct values, in ``workers`` forked processes when there are many.
+def normalize_distinct(distinct: list[str], normalizer: str, processes: int
+                       ) -> list[str | None]:
+    """Normalize distinct values, in ``processes`` forked processes when there are many.
 
     Addresses and numbers are nearly all distinct in a population, and their
     normalization is pure Python, so large columns are split across cores.
     """
-    if workers <= 1 or len(distinct) < PARALLEL_DISTINCT:
+    if processes <= 1 or len(distinct) < PARALLEL_DISTINCT:
         return _normalize_chunk(normalizer, distinct)
     import multiprocessing
 
-    size = -(-len(distinct) // (workers * 4))
+    size = -(-len(distinct) // (processes * 4))
     chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.starmap(_normalize_chunk, [(normalizer, c) for c in chunks])
     return [v for part in parts for v in part]
 
 
-def normalize_column(values: Sequence[str], normalizer: str, workers: int = 1
+def normalize_column(values: Sequence[str], normalizer: str, processes: int = 1
                      ) -> tuple[list[str | None], list[int]]:
     """Normalize each distinct value once; return normalized values and rows that failed.
 
@@ -138,7 +139,8 @@ def normalize_column(values: Sequence[str], normalizer: str, workers: int = 1
     impossible date). Failed and blank values become ``None`` (missing).
     """
     distinct = list(dict.fromkeys(values))
-    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, workers), strict=True))
+    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, processes),
+                       strict=True))
     bad = {raw for raw, norm in mapping.items() if norm is None and raw.strip()}
     out = [mapping[v] for v in values]
     failed = [i for i, v in enumerate(values) if v in bad] if bad else []
@@ -199,17 +201,18 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
     With ``strict`` a missing or invalid link key is an error naming the first rows;
     otherwise such rows are encoded with a null pseudonym and listed in the report,
     because dropping them would hide exactly the records that need checking.
-    ``processes`` is the number of local processes (default: the idle CPUs).
+    ``processes`` is the number of local processes normalization and hashing may use
+    (None: the CPUs not already busy, see :func:`pprl.encode.idle_cpus`; 1: this one).
     """
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
-    n_workers = processes if processes is not None else idle_cpus()
+    n_processes = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
     normalized: dict[str, list[str | None]] = {}
     for name, values in raw.items():
         if name in schema.ignored and name != schema.link_key:
             continue
         normalizer = schema.normalizers.get(name, "none")
-        normalized[name], failed = normalize_column(values, normalizer, n_workers)
+        normalized[name], failed = normalize_column(values, normalizer, n_processes)
         if failed and name != schema.link_key:
             report.unnormalizable[name] = failed
     columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]
@@ -264,17 +267,24 @@ def concat_encodings(parts: list[Encodings]) -> Encodings:
 
 
 def encode_csv(path: str | Path, schema: Schema, secret: Secret, *, encoding: str | None = None,
-               chunk_rows: int = CHUNK_ROWS, **options) -> tuple[Encodings, EncodeReport]:
+               chunk_rows: int = CHUNK_ROWS, column_map: dict[str, str] | None = None,
+               party: str | None = None, strict: bool = False, processes: int | None = None,
+               progress: Progress | None = None) -> tuple[Encodings, EncodeReport]:
     """Encode a CSV file chunk by chunk, so memory for raw values stays bounded.
 
-    ``options`` are those of :func:`encode_records`. The result is identical to
-    encoding the whole file at once; rows keep their numbers in the input file.
+    The other options are those of :func:`encode_records` (``processes``: local
+    processes for normalization and hashing). The result is identical to encoding the
+    whole file at once; rows keep their numbers in the input file.
     """
+    def encode(data: CsvData) -> tuple[Encodings, EncodeReport]:
+        return encode_records(data, schema, secret, column_map=column_map, party=party,
+                              strict=strict, processes=processes, progress=progress)
+
     parts: list[Encodings] = []
     report: EncodeReport | None = None
+    first: CsvData | None = None
     for chunk in iter_csv(path, encoding, chunk_rows):
-        options.setdefault("party", chunk.path.stem)
-        enc, rep = encode_records(chunk, schema, secret, **options)
+        enc, rep = encode(chunk)
         parts.append(enc)
         if report is None:
             report, first = rep, (chunk if schema.hardening.decoy_fraction else None)
@@ -282,8 +292,8 @@ def encode_csv(path: str | Path, schema: Schema, secret: Secret, *, encoding: st
             report.merge(rep)
     assert report is not None  # iter_csv always yields at least one chunk
     # --- privacy hardening (docs/privacy.md): decoy records, rows >= the file's row count ---
-    decoys = decoy_chunk(first, schema, secret, report.records, options.get("column_map"))
+    decoys = decoy_chunk(first, schema, secret, report.records, column_map)
     if decoys is not None:
-        parts.append(encode_records(decoys, schema, secret, **options)[0])
+        parts.append(encode(decoys)[0])
     # --- end privacy hardening ---
     return concat_encodings(parts), report

@@ -8,20 +8,31 @@ raise InputError naming the same row and field.
 from __future__ import annotations
 
 import base64
+import multiprocessing
+import os
 import random
+import signal
 import string
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
 from datetime import date
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
 
 import numpy as np
 import pytest
 from bitarray import bitarray
 from clkhash import schema as clk_schema
 from clkhash.clk import generate_clks
+from clkhash.field_formats import Ignore
 from clkhash.validate_data import EntryError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pprl.encode import bitarrays_to_clks, clks_to_bitarrays, encode_clks
+from pprl.encode import bitarrays_to_clks, clks_to_bitarrays, encode_clks, encoder, pool
 from pprl.errors import InputError
 
 SECRET = "correct horse battery staple"
@@ -360,6 +371,19 @@ def jp_columns(n: int, seed: int = 3) -> list[list[str]]:
     return cols
 
 
+def spy_processes(monkeypatch) -> list[int]:
+    """Record the process count of every ``pool.run_jobs`` call of the encoder."""
+    calls: list[int] = []
+    real = pool.run_jobs
+
+    def spy(task, jobs, out, *, processes, on_done=None):
+        calls.append(processes)
+        return real(task, jobs, out, processes=processes, on_done=on_done)
+
+    monkeypatch.setattr(pool, "run_jobs", spy)
+    return calls
+
+
 def test_fixed_japanese_schema():
     """The realistic Japanese schema on a few thousand records (threads on and off)."""
     schema = clk_schema.from_json_dict(JP_SCHEMA)
@@ -371,22 +395,13 @@ def test_fixed_japanese_schema():
 
 def test_large_input_parallel_path(monkeypatch):
     """25,000 records: crosses clkhash's 10k chunks and pprl's multi-process threshold."""
-    import pprl.encode as enc
-
-    forked: list[int] = []
-    real = enc._run_forked
-
-    def spy(order, nchildren, run, out):
-        forked.append(nchildren + 1)
-        return real(order, nchildren, run, out)
-
-    monkeypatch.setattr(enc, "_run_forked", spy)
+    processes = spy_processes(monkeypatch)
     schema = clk_schema.from_json_dict(JP_SCHEMA)
     cols = jp_columns(25_000, seed=11)
     ref = clkhash_bytes(schema, cols)
     calls: list[int] = []
     out = encode_clks(schema, cols, SECRET, workers=2, progress=calls.append)
-    assert forked == [2], "expected the two-process path"
+    assert processes == [2], "expected the two-process path"
     assert out.tobytes() == ref
     assert sum(calls) == 25_000
     assert encode_clks(schema, cols, SECRET, workers=1).tobytes() == ref
@@ -652,3 +667,238 @@ def test_error_precedence_follows_clkhash_chunks(n, bad_row, expect):
         encode_clks(schema, [f0, f1], SECRET, workers=1)
     assert str(ours.value).startswith(expect)
     assert isinstance(ref.value, EntryError) == (expect.endswith("'f1'"))
+
+
+# --------------------------------------------------------------------------- process pool
+
+
+def _outcome(schema, columns, validate, workers):
+    """The encoder's bytes, or its error message."""
+    try:
+        return "ok", encode_clks(schema, columns, SECRET, validate=validate, workers=workers).tobytes()
+    except InputError as e:
+        return "error", str(e)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema_and_columns(), st.booleans(), st.integers(2, 4))
+def test_processes_equal_one_process(sc, validate, processes):
+    """Random small inputs: field jobs spread over worker processes give exactly the
+    bytes (or the error) of one process."""
+    schema, columns = sc
+    njobs = sum(
+        f.hashing_properties is not None or (validate and not isinstance(f, Ignore))
+        for f in schema.fields
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(encoder, "PARALLEL_MIN_RECORDS", 0)
+        calls = spy_processes(mp)
+        one = _outcome(schema, columns, validate, 1)
+        many = _outcome(schema, columns, validate, processes)
+    assert many == one
+    assert calls == [1, max(1, min(processes, njobs))]
+
+
+def test_processes_while_another_thread_runs(monkeypatch):
+    """The pool starts workers while another thread is busy (the old encoder fell back
+    to one process whenever a second thread existed, e.g. the CLI's progress bar)."""
+    monkeypatch.setattr(encoder, "PARALLEL_MIN_RECORDS", 0)
+    calls = spy_processes(monkeypatch)
+    schema = clk_schema.from_json_dict(JP_SCHEMA)
+    cols = jp_columns(3000, seed=7)
+    ref = clkhash_bytes(schema, cols)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.wait(0.001):
+            sum(range(1000))
+
+    other = threading.Thread(target=spin, daemon=True)
+    other.start()
+    try:
+        assert threading.active_count() > 1
+        out = encode_clks(schema, cols, SECRET, workers=2)
+    finally:
+        stop.set()
+        other.join(timeout=10)
+    assert not other.is_alive()
+    assert calls == [2]
+    assert out.tobytes() == ref
+
+
+@dataclass
+class MarkTask:
+    """Toy pool task: job j sets bit j of row j and writes the id of the process that
+    ran it there; odd jobs report themselves as failures. A worker's job waits
+    (bounded) until this process has run one, so both always take part; ``fail``
+    makes a worker raise, raise an InputError or die at its first job, or this
+    process be interrupted at its first."""
+
+    parent: int
+    parent_ran: Any  # multiprocessing Event
+    fail: str = ""
+
+    def __call__(self, job: int, out: np.ndarray) -> int | None:
+        if os.getpid() == self.parent:
+            self.parent_ran.set()
+            if self.fail == "interrupt":
+                raise KeyboardInterrupt
+        else:
+            if self.fail == "error":
+                raise ZeroDivisionError("boom")
+            if self.fail == "input":
+                raise InputError("row 3, field 'x': bad value")
+            if self.fail == "die":
+                os._exit(3)
+            assert self.parent_ran.wait(30), "this process took no job"
+        out[job, 0] |= np.uint64(1) << np.uint64(job)
+        out[job, 1] = os.getpid()
+        return job if job % 2 else None
+
+
+def spy_segments(monkeypatch) -> list[str]:
+    """Record the names of the shared-memory segments the pool creates."""
+    names: list[str] = []
+    real = pool.SharedMemory
+
+    class Recording(real):
+        def __init__(self, name=None, create=False, size=0):
+            super().__init__(name, create, size)
+            if create:
+                names.append(self.name)
+
+    monkeypatch.setattr(pool, "SharedMemory", Recording)
+    return names
+
+
+def assert_unlinked(names: list[str]) -> None:
+    assert names
+    for name in names:
+        with pytest.raises(FileNotFoundError):
+            SharedMemory(name=name)
+
+
+def test_pool_spreads_jobs_and_ors_buffers(monkeypatch):
+    """Jobs run in this process and in workers; every buffer is ORed into the result;
+    failures come back from every process; segments are unlinked."""
+    names = spy_segments(monkeypatch)
+    task = MarkTask(os.getpid(), pool.mp_context().Event())
+    out = np.zeros((8, 2), dtype=np.uint64)
+    failures = pool.run_jobs(task, range(8), out, processes=3)
+    assert sorted(failures) == [1, 3, 5, 7]
+    assert out[:, 0].tolist() == [1 << j for j in range(8)]
+    pids = set(out[:, 1].tolist())
+    assert os.getpid() in pids and len(pids) >= 2 and 0 not in pids
+    assert len(names) == 2
+    assert_unlinked(names)
+
+
+@pytest.mark.parametrize(
+    "fail, error, match",
+    [
+        ("error", pool.WorkerError, r"^an encoder worker process failed: ZeroDivisionError$"),
+        ("input", InputError, r"^row 3, field 'x': bad value$"),
+        ("die", pool.WorkerError, r"^an encoder worker process died unexpectedly"),
+        ("interrupt", KeyboardInterrupt, None),
+    ],
+)
+def test_pool_failures_are_one_clean_error(monkeypatch, fail, error, match):
+    """A worker's exception, InputError or death, or an interrupt of this process,
+    ends the run with one error; the shared memory is unlinked in every case."""
+    names = spy_segments(monkeypatch)
+    task = MarkTask(os.getpid(), pool.mp_context().Event(), fail)
+    with pytest.raises(error, match=match):
+        pool.run_jobs(task, range(6), np.zeros((6, 2), dtype=np.uint64), processes=2)
+    assert_unlinked(names)
+
+
+def test_pool_in_one_process_runs_jobs_in_order():
+    """processes=1: no workers, no shared memory, jobs in the given order."""
+    seen: list[int] = []
+
+    def task(job, out):
+        seen.append(job)
+        out[0, 0] |= np.uint64(1) << np.uint64(job)
+        return None
+
+    out = np.zeros((1, 1), dtype=np.uint64)
+    assert pool.run_jobs(task, [3, 1, 2], out, processes=1, on_done=seen.append) == []
+    assert seen == [3, 3, 1, 1, 2, 2] and int(out[0, 0]) == 0b1110
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver"
+)
+def test_forkserver_start_method(monkeypatch):
+    """Where fork is missing the pool uses forkserver: the field jobs are pickled to
+    fresh workers and the result is still clkhash's."""
+    monkeypatch.setattr(pool, "START_METHODS", ("forkserver",))
+    monkeypatch.setattr(encoder, "PARALLEL_MIN_RECORDS", 0)
+    assert pool.mp_context().get_start_method() == "forkserver"
+    schema = clk_schema.from_json_dict(JP_SCHEMA)
+    cols = jp_columns(400, seed=2)
+    assert encode_clks(schema, cols, SECRET, workers=2).tobytes() == clkhash_bytes(schema, cols)
+
+
+INTERRUPTED_SCRIPT = """
+import os, time
+import numpy as np
+from pprl.encode import pool
+
+created = []
+real = pool.SharedMemory
+
+class Recording(real):
+    def __init__(self, name=None, create=False, size=0):
+        super().__init__(name, create, size)
+        if create:
+            created.append(self.name)
+
+pool.SharedMemory = Recording
+parent_ran = pool.mp_context().Event()
+parent = os.getpid()
+
+def task(job, out):
+    if os.getpid() == parent:
+        parent_ran.set()
+        print("segments", *created, flush=True)
+    else:
+        assert parent_ran.wait(30)
+        if job != 0:
+            return None  # this worker then finds the queue empty and idles
+    time.sleep(60)
+
+try:
+    pool.run_jobs(task, range(3), np.zeros((3, 1), dtype=np.uint64), processes=3)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    raise SystemExit(130)
+"""
+
+
+def test_ctrl_c_stops_every_process_quietly(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while this process and one worker run
+    jobs and another worker idles: the run ends at once with KeyboardInterrupt, no
+    worker prints a traceback, and the shared memory is unlinked."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        first = proc.stdout.readline()  # blocks until this process runs a job
+        assert first.startswith("segments "), first + proc.stderr.read()
+        time.sleep(0.5)  # the workers reach their job and their idle wait
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 130 and out.strip() == "interrupted", (out, err)
+    assert "Traceback" not in err, err
+    assert_unlinked(first.split()[1:])

@@ -55,11 +55,11 @@ def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
     from pprl_cli.main import app
     from typer.testing import CliRunner
 
-    import pprl.encode
+    import pprl.encode.encoder
     import pprl.party
 
     monkeypatch.setattr(pprl.party, "PARALLEL_DISTINCT", 50)  # force the process pool
-    monkeypatch.setattr(pprl.encode, "_PARALLEL_MIN_RECORDS", 50)
+    monkeypatch.setattr(pprl.encode.encoder, "PARALLEL_MIN_RECORDS", 50)
     secret = write_secret(tmp_path / "k")
     digests = []
     for workers in ("1", "2"):

@@ -1,0 +1,17 @@
+"""CLK (cryptographic long-term key) encoder, bit-identical to clkhash but much faster.
+
+Modules: :mod:`~pprl.encode.encoder` (``encode_clks``, one job per field),
+:mod:`~pprl.encode.factorize` (distinct values, code points),
+:mod:`~pprl.encode.clkhash_compat` (clkhash's rules per field, comparison and strategy
+class), :mod:`~pprl.encode.hashing` (key derivation, BLAKE2b and double-hash tables),
+:mod:`~pprl.encode.kernels` (numba), :mod:`~pprl.encode.pool` (field jobs over
+processes, shared-memory output) and :mod:`~pprl.encode.bitarrays` (clkhash interop).
+"""
+
+from __future__ import annotations
+
+from pprl.encode.bitarrays import bitarrays_to_clks, clks_to_bitarrays
+from pprl.encode.encoder import encode_clks
+from pprl.encode.pool import WorkerError, idle_cpus
+
+__all__ = ["WorkerError", "bitarrays_to_clks", "clks_to_bitarrays", "encode_clks", "idle_cpus"]
