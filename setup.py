@@ -5,6 +5,7 @@ are chosen at runtime, so one build runs on any x86-64; on AArch64 the NEON path
 no flags (Advanced SIMD is baseline); elsewhere only the portable path is compiled.
 If the extension cannot be built or loaded, pprl.compare falls back to numpy.
 """
+
 from setuptools import Extension, setup
 
 setup(

@@ -66,8 +66,9 @@ def clkhash_files(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return enc(s1), enc(s2)
 
 
-def time_pprl(a: np.ndarray, b: np.ndarray, threshold: float, workers: int,
-              repeat: int) -> tuple[float, int, float]:
+def time_pprl(
+    a: np.ndarray, b: np.ndarray, threshold: float, workers: int, repeat: int
+) -> tuple[float, int, float]:
     """Best wall time of the streaming search (chunks consumed, not stored), pair count,
     and CPU use (process CPU seconds per wall second) of that run."""
     best, count, use = float("inf"), 0, 0.0
@@ -106,10 +107,14 @@ def versus_anonlink(n: int, workers: int, repeat: int, skip_anonlink: bool, data
         a, b, _ = linked_pair(n, seed=1)
         label = "synthetic clkhash-style"
     pops = np.unpackbits(a.view(np.uint8), axis=1).sum(axis=1) / 1024
-    print(f"\n### pprl vs anonlink, {n:,} x {n:,} {label} 1024-bit CLKs "
-          f"(bits set {pops.min():.0%}-{pops.max():.0%}, mean {pops.mean():.0%})\n")
-    print("| threshold | candidates | pprl time (s) | pprl pairs/s | pprl CPU use "
-          "| pprl pairs per CPU-s | anonlink time (s) | anonlink pairs/s | speed-up |")
+    print(
+        f"\n### pprl vs anonlink, {n:,} x {n:,} {label} 1024-bit CLKs "
+        f"(bits set {pops.min():.0%}-{pops.max():.0%}, mean {pops.mean():.0%})\n"
+    )
+    print(
+        "| threshold | candidates | pprl time (s) | pprl pairs/s | pprl CPU use "
+        "| pprl pairs per CPU-s | anonlink time (s) | anonlink pairs/s | speed-up |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for t in (0.8, 0.6):
         tp, cp, use = time_pprl(a, b, t, workers, repeat)
@@ -118,10 +123,12 @@ def versus_anonlink(n: int, workers: int, repeat: int, skip_anonlink: bool, data
         else:
             ta, ca = time_anonlink(a, b, t)
         assert ca == cp, f"candidate counts differ: pprl {cp} vs anonlink {ca}"
-        print(f"| {t} | {cp:,} | {tp:.3f} | {n * n / tp:.3e} | {use:.2f} "
-              f"| {n * n / (tp * use):.3e} | {ta:.2f} "
-              f"| {n * n / ta:.3e} "
-              f"| {ta / tp:.1f}x |")
+        print(
+            f"| {t} | {cp:,} | {tp:.3f} | {n * n / tp:.3e} | {use:.2f} "
+            f"| {n * n / (tp * use):.3e} | {ta:.2f} "
+            f"| {n * n / ta:.3e} "
+            f"| {ta / tp:.1f}x |"
+        )
 
 
 def scale_one(nq: int, nr: int, threshold: float, workers: int) -> dict:
@@ -137,8 +144,16 @@ def scale_one(nq: int, nr: int, threshold: float, workers: int) -> dict:
     use = (time.process_time() - c0) / dt
     peak = peak_rss_mb()
     data_mb = (a.nbytes + b.nbytes) / 2**20
-    return {"nq": nq, "nr": nr, "time": dt, "count": count, "use": use, "peak_mb": peak,
-            "search_extra_mb": peak - base, "data_mb": data_mb}
+    return {
+        "nq": nq,
+        "nr": nr,
+        "time": dt,
+        "count": count,
+        "use": use,
+        "peak_mb": peak,
+        "search_extra_mb": peak - base,
+        "data_mb": data_mb,
+    }
 
 
 def _status_mb(field: str) -> float:
@@ -172,18 +187,33 @@ def reset_peak_rss() -> None:
 def scaling(nq: int, sizes: list[int], threshold: float, workers: int) -> None:
     """Time and peak memory as the reference file grows."""
     print(f"\n### Scaling: {nq:,} queries vs growing reference file, threshold {threshold}\n")
-    print("| refs | comparisons | time (s) | pairs/s | CPU use | candidates | input data (MiB) "
-          "| peak RSS during search (MiB) | peak minus RSS before search (MiB) |")
+    print(
+        "| refs | comparisons | time (s) | pairs/s | CPU use | candidates | input data (MiB) "
+        "| peak RSS during search (MiB) | peak minus RSS before search (MiB) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for nr in sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--scale-one", str(nq), str(nr), str(threshold),
-             str(workers)], capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                __file__,
+                "--scale-one",
+                str(nq),
+                str(nr),
+                str(threshold),
+                str(workers),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {nr:,} | {nq * nr:.2e} | {r['time']:.2f} | {nq * nr / r['time']:.3e} "
-              f"| {r['use']:.2f} "
-              f"| {r['count']:,} | {r['data_mb']:.0f} | {r['peak_mb']:.0f} "
-              f"| {r['search_extra_mb']:.0f} |")
+        print(
+            f"| {nr:,} | {nq * nr:.2e} | {r['time']:.2f} | {nq * nr / r['time']:.3e} "
+            f"| {r['use']:.2f} "
+            f"| {r['count']:,} | {r['data_mb']:.0f} | {r['peak_mb']:.0f} "
+            f"| {r['search_extra_mb']:.0f} |"
+        )
 
 
 def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
@@ -203,8 +233,10 @@ def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
             paths.insert(0, "numpy")
         except (ValueError, RuntimeError):
             pass
-    print(f"\n### Per kernel path, 1 thread, {n:,} x {n:,} {data} 1024-bit CLKs, "
-          f"threshold {threshold}, best of {repeat}\n")
+    print(
+        f"\n### Per kernel path, 1 thread, {n:,} x {n:,} {data} 1024-bit CLKs, "
+        f"threshold {threshold}, best of {repeat}\n"
+    )
     print("| path | candidates | CPU time (s) | pairs per CPU-s | wall (s) | pairs per wall-s |")
     print("|---|---|---|---|---|---|")
     counts = set()
@@ -221,8 +253,11 @@ def per_path(n: int, threshold: float, repeat: int, data: str) -> None:
         if qa is a:
             counts.add(cp)
         pairs = qa.shape[0] * b.shape[0]
-        print(f"| {path} | {cp:,} | {best_cpu:.3f} | {pairs / best_cpu:.3e} | {best_wall:.3f} "
-              f"| {pairs / best_wall:.3e} |", flush=True)
+        print(
+            f"| {path} | {cp:,} | {best_cpu:.3f} | {pairs / best_cpu:.3e} | {best_wall:.3f} "
+            f"| {pairs / best_wall:.3e} |",
+            flush=True,
+        )
     select_kernel("auto")
     assert len(counts) == 1, f"kernel paths disagree on the candidate count: {counts}"
 
@@ -240,13 +275,18 @@ def match_command(n: int, threshold: float, repeat: int, skip_anonlink: bool) ->
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for name, clks in (("a", a), ("b", b)):
-            enc = Encodings(rows=np.arange(len(clks), dtype=np.int64),
-                            tokens=np.zeros((len(clks), 32), np.uint8),
-                            has_token=np.zeros(len(clks), bool), clks=clks)
+            enc = Encodings(
+                rows=np.arange(len(clks), dtype=np.int64),
+                tokens=np.zeros((len(clks), 32), np.uint8),
+                has_token=np.zeros(len(clks), bool),
+                clks=clks,
+            )
             files.append(str(write_encodings(enc, Path(tmp) / f"{name}.parquet")))
         pprl = str(Path(sys.executable).with_name("pprl"))
-        print(f"\n### Whole `pprl match` command, {n:,} x {n:,} clkhash 1024-bit CLKs, "
-              f"threshold {threshold}, best of {repeat}\n")
+        print(
+            f"\n### Whole `pprl match` command, {n:,} x {n:,} clkhash 1024-bit CLKs, "
+            f"threshold {threshold}, best of {repeat}\n"
+        )
         print("| engine | kernel path | threads | links | wall (s) | pairs/s |")
         print("|---|---|---|---|---|---|")
         for path in [p for p in ("avx2", "avx512-vpopcntdq") if p in available_kernels()]:
@@ -254,15 +294,22 @@ def match_command(n: int, threshold: float, repeat: int, skip_anonlink: bool) ->
             out = Path(tmp) / "links.parquet"
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                subprocess.run([pprl, "match", *files, "--threshold", str(threshold), "--out", str(out)],
-                               env=dict(os.environ, PPRL_KERNEL=path), check=True,
-                               capture_output=True, timeout=600)
+                subprocess.run(
+                    [pprl, "match", *files, "--threshold", str(threshold), "--out", str(out)],
+                    env=dict(os.environ, PPRL_KERNEL=path),
+                    check=True,
+                    capture_output=True,
+                    timeout=600,
+                )
                 best = min(best, time.perf_counter() - t0)
             import pyarrow.parquet as pq
 
             links = pq.read_metadata(out).num_rows
-            print(f"| pprl match | {path} | {os.cpu_count()} | {links:,} | {best:.2f} "
-                  f"| {n * n / best:.3e} |", flush=True)
+            print(
+                f"| pprl match | {path} | {os.cpu_count()} | {links:,} | {best:.2f} "
+                f"| {n * n / best:.3e} |",
+                flush=True,
+            )
         if not skip_anonlink:
             from anonlink.candidate_generation import find_candidate_pairs
             from anonlink.similarities import dice_coefficient_accelerated
@@ -275,8 +322,10 @@ def match_command(n: int, threshold: float, repeat: int, skip_anonlink: bool) ->
             cands = find_candidate_pairs([da, db], dice_coefficient_accelerated, threshold)
             groups = greedy_solve(cands)
             dt = time.perf_counter() - t0
-            print(f"| anonlink find_candidate_pairs + greedy_solve (no I/O) | - | 1 "
-                  f"| {len(groups):,} | {dt:.2f} | {n * n / dt:.3e} |")
+            print(
+                f"| anonlink find_candidate_pairs + greedy_solve (no I/O) | - | 1 "
+                f"| {len(groups):,} | {dt:.2f} | {n * n / dt:.3e} |"
+            )
 
 
 def main() -> None:
@@ -286,20 +335,30 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-anonlink", action="store_true")
     ap.add_argument("--max-refs", type=int, default=1_000_000)
-    ap.add_argument("--per-path", action="store_true",
-                    help="only the single-thread pairs/s of every kernel path")
+    ap.add_argument(
+        "--per-path",
+        action="store_true",
+        help="only the single-thread pairs/s of every kernel path",
+    )
     ap.add_argument("--n", type=int, default=20_000, help="file size for --per-path")
     ap.add_argument("--repeat", type=int, default=3, help="repeats for --per-path (best kept)")
-    ap.add_argument("--data", choices=("synthetic", "clkhash"), default="synthetic",
-                    help="data for --per-path")
+    ap.add_argument(
+        "--data", choices=("synthetic", "clkhash"), default="synthetic", help="data for --per-path"
+    )
     ap.add_argument("--threshold", type=float, default=0.8, help="threshold for --per-path")
-    ap.add_argument("--match", type=int, metavar="N",
-                    help="only time the whole `pprl match` command on N x N clkhash CLKs")
+    ap.add_argument(
+        "--match",
+        type=int,
+        metavar="N",
+        help="only time the whole `pprl match` command on N x N clkhash CLKs",
+    )
     ap.add_argument("--scale-one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.match:
-        print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; "
-              f"Python {platform.python_version()}, numpy {np.__version__}")
+        print(
+            f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; "
+            f"Python {platform.python_version()}, numpy {np.__version__}"
+        )
         match_command(args.match, args.threshold, args.repeat, args.no_anonlink)
         return
     if args.per_path:
@@ -310,8 +369,10 @@ def main() -> None:
         nq, nr, t, w = args.scale_one
         print(json.dumps(scale_one(int(nq), int(nr), float(t), int(w))))
         return
-    print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; kernel path: {kernel_info()}; "
-          f"workers: {args.workers}; Python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs; kernel path: {kernel_info()}; "
+        f"workers: {args.workers}; Python {platform.python_version()}, numpy {np.__version__}"
+    )
     n = 5_000 if args.quick else 30_000
     for data in ("clkhash", "synthetic"):
         versus_anonlink(n, args.workers, 1 if args.quick else 3, args.no_anonlink, data)

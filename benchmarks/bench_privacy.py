@@ -52,10 +52,16 @@ HARDENINGS: dict[str, dict[str, Any]] = {
     "BLIP ε=3 (f=0.047)": {"blip": {"epsilon": 3}},
     "BLIP ε=2 (f=0.119)": {"blip": {"epsilon": 2}},
     "decoys 5%": {"decoys": {"fraction": 0.05}},
-    "salt + BLIP ε=4 + balance": {"salt": {"field": "date_of_birth", "stop": 4},
-                                   "blip": {"epsilon": 4}, "balance": True},
-    "salt + BLIP ε=3 + balance": {"salt": {"field": "date_of_birth", "stop": 4},
-                                   "blip": {"epsilon": 3}, "balance": True},
+    "salt + BLIP ε=4 + balance": {
+        "salt": {"field": "date_of_birth", "stop": 4},
+        "blip": {"epsilon": 4},
+        "balance": True,
+    },
+    "salt + BLIP ε=3 + balance": {
+        "salt": {"field": "date_of_birth", "stop": 4},
+        "blip": {"epsilon": 3},
+        "balance": True,
+    },
 }
 NAME_FIELDS = ("family_name_kanji", "given_name_kanji", "family_name_kana", "given_name_kana")
 
@@ -78,12 +84,21 @@ def write_names(register: Path, out: Path) -> Path:
     return out
 
 
-ATTACKER_COLUMNS = ("family_name_kanji", "given_name_kanji", "family_name_kana",
-                    "given_name_kana", "date_of_birth", "sex", "postcode", "address")
+ATTACKER_COLUMNS = (
+    "family_name_kanji",
+    "given_name_kanji",
+    "family_name_kana",
+    "given_name_kana",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "address",
+)
 
 
-def write_attacker_records(register: Path, out: Path, share: float, known: float, seed: int
-                           ) -> tuple[Path, Path]:
+def write_attacker_records(
+    register: Path, out: Path, share: float, known: float, seed: int
+) -> tuple[Path, Path]:
     """The graph attacker's plaintext: a random ``share`` of the register's people (their
     register values, no numbers), as two files: without and with ``known_row`` for a
     random ``known`` share of them."""
@@ -93,8 +108,10 @@ def write_attacker_records(register: Path, out: Path, share: float, known: float
     held = sorted(rng.sample(range(len(rows)), round(share * len(rows))))
     seeds = set(rng.sample(held, round(known * len(held))))
     plain, seeded = out / "attacker-records.csv", out / "attacker-records-known.csv"
-    with plain.open("w", encoding="utf-8", newline="") as f1, \
-            seeded.open("w", encoding="utf-8", newline="") as f2:
+    with (
+        plain.open("w", encoding="utf-8", newline="") as f1,
+        seeded.open("w", encoding="utf-8", newline="") as f2,
+    ):
         w1, w2 = csv.writer(f1), csv.writer(f2)
         w1.writerow(ATTACKER_COLUMNS)
         w2.writerow((*ATTACKER_COLUMNS, "known_row"))
@@ -129,8 +146,9 @@ def hardened_document(schema_name: str, hardening: dict[str, Any]) -> dict[str, 
 def derived_secret(path: Path, seed: int, index: int) -> Path:
     """Write secret number ``index`` of a reproducible series (blake3 of seed and index):
     benchmark secrets only, never for real data."""
-    path.write_text(blake3(f"bench_privacy secret {seed} {index}".encode()).hexdigest() + "\n",
-                    encoding="ascii")
+    path.write_text(
+        blake3(f"bench_privacy secret {seed} {index}".encode()).hexdigest() + "\n", encoding="ascii"
+    )
     path.chmod(0o600)
     return path
 
@@ -139,8 +157,15 @@ FILL = {"jp-resident": 0.35, "jp-bank-holder": 0.27}
 JOBS = {"jp-resident": ("insurer.csv", "insurer"), "jp-bank-holder": ("bank.csv", "bank")}
 
 
-def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardening: dict,
-            names: Path, attacker: tuple[Path, Path] | None = None) -> dict[str, Any]:
+def run_one(
+    data: Path,
+    work: Path,
+    secret_path: Path,
+    schema_name: str,
+    hardening: dict,
+    names: Path,
+    attacker: tuple[Path, Path] | None = None,
+) -> dict[str, Any]:
     """Encode register and claims with one hardening, verify, evaluate, audit (and with
     ``attacker`` files, run the graph-matching attack without and with known rows)."""
     secret = load_secret(secret_path)
@@ -155,26 +180,38 @@ def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardeni
         write_encodings(enc, work / f"{party}.parquet")
     result = verify(work / "register.parquet", [work / f"{label}.parquet"])
     write_outputs(result, work / "out")
-    m = evaluate_findings(work / "out" / "findings.parquet", data / "truth.csv",
-                          register=data / "register.csv")
+    m = evaluate_findings(
+        work / "out" / "findings.parquet", data / "truth.csv", register=data / "register.csv"
+    )
     report = audit(work / "register.parquet", names, data / "register.csv")
     rates = {a["attack"]: a["reidentified_rate"] for a in report["attacks"]}
-    accuracy = next(a for a in report["attacks"] if a["attack"] == "pattern_mining"
-                    )["field_accuracy"]
-    family = next((f for f in ("family_name_kana", "account_holder_kana")
-                   if f in report["baseline_most_frequent_name_accuracy"]), "")
-    out = {"recall": m.overall.suspect_or_review.recall,
-           "false_alarms": m.false_alarms_per_1000_correct.suspect
-           + m.false_alarms_per_1000_correct.review,
-           "frequency": rates["frequency"], "pattern": rates["pattern_mining"],
-           "family": accuracy.get(family, 0.0),
-           "baseline": report["baseline_most_frequent_name_accuracy"].get(family, 0.0),
-           "entropy": report["leakage"]["bit_entropy_mean"],
-           "popcount_std": report["leakage"]["popcount_std"]}
+    accuracy = next(a for a in report["attacks"] if a["attack"] == "pattern_mining")[
+        "field_accuracy"
+    ]
+    family = next(
+        (
+            f
+            for f in ("family_name_kana", "account_holder_kana")
+            if f in report["baseline_most_frequent_name_accuracy"]
+        ),
+        "",
+    )
+    out = {
+        "recall": m.overall.suspect_or_review.recall,
+        "false_alarms": m.false_alarms_per_1000_correct.suspect
+        + m.false_alarms_per_1000_correct.review,
+        "frequency": rates["frequency"],
+        "pattern": rates["pattern_mining"],
+        "family": accuracy.get(family, 0.0),
+        "baseline": report["baseline_most_frequent_name_accuracy"].get(family, 0.0),
+        "entropy": report["leakage"]["bit_entropy_mean"],
+        "popcount_std": report["leakage"]["popcount_std"],
+    }
     pairs = zip(("graph", "graph_known"), attacker, strict=True) if attacker else ()
     for key, records in pairs:
-        graph = audit(work / "register.parquet", None, data / "register.csv",
-                      attacker_records=records)
+        graph = audit(
+            work / "register.parquet", None, data / "register.csv", attacker_records=records
+        )
         result_g = graph["attacks"][0]
         out[key] = result_g["reidentified_rate"]
         out[f"{key}_claims"] = (result_g["records_claimed"], result_g["claims_correct"])
@@ -182,22 +219,29 @@ def run_one(data: Path, work: Path, secret_path: Path, schema_name: str, hardeni
     return out
 
 
-HEADER = ("| schema | hardening | re-id frequency | re-id pattern mining | pattern mining: "
-          "surname (kana) right | recall (flagged) | false alarms /1,000 (suspect+review) "
-          "| bit entropy | popcount sd |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+HEADER = (
+    "| schema | hardening | re-id frequency | re-id pattern mining | pattern mining: "
+    "surname (kana) right | recall (flagged) | false alarms /1,000 (suspect+review) "
+    "| bit entropy | popcount sd |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
-GRAPH_HEADER = (" re-id graph matching, no known rows (claims: right/made) | re-id graph "
-                "matching, known rows (claims: right/made) |", "---:|---:|")
+GRAPH_HEADER = (
+    " re-id graph matching, no known rows (claims: right/made) | re-id graph "
+    "matching, known rows (claims: right/made) |",
+    "---:|---:|",
+)
 
 
 def row_text(schema_name: str, label: str, r: dict[str, Any]) -> str:
     """One markdown row of the per-run table."""
-    text = (f"| {schema_name} | {label} | {100 * r['frequency']:.3f}% | "
-            f"{100 * r['pattern']:.3f}% | {100 * r['family']:.1f}% "
-            f"(baseline {100 * r['baseline']:.1f}%) | "
-            f"{r['recall']:.4f} | {r['false_alarms']:.2f} | "
-            f"{r['entropy']:.3f} | {r['popcount_std']:.1f} |")
+    text = (
+        f"| {schema_name} | {label} | {100 * r['frequency']:.3f}% | "
+        f"{100 * r['pattern']:.3f}% | {100 * r['family']:.1f}% "
+        f"(baseline {100 * r['baseline']:.1f}%) | "
+        f"{r['recall']:.4f} | {r['false_alarms']:.2f} | "
+        f"{r['entropy']:.3f} | {r['popcount_std']:.1f} |"
+    )
     for key in ("graph", "graph_known"):
         if key in r:
             made, right = r[f"{key}_claims"]
@@ -206,7 +250,7 @@ def row_text(schema_name: str, label: str, r: dict[str, Any]) -> str:
 
 
 def mean_max(runs: list[dict[str, Any]], key: str, digits: int = 3) -> str:
-    """"mean% / max%" of one measure over runs."""
+    """ "mean% / max%" of one measure over runs."""
     values = [r[key] for r in runs]
     return f"{100 * sum(values) / len(values):.{digits}f}% / {100 * max(values):.{digits}f}%"
 
@@ -215,19 +259,26 @@ def summary_table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
     """Per configuration over all secrets: mean and max re-identification of each attack,
     mean and max name-field accuracy, min recall, max false alarms."""
     graph = all("graph" in r for runs in results.values() for r in runs)
-    lines = ["| schema | hardening | secrets | re-id frequency: mean / max | re-id pattern "
-             "mining: mean / max | surname (kana) right: mean / max | recall: min | "
-             "false alarms /1,000: max |" + (" re-id graph matching, no known rows: mean / max "
-                                             "| re-id graph matching, known rows: mean / max |"
-                                             if graph else ""),
-             "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if graph else "")]
+    lines = [
+        "| schema | hardening | secrets | re-id frequency: mean / max | re-id pattern "
+        "mining: mean / max | surname (kana) right: mean / max | recall: min | "
+        "false alarms /1,000: max |"
+        + (
+            " re-id graph matching, no known rows: mean / max "
+            "| re-id graph matching, known rows: mean / max |"
+            if graph
+            else ""
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if graph else ""),
+    ]
     for (schema_name, label), runs in results.items():
-        lines.append(f"| {schema_name} | {label} | {len(runs)} | {mean_max(runs, 'frequency')} | "
-                     f"{mean_max(runs, 'pattern')} | {mean_max(runs, 'family', 1)} | "
-                     f"{min(r['recall'] for r in runs):.4f} | "
-                     f"{max(r['false_alarms'] for r in runs):.2f} |"
-                     + (f" {mean_max(runs, 'graph')} | {mean_max(runs, 'graph_known')} |"
-                        if graph else ""))
+        lines.append(
+            f"| {schema_name} | {label} | {len(runs)} | {mean_max(runs, 'frequency')} | "
+            f"{mean_max(runs, 'pattern')} | {mean_max(runs, 'family', 1)} | "
+            f"{min(r['recall'] for r in runs):.4f} | "
+            f"{max(r['false_alarms'] for r in runs):.2f} |"
+            + (f" {mean_max(runs, 'graph')} | {mean_max(runs, 'graph_known')} |" if graph else "")
+        )
     return "\n".join(lines)
 
 
@@ -238,31 +289,55 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--schemas", default="jp-resident,jp-bank-holder")
     parser.add_argument("--only", default=None, help="comma-separated hardening labels")
-    parser.add_argument("--secrets", type=int, default=0,
-                        help="repeat each configuration with N reproducible secrets and "
-                        "summarize (default: one random secret)")
-    parser.add_argument("--graph-overlap", type=float, default=0.0,
-                        help="run the graph-matching attack with an attacker holding this "
-                        "share of the register's people in plaintext (0: not run)")
-    parser.add_argument("--graph-known", type=float, default=0.01,
-                        help="share of the attacker's records whose encoded row it knows, "
-                        "for the second graph-matching run")
+    parser.add_argument(
+        "--secrets",
+        type=int,
+        default=0,
+        help="repeat each configuration with N reproducible secrets and "
+        "summarize (default: one random secret)",
+    )
+    parser.add_argument(
+        "--graph-overlap",
+        type=float,
+        default=0.0,
+        help="run the graph-matching attack with an attacker holding this "
+        "share of the register's people in plaintext (0: not run)",
+    )
+    parser.add_argument(
+        "--graph-known",
+        type=float,
+        default=0.01,
+        help="share of the attacker's records whose encoded row it knows, "
+        "for the second graph-matching run",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate(SynthConfig(people=args.people, seed=args.seed,
-                             bank_claims=args.people // 10), root / "data")
+        generate(
+            SynthConfig(people=args.people, seed=args.seed, bank_claims=args.people // 10),
+            root / "data",
+        )
         names = write_names(root / "data" / "register.csv", root / "names.csv")
-        attacker = (write_attacker_records(root / "data" / "register.csv", root,
-                                           args.graph_overlap, args.graph_known, args.seed)
-                    if args.graph_overlap else None)
+        attacker = (
+            write_attacker_records(
+                root / "data" / "register.csv",
+                root,
+                args.graph_overlap,
+                args.graph_known,
+                args.seed,
+            )
+            if args.graph_overlap
+            else None
+        )
         if args.secrets:
-            secrets = [derived_secret(root / f"secret-{k}.key", args.seed, k)
-                       for k in range(args.secrets)]
+            secrets = [
+                derived_secret(root / f"secret-{k}.key", args.seed, k) for k in range(args.secrets)
+            ]
         else:
             secrets = [write_secret(root / "secret.key")]
-        header = HEADER.replace("| schema |", "| schema | secret |" if args.secrets
-                                else "| schema |")
+        header = HEADER.replace(
+            "| schema |", "| schema | secret |" if args.secrets else "| schema |"
+        )
         header = header.replace("|---|---|", "|---|---|---|" if args.secrets else "|---|---|")
         if attacker:
             top, rule = header.split("\n")
@@ -275,8 +350,15 @@ def main() -> None:
                     continue
                 for k, secret in enumerate(secrets):
                     t = time.perf_counter()
-                    r = run_one(root / "data", root / f"{schema_name}-{i}-{k}", secret,
-                                schema_name, hardening, names, attacker)
+                    r = run_one(
+                        root / "data",
+                        root / f"{schema_name}-{i}-{k}",
+                        secret,
+                        schema_name,
+                        hardening,
+                        names,
+                        attacker,
+                    )
                     results.setdefault((schema_name, label), []).append(r)
                     text = row_text(schema_name, label, r)
                     if args.secrets:

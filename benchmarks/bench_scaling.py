@@ -70,8 +70,10 @@ def worker_cpu(client) -> float:
 
 def same_findings(a, b) -> bool:
     """All findings columns equal."""
-    return all(a.findings.column(c).to_pylist() == b.findings.column(c).to_pylist()
-               for c in a.findings.column_names)
+    return all(
+        a.findings.column(c).to_pylist() == b.findings.column(c).to_pylist()
+        for c in a.findings.column_names
+    )
 
 
 TASK_KINDS = ("split", "piece", "join", "search", "check")
@@ -92,8 +94,11 @@ def task_profile(stream: list[dict]) -> dict[str, Any]:
                 busy[rec["worker"]] = busy.get(rec["worker"], 0.0) + took
     starts = [ss["start"] for r in stream for ss in r["startstops"]]
     stops = [ss["stop"] for r in stream for ss in r["startstops"]]
-    return {"kinds": kinds, "busy": sorted(busy.values()),
-            "span": (max(stops) - min(starts)) if starts else 0.0}
+    return {
+        "kinds": kinds,
+        "busy": sorted(busy.values()),
+        "span": (max(stops) - min(starts)) if starts else 0.0,
+    }
 
 
 def _kernel_seconds(_: int) -> float:
@@ -104,8 +109,10 @@ def _kernel_seconds(_: int) -> float:
     rng = np.random.default_rng(1)
     q = rng.integers(0, 2**63, (100_000, 16), dtype=np.uint64)
     r = rng.integers(0, 2**63, (1_000_000, 16), dtype=np.uint64)
-    qv, rv = rng.integers(0, 10_000, len(q)).astype(np.uint64), rng.integers(
-        0, 10_000, len(r)).astype(np.uint64)
+    qv, rv = (
+        rng.integers(0, 10_000, len(q)).astype(np.uint64),
+        rng.integers(0, 10_000, len(r)).astype(np.uint64),
+    )
     keys = [(qv, np.ones(len(q), bool), rv, np.ones(len(r), bool))]
     small = [tuple(k[:100] for k in keys[0])]
     topk_by_block_keys(q[:100], r[:100], small, k=2)  # load the kernel outside the timing
@@ -156,48 +163,71 @@ def main() -> None:
         enc = make_data(args.people, args.seed, root)
         ref = enc / "register.parquet"
         claims = [small_row_groups(enc / "insurer.parquet", args.partition_rows)]
-        print(f"machine: {platform.processor() or platform.machine()}, nproc {os.cpu_count()}, "
-              f"Python {platform.python_version()}, load average {os.getloadavg()}", flush=True)
+        print(
+            f"machine: {platform.processor() or platform.machine()}, nproc {os.cpu_count()}, "
+            f"Python {platform.python_version()}, load average {os.getloadavg()}",
+            flush=True,
+        )
         t = time.perf_counter()
         base = verify(ref, claims)
         single = time.perf_counter() - t
-        print(f"single-process engine (numba, {numba.config.NUMBA_NUM_THREADS} threads): "
-              f"{single:.1f} s {base.summary.timings}", flush=True)
+        print(
+            f"single-process engine (numba, {numba.config.NUMBA_NUM_THREADS} threads): "
+            f"{single:.1f} s {base.summary.timings}",
+            flush=True,
+        )
         rows, profiles = [], {}
         for n in [int(w) for w in args.workers.split(",")]:
-            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                              host="127.0.0.1", dashboard_address=None) as cluster, \
-                    Client(cluster) as client:
+            with (
+                LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
                 address = cluster.scheduler_address
-                verify_dask(ref, claims, scheduler=address,
-                            partition_rows=args.partition_rows)  # warm-up, untimed
+                verify_dask(
+                    ref, claims, scheduler=address, partition_rows=args.partition_rows
+                )  # warm-up, untimed
                 best = None
                 for _ in range(args.repeat):
                     cpu0, t = worker_cpu(client), time.perf_counter()
                     with get_task_stream(client) as ts:
-                        res = verify_dask(ref, claims, scheduler=address,
-                                          partition_rows=args.partition_rows)
+                        res = verify_dask(
+                            ref, claims, scheduler=address, partition_rows=args.partition_rows
+                        )
                     wall, cpu = time.perf_counter() - t, worker_cpu(client) - cpu0
                     prof = task_profile(ts.data)
                     ok = same_findings(base, res)
-                    print(f"workers {n}: {wall:.1f} s (cluster span {prof['span']:.1f} s, worker "
-                          f"CPU {cpu:.1f} s, busy {[round(b, 1) for b in prof['busy']]}), "
-                          f"identical {ok}, load {os.getloadavg()[0]:.1f}, "
-                          f"{res.summary.timings}, tasks {json.dumps(prof['kinds'])}",
-                          flush=True)
+                    print(
+                        f"workers {n}: {wall:.1f} s (cluster span {prof['span']:.1f} s, worker "
+                        f"CPU {cpu:.1f} s, busy {[round(b, 1) for b in prof['busy']]}), "
+                        f"identical {ok}, load {os.getloadavg()[0]:.1f}, "
+                        f"{res.summary.timings}, tasks {json.dumps(prof['kinds'])}",
+                        flush=True,
+                    )
                     if best is None or wall < best[0]:
                         best = (wall, prof["span"], cpu, ok)
                         profiles[n] = prof
                 rows.append((n, *best))
-        print("\n| workers | wall s | efficiency (wall) | cluster span s | efficiency (span) "
-              "| worker CPU s | identical |\n|---:|---:|---:|---:|---:|---:|---|")
+        print(
+            "\n| workers | wall s | efficiency (wall) | cluster span s | efficiency (span) "
+            "| worker CPU s | identical |\n|---:|---:|---:|---:|---:|---:|---|"
+        )
         w1, s1 = rows[0][1] * rows[0][0], rows[0][2] * rows[0][0]
         for n, wall, span, cpu, ok in rows:
-            print(f"| {n} | {wall:.1f} | {w1 / (n * wall):.2f} | {span:.1f} | "
-                  f"{s1 / (n * span):.2f} | {cpu:.1f} | {ok} |")
+            print(
+                f"| {n} | {wall:.1f} | {w1 / (n * wall):.2f} | {span:.1f} | "
+                f"{s1 / (n * span):.2f} | {cpu:.1f} | {ok} |"
+            )
         for n, *_ in rows[1:]:
-            print(f"machine ceiling at {n} processes (same numba search workload in each, "
-                  f"alone vs together): {machine_ceiling(n):.2f}")
+            print(
+                f"machine ceiling at {n} processes (same numba search workload in each, "
+                f"alone vs together): {machine_ceiling(n):.2f}"
+            )
         pairs = pair_counts(ref, claims[0])
         one = profiles[rows[0][0]]["kinds"]
         n_ref, n_claims = base.summary.reference.records, base.summary.claims

@@ -51,10 +51,14 @@ def anonlink_solve(q: np.ndarray, r: np.ndarray, s: np.ndarray) -> tuple[float, 
     from anonlink.solving import pairs_from_groups
 
     order = np.lexsort((r, q, -s))
-    cands = (array("d", s[order].tobytes()),
-             (array("I", bytes(4 * q.size)), array("I", np.ones(q.size, np.uint32).tobytes())),
-             (array("I", q[order].astype(np.uint32).tobytes()),
-              array("I", r[order].astype(np.uint32).tobytes())))
+    cands = (
+        array("d", s[order].tobytes()),
+        (array("I", bytes(4 * q.size)), array("I", np.ones(q.size, np.uint32).tobytes())),
+        (
+            array("I", q[order].astype(np.uint32).tobytes()),
+            array("I", r[order].astype(np.uint32).tobytes()),
+        ),
+    )
     t0 = time.perf_counter()
     groups = ag(cands)
     dt = time.perf_counter() - t0
@@ -69,8 +73,10 @@ def main() -> None:
     args = ap.parse_args()
     n_rec, n_cand = (100_000, 500_000) if args.quick else (1_000_000, 5_000_000)
     q, r, s = make_candidates(n_rec, n_cand)
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"Python {platform.python_version()}\n")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}\n"
+    )
     print(f"### Greedy 1:1 solving, {q.size:,} candidates over {n_rec:,} x {n_rec:,} records\n")
     tp, cpu = float("inf"), float("inf")
     for _ in range(1 if args.quick else 3):

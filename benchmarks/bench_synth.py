@@ -52,8 +52,10 @@ def main() -> None:
         shutil.rmtree(out)
     print("| people | claims | wall s | people/s | CPU s | peak RSS MiB | output MiB | machine |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| {people:,} | {people // 2:,} | {wall:.1f} | {people / wall:,.0f} | {cpu:.1f} "
-          f"| {rss:,.0f} | {size:,.0f} | {_machine()} |")
+    print(
+        f"| {people:,} | {people // 2:,} | {wall:.1f} | {people / wall:,.0f} | {cpu:.1f} "
+        f"| {rss:,.0f} | {size:,.0f} | {_machine()} |"
+    )
 
 
 if __name__ == "__main__":

@@ -40,11 +40,16 @@ def encode_all(data: Path, out: Path, bank: bool) -> None:
     """Each party encodes locally with the shared secret."""
     secret = load_secret(write_secret(out / "secret.key"))
     resident = load_schema("jp-resident")
-    jobs = [("register.csv", resident, "register.parquet"), ("insurer.csv", resident, "insurer.parquet")]
+    jobs = [
+        ("register.csv", resident, "register.parquet"),
+        ("insurer.csv", resident, "insurer.parquet"),
+    ]
     if bank:
         bank_schema = load_schema("jp-bank-holder")
-        jobs += [("register.csv", bank_schema, "register-bank.parquet"),
-                 ("bank.csv", bank_schema, "bank.parquet")]
+        jobs += [
+            ("register.csv", bank_schema, "register-bank.parquet"),
+            ("bank.csv", bank_schema, "bank.parquet"),
+        ]
     for csv, schema, name in jobs:
         enc, _ = encode_csv(data / csv, schema, secret, party=name.split(".")[0])
         write_encodings(enc, out / name)
@@ -52,12 +57,17 @@ def encode_all(data: Path, out: Path, bank: bool) -> None:
 
 def truth_for(data: Path, file: str) -> dict[str, np.ndarray]:
     """Truth columns of one claims file, in row order."""
-    t = pacsv.read_csv(data / "truth.csv", convert_options=pacsv.ConvertOptions(
-        column_types={"linked_number": "string", "true_number": "string"}))
+    t = pacsv.read_csv(
+        data / "truth.csv",
+        convert_options=pacsv.ConvertOptions(
+            column_types={"linked_number": "string", "true_number": "string"}
+        ),
+    )
     t = t.filter(t.column("file").to_numpy(zero_copy_only=False) == file)
     order = np.argsort(t.column("row").to_numpy())
-    return {c: t.column(c).to_numpy(zero_copy_only=False)[order]
-            for c in ("link_status", "error_kind")}
+    return {
+        c: t.column(c).to_numpy(zero_copy_only=False)[order] for c in ("link_status", "error_kind")
+    }
 
 
 def plot_separation(findings, truth, thresholds, path: Path, title: str) -> None:
@@ -77,14 +87,34 @@ def plot_separation(findings, truth, thresholds, path: Path, title: str) -> None
     for kind in kinds:
         sel = (truth["link_status"] == "wrong") & (truth["error_kind"] == kind)
         ax.scatter(score[sel], margin[sel], s=9, alpha=0.8, label=f"wrong: {kind}")
-    ax.axhline(thresholds.margin_suspect, color="red", ls="--", lw=1,
-               label=f"margin_suspect {thresholds.margin_suspect}")
-    ax.axhline(thresholds.margin_review, color="orange", ls="--", lw=1,
-               label=f"margin_review {thresholds.margin_review}")
-    ax.axvline(thresholds.suspect_score, color="red", ls=":", lw=1,
-               label=f"suspect_score {thresholds.suspect_score}")
-    ax.axvline(thresholds.confirm_score, color="orange", ls=":", lw=1,
-               label=f"confirm_score {thresholds.confirm_score}")
+    ax.axhline(
+        thresholds.margin_suspect,
+        color="red",
+        ls="--",
+        lw=1,
+        label=f"margin_suspect {thresholds.margin_suspect}",
+    )
+    ax.axhline(
+        thresholds.margin_review,
+        color="orange",
+        ls="--",
+        lw=1,
+        label=f"margin_review {thresholds.margin_review}",
+    )
+    ax.axvline(
+        thresholds.suspect_score,
+        color="red",
+        ls=":",
+        lw=1,
+        label=f"suspect_score {thresholds.suspect_score}",
+    )
+    ax.axvline(
+        thresholds.confirm_score,
+        color="orange",
+        ls=":",
+        lw=1,
+        label=f"confirm_score {thresholds.confirm_score}",
+    )
     ax.set_xlabel("claimed score (Dice of claim and claimed register record)")
     ax.set_ylabel("margin (best other register record - claimed score)\n-0.6 = none found ≥ 0.5")
     ax.set_title(title)
@@ -102,16 +132,21 @@ def threshold_grid(findings, truth, th) -> list[str]:
     no_pair = np.isin(status, ["unknown_number", "invalid_number"])
     wrong = truth["link_status"] == "wrong"
     correct = truth["link_status"] == "correct"
-    rows = ["| margin_suspect | margin_review | recall (suspect) | recall (flagged) | "
-            "suspect /1,000 correct | review /1,000 correct |", "|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| margin_suspect | margin_review | recall (suspect) | recall (flagged) | "
+        "suspect /1,000 correct | review /1,000 correct |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for ms in (0.02, 0.04, 0.06):
         for mr in (-0.01, -0.02, -0.03, -0.05):
             susp = (margin >= ms) | (score < th.suspect_score)
             flag = susp | (margin > mr) | (score < th.confirm_score)
             susp, flag = susp & ~no_pair, flag & ~no_pair
-            rows.append(f"| {ms} | {mr} | {susp[wrong].mean():.4f} | {flag[wrong].mean():.4f} | "
-                        f"{1000 * susp[correct].mean():.2f} | "
-                        f"{1000 * (flag & ~susp)[correct].mean():.2f} |")
+            rows.append(
+                f"| {ms} | {mr} | {susp[wrong].mean():.4f} | {flag[wrong].mean():.4f} | "
+                f"{1000 * susp[correct].mean():.2f} | "
+                f"{1000 * (flag & ~susp)[correct].mean():.2f} |"
+            )
     return rows
 
 
@@ -120,30 +155,42 @@ def quality(args: argparse.Namespace, root: Path) -> None:
     enc.mkdir()
     generate(SynthConfig(people=args.people, seed=args.seed, bank_claims=args.people // 10), data)
     encode_all(data, enc, bank=True)
-    for label, ref, claims, csv in (("insurer", "register", "insurer", "insurer.csv"),
-                                    ("bank", "register-bank", "bank", "bank.csv")):
+    for label, ref, claims, csv in (
+        ("insurer", "register", "insurer", "insurer.csv"),
+        ("bank", "register-bank", "bank", "bank.csv"),
+    ):
         result = verify(enc / f"{ref}.parquet", [enc / f"{claims}.parquet"])
         out = root / f"verify-{label}"
         write_outputs(result, out)
-        m = evaluate_findings(out / "findings.parquet", data / "truth.csv",
-                              register=data / "register.csv")
+        m = evaluate_findings(
+            out / "findings.parquet", data / "truth.csv", register=data / "register.csv"
+        )
         flagged, susp = m.overall.suspect_or_review, m.overall.suspect_only
         fa = m.false_alarms_per_1000_correct
         print(f"\n### {label} claims ({m.claims:,} claims, {m.positives:,} wrong or invalid)\n")
         print("| error kind | n | recall (flagged) | recall (suspect) |\n|---|---:|---:|---:|")
         for kind, v in m.per_error_kind.items():
-            print(f"| {kind} | {v.count} | {v.suspect_or_review.recall:.4f} | "
-                  f"{v.suspect_only.recall:.4f} |")
+            print(
+                f"| {kind} | {v.count} | {v.suspect_or_review.recall:.4f} | "
+                f"{v.suspect_only.recall:.4f} |"
+            )
         print(f"| **all** | {m.positives} | {flagged.recall:.4f} | {susp.recall:.4f} |")
         owner = "n/a" if m.true_owner_top1 is None else f"{m.true_owner_top1.wrong.accuracy:.4f}"
-        print(f"\nfalse alarms per 1,000 correct links: suspect {fa.suspect:.2f}, review "
-              f"{fa.review:.2f}; true owner top-1: {owner}")
+        print(
+            f"\nfalse alarms per 1,000 correct links: suspect {fa.suspect:.2f}, review "
+            f"{fa.review:.2f}; true owner top-1: {owner}"
+        )
         truth = truth_for(data, csv)
         th = schema_thresholds(read_encodings(enc / f"{ref}.parquet"))
         if args.plots:
             path = Path(args.plots) / f"separation-{label}.png"
-            plot_separation(result.findings, truth, th, path,
-                            f"{label} claims vs register, {args.people:,} people (seed {args.seed})")
+            plot_separation(
+                result.findings,
+                truth,
+                th,
+                path,
+                f"{label} claims vs register, {args.people:,} people (seed {args.seed})",
+            )
             print(f"\nplot: {path}")
         print("\n" + "\n".join(threshold_grid(result.findings, truth, th)))
 
@@ -170,9 +217,19 @@ def speed(args: argparse.Namespace, root: Path) -> None:
         encode_all(data, enc, bank=False)
         print(f"encode (both files): {time.perf_counter() - t:.1f} s", flush=True)
     # verify in a fresh process, as the matcher runs it, so peak RSS is verify's own
-    cmd = [sys.executable, "-c", MEASURED_CLI, "verify", "--reference",
-           str(enc / "register.parquet"), "--claims", str(enc / "insurer.parquet"),
-           "--out", str(root / "out"), "--json"]
+    cmd = [
+        sys.executable,
+        "-c",
+        MEASURED_CLI,
+        "verify",
+        "--reference",
+        str(enc / "register.parquet"),
+        "--claims",
+        str(enc / "insurer.parquet"),
+        "--out",
+        str(root / "out"),
+        "--json",
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t
@@ -180,8 +237,10 @@ def speed(args: argparse.Namespace, root: Path) -> None:
     summary = json.loads(proc.stdout)
     print("\n| register | claims | verify wall s (CLI, end to end) | claims/s | peak RSS MiB |")
     print("|---:|---:|---:|---:|---:|")
-    print(f"| {args.people:,} | {summary['claims']:,} | {wall:.1f} | "
-          f"{summary['claims'] / wall:,.0f} | {rss:,.0f} |")
+    print(
+        f"| {args.people:,} | {summary['claims']:,} | {wall:.1f} | "
+        f"{summary['claims'] / wall:,.0f} | {rss:,.0f} |"
+    )
     print("stages:", summary["timings"])
 
 
@@ -192,8 +251,9 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--plots", default="docs/img", help="folder for separation plots ('' none)")
     parser.add_argument("--tmp", default=None, help="where to make the temporary work folder")
-    parser.add_argument("--workdir", default=None,
-                        help="keep data and encodings here and reuse them (speed mode)")
+    parser.add_argument(
+        "--workdir", default=None, help="keep data and encodings here and reuse them (speed mode)"
+    )
     args = parser.parse_args()
     if args.workdir:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)

@@ -37,20 +37,33 @@ class Benchmark:
 
 
 BENCHMARKS = (
-    Benchmark("encode", "bench_encode.py", ("--records", "5000", "--repeat", "1"),
-              ("--records", "100000")),
+    Benchmark(
+        "encode", "bench_encode.py", ("--records", "5000", "--repeat", "1"), ("--records", "100000")
+    ),
     Benchmark("compare", "bench_compare.py", ("--quick", "--max-refs", "100000"), ()),
     Benchmark("solve", "bench_solve.py", ("--quick",), ()),
     Benchmark("synth", "bench_synth.py", ("--people", "50000"), ("--quick",)),
-    Benchmark("verify-quality", "bench_verify.py", ("--people", "5000", "--plots", ""),
-              ("--people", "200000", "--plots", "")),
-    Benchmark("verify-speed", "bench_verify.py", ("--speed", "--people", "20000"),
-              ("--speed", "--people", "1000000")),
-    Benchmark("scaling", "bench_scaling.py",
-              ("--people", "5000", "--workers", "1,2", "--repeat", "1"),
-              ("--people", "1000000", "--workers", "1,2")),
-    Benchmark("privacy", "bench_privacy.py", ("--people", "3000", "--only", "none"),
-              ("--people", "20000")),
+    Benchmark(
+        "verify-quality",
+        "bench_verify.py",
+        ("--people", "5000", "--plots", ""),
+        ("--people", "200000", "--plots", ""),
+    ),
+    Benchmark(
+        "verify-speed",
+        "bench_verify.py",
+        ("--speed", "--people", "20000"),
+        ("--speed", "--people", "1000000"),
+    ),
+    Benchmark(
+        "scaling",
+        "bench_scaling.py",
+        ("--people", "5000", "--workers", "1,2", "--repeat", "1"),
+        ("--people", "1000000", "--workers", "1,2"),
+    ),
+    Benchmark(
+        "privacy", "bench_privacy.py", ("--people", "3000", "--only", "none"), ("--people", "20000")
+    ),
 )
 
 
@@ -84,13 +97,21 @@ def run(cmd: list[str], timeout: float) -> tuple[str, float]:
 def main(argv: list[str] | None = None) -> int:
     names = [b.name for b in BENCHMARKS]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("small", "full"), default="small",
-                        help="small: a smoke run of a few minutes (default); full: the "
-                             "sizes recorded in docs/benchmarks.md (hours)")
-    parser.add_argument("--only", default=",".join(names),
-                        help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds each benchmark may run (default: 900)")
+    parser.add_argument(
+        "--size",
+        choices=("small", "full"),
+        default="small",
+        help="small: a smoke run of a few minutes (default); full: the "
+        "sizes recorded in docs/benchmarks.md (hours)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(names),
+        help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds each benchmark may run (default: 900)"
+    )
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
     args = parser.parse_args(argv)
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -102,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         for bench in chosen:
             print(f"{bench.name}: {' '.join(command(bench, args.size))}")
         return 0
-    print(f"# benchmarks ({args.size}) on {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}", flush=True)
+    print(
+        f"# benchmarks ({args.size}) on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+        flush=True,
+    )
     results = []
     for bench in chosen:
         cmd = command(bench, args.size)

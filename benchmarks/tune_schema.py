@@ -37,8 +37,15 @@ from pprl.synth import SynthConfig, generate
 from pprl.verify import Thresholds, verify
 
 
-def set_k(doc: dict, field: str, k: int, *, n: int | None = None, positional: bool | None = None,
-          strategy: str = "bitsPerFeature") -> None:
+def set_k(
+    doc: dict,
+    field: str,
+    k: int,
+    *,
+    n: int | None = None,
+    positional: bool | None = None,
+    strategy: str = "bitsPerFeature",
+) -> None:
     """Change one feature's k (and optionally its n-gram size) in a schema document."""
     for feat in doc["features"]:
         if feat["identifier"] == field:
@@ -124,36 +131,53 @@ def measure(findings, truth_file: str, rows_truth) -> dict:
         fa = 1000 * fp / max(correct.sum(), 1)
         if rec >= 0.995 and (best is None or fa < best[2]):
             best = (round(float(t), 3), rec, fa)
-    return {"same_mean": float(same.mean()), "other_mean": float(other.mean()),
-            "auc": auc(same, other), "overlap": overlap,
-            "margin_at_recall_0995": best[0] if best else None,
-            "false_alarms_at_recall_0995": best[2] if best else None}
+    return {
+        "same_mean": float(same.mean()),
+        "other_mean": float(other.mean()),
+        "auc": auc(same, other),
+        "overlap": overlap,
+        "margin_at_recall_0995": best[0] if best else None,
+        "false_alarms_at_recall_0995": best[2] if best else None,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--schema", default="jp-resident", choices=["jp-resident", "jp-bank-holder"])
+    parser.add_argument(
+        "--schema", default="jp-resident", choices=["jp-resident", "jp-bank-holder"]
+    )
     args = parser.parse_args()
     bank = args.schema == "jp-bank-holder"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate(SynthConfig(people=args.people, seed=args.seed,
-                             bank_claims=args.people // 4 if bank else 0), root / "data")
+        generate(
+            SynthConfig(
+                people=args.people, seed=args.seed, bank_claims=args.people // 4 if bank else 0
+            ),
+            root / "data",
+        )
         secret = load_secret(write_secret(root / "k"))
         register = read_csv(root / "data" / "register.csv")
         claims_name = "bank.csv" if bank else "insurer.csv"
         claims = read_csv(root / "data" / claims_name)
-        truth = pacsv.read_csv(root / "data" / "truth.csv",
-                               convert_options=pacsv.ConvertOptions(column_types={
-                                   "linked_number": "string", "true_number": "string"}))
+        truth = pacsv.read_csv(
+            root / "data" / "truth.csv",
+            convert_options=pacsv.ConvertOptions(
+                column_types={"linked_number": "string", "true_number": "string"}
+            ),
+        )
         truth = truth.filter(truth.column("file").to_numpy(zero_copy_only=False) == claims_name)
         order = np.argsort(truth.column("row").to_numpy())
-        rows_truth = {"link_status": truth.column("link_status").to_numpy(zero_copy_only=False)[order]}
+        rows_truth = {
+            "link_status": truth.column("link_status").to_numpy(zero_copy_only=False)[order]
+        }
         variants = bank_variants() if bank else resident_variants()
-        print(f"| variant ({args.schema}, {args.people:,} people) | fill | same mean | other mean "
-              "| AUC | overlap | margin t @ recall 0.995 | false alarms /1,000 @ t |")
+        print(
+            f"| variant ({args.schema}, {args.people:,} people) | fill | same mean | other mean "
+            "| AUC | overlap | margin t @ recall 0.995 | false alarms /1,000 @ t |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for label, doc in variants.items():
             schema = parse_schema(doc, args.schema)
@@ -165,13 +189,22 @@ def main() -> None:
             result = verify(root / "r.parquet", [root / "c.parquet"], thresholds=Thresholds())
             m = measure(result.findings, claims_name, rows_truth)
             fill = float(np.unpackbits(reg_enc.clks[:5000].view(np.uint8)).mean())
-            print(f"| {label} | {fill:.2f} | {m['same_mean']:.3f} | {m['other_mean']:.3f} | "
-                  f"{m['auc']:.4f} | {m['overlap']:.4f} | {m['margin_at_recall_0995']} | "
-                  f"{m['false_alarms_at_recall_0995'] if m['false_alarms_at_recall_0995'] is None else round(m['false_alarms_at_recall_0995'], 2)} |",
-                  flush=True)
+            print(
+                f"| {label} | {fill:.2f} | {m['same_mean']:.3f} | {m['other_mean']:.3f} | "
+                f"{m['auc']:.4f} | {m['overlap']:.4f} | {m['margin_at_recall_0995']} | "
+                f"{m['false_alarms_at_recall_0995'] if m['false_alarms_at_recall_0995'] is None else round(m['false_alarms_at_recall_0995'], 2)} |",
+                flush=True,
+            )
             _ = time.perf_counter() - t0
-        print(json.dumps({"command": f"benchmarks/tune_schema.py --people {args.people} "
-                          f"--schema {args.schema}", "seed": args.seed}))
+        print(
+            json.dumps(
+                {
+                    "command": f"benchmarks/tune_schema.py --people {args.people} "
+                    f"--schema {args.schema}",
+                    "seed": args.seed,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

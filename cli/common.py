@@ -70,13 +70,20 @@ def user_errors(fn: F) -> F:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None, enabled: bool = True
-                 ) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    description: str, total: int | None, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr; yields ``advance(n)``. Silent when not a terminal."""
     show = enabled and sys.stderr.isatty()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, disable=not show,
-                  transient=False) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show,
+        transient=False,
+    ) as prog:
         task = prog.add_task(description, total=total)
         yield lambda n: prog.advance(task, n)
 
@@ -86,8 +93,13 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     """One progress line per stage on stderr; yields ``start(stage)``, which completes
     the previous stage. Silent when stderr is not a terminal."""
     show = enabled and sys.stderr.isatty()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=not show) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show,
+    ) as prog:
         current: list[TaskID] = []
 
         def start(stage: str) -> None:
@@ -106,18 +118,45 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 #   --processes N    local worker processes (encoding)
 #   --workers N      a local Dask cluster of N worker processes
 #   --scheduler ADDR a running Dask cluster
-Threads = Annotated[int | None, typer.Option(
-    "--threads", metavar="N", min=1, show_default="all cores",
-    help="Kernel threads in this process.")]
-Processes = Annotated[int | None, typer.Option(
-    "--processes", metavar="N", min=1, show_default="the idle cores",
-    help="Local worker processes.")]
-Workers = Annotated[int | None, typer.Option(
-    "--workers", metavar="N", min=1, show_default="none: run in this process",
-    help="Run on a local Dask cluster of N worker processes (see docs/distributed.md).")]
-Scheduler = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="ADDR", show_default="none: run in this process",
-    help="Run on the running Dask cluster of this scheduler (e.g. tcp://host:8786).")]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        metavar="N",
+        min=1,
+        show_default="all cores",
+        help="Kernel threads in this process.",
+    ),
+]
+Processes = Annotated[
+    int | None,
+    typer.Option(
+        "--processes",
+        metavar="N",
+        min=1,
+        show_default="the idle cores",
+        help="Local worker processes.",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        metavar="N",
+        min=1,
+        show_default="none: run in this process",
+        help="Run on a local Dask cluster of N worker processes (see docs/distributed.md).",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDR",
+        show_default="none: run in this process",
+        help="Run on the running Dask cluster of this scheduler (e.g. tcp://host:8786).",
+    ),
+]
 
 TABLE_FORMATS = ("parquet", "csv", "clkhash-json")
 
@@ -135,8 +174,10 @@ def check_one_engine(threads: int | None, workers: int | None, scheduler: str | 
     if workers is not None and scheduler is not None:
         fail("give --workers N or --scheduler ADDR, not both")
     if threads is not None and (workers is not None or scheduler is not None):
-        fail("--threads sets the threads of this process; a Dask worker uses its own "
-             "--nthreads: give --threads or --workers/--scheduler, not both")
+        fail(
+            "--threads sets the threads of this process; a Dask worker uses its own "
+            "--nthreads: give --threads or --workers/--scheduler, not both"
+        )
 
 
 # ------------------------------------------------------------------ help without types

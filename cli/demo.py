@@ -21,23 +21,26 @@ ROWS: dict[str, Row] = {
     "wrong or invalid links planted": lambda s, m: f"{m.positives:,}",
     "suspects found": lambda s, m: f"{s.counts['suspect']:,}",
     "invalid / unknown numbers": lambda s, m: (
-        f"{s.counts['invalid_number']:,} / {s.counts['unknown_number']:,}"),
+        f"{s.counts['invalid_number']:,} / {s.counts['unknown_number']:,}"
+    ),
     "sent to review": lambda s, m: f"{s.counts['review']:,}",
     "recall (flagged)": lambda s, m: f"{m.overall.suspect_or_review.recall:.3f}",
     "precision (flagged)": lambda s, m: f"{m.overall.suspect_or_review.precision:.3f}",
-    "false alarms per 1,000 correct": lambda s, m: (
-        f"{m.false_alarms_per_1000_correct.total:.2f}"),
+    "false alarms per 1,000 correct": lambda s, m: f"{m.false_alarms_per_1000_correct.total:.2f}",
     "true owner named (wrong links)": lambda s, m: (
-        "n/a" if m.true_owner_top1 is None else f"{m.true_owner_top1.wrong.accuracy:.3f}"),
+        "n/a" if m.true_owner_top1 is None else f"{m.true_owner_top1.wrong.accuracy:.3f}"
+    ),
 }
 
 
 @user_errors
 def demo(
-    out: Annotated[Path, typer.Option(
-        metavar="DIR", help="Folder for all demo files (replaced).")] = Path("demo-out"),
-    people: Annotated[int, typer.Option(
-        metavar="N", min=1, help="Residents in the synthetic register.")] = 20_000,
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder for all demo files (replaced).")
+    ] = Path("demo-out"),
+    people: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Residents in the synthetic register.")
+    ] = 20_000,
     seed: Annotated[int, typer.Option(metavar="N", help="Random seed.")] = 2023,
     processes: Processes = None,
     threads: Threads = None,
@@ -50,20 +53,36 @@ def demo(
 
     from pprl.demo import run_demo
 
-    result = run_demo(out, people=people, seed=seed, processes=processes, threads=threads,
-                      say=lambda s: console.print(f"[bold]{s}[/]", highlight=False))
+    result = run_demo(
+        out,
+        people=people,
+        seed=seed,
+        processes=processes,
+        threads=threads,
+        say=lambda s: console.print(f"[bold]{s}[/]", highlight=False),
+    )
     table = Table(title="Claimed links checked against the synthetic truth")
     table.add_column("")
-    runs = [(name, summary, metrics) for name, summary, metrics in (
-        ("insurer", result.summary, result.metrics),
-        ("bank", result.bank_summary, result.bank_metrics))
-        if summary is not None and metrics is not None]
+    runs = [
+        (name, summary, metrics)
+        for name, summary, metrics in (
+            ("insurer", result.summary, result.metrics),
+            ("bank", result.bank_summary, result.bank_metrics),
+        )
+        if summary is not None and metrics is not None
+    ]
     for name, _, _ in runs:
         table.add_column(name, justify="right")
     for label, fn in ROWS.items():
         table.add_row(label, *(fn(s, m) for _, s, m in runs))
     console.print(table)
-    console.print("recall/precision count suspect, review, unknown and invalid numbers as flagged; "
-                  "false alarms are correct links not confirmed.", highlight=False)
-    console.print(f"report: {out / 'verify-insurer' / 'report.html'}\n"
-                  f"        {out / 'verify-bank' / 'report.html'}", highlight=False)
+    console.print(
+        "recall/precision count suspect, review, unknown and invalid numbers as flagged; "
+        "false alarms are correct links not confirmed.",
+        highlight=False,
+    )
+    console.print(
+        f"report: {out / 'verify-insurer' / 'report.html'}\n"
+        f"        {out / 'verify-bank' / 'report.html'}",
+        highlight=False,
+    )

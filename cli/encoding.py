@@ -25,48 +25,87 @@ schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.",
 
 
 @user_errors
-def keygen(out: Annotated[Path, typer.Argument(
-        metavar="FILE", help="Where to write the new secret (mode 0600).")]) -> None:
+def keygen(
+    out: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Where to write the new secret (mode 0600).")
+    ],
+) -> None:
     """Write a new random 256-bit secret (64 hex characters) to FILE; never overwrites.
 
     Share it only among the data holders, over a secure channel. The matcher must
     never receive it.
     """
     path = write_secret(out)
-    console.print(f"wrote secret to {path} (mode 0600); fingerprint "
-                  f"{load_secret(path).fingerprint}", highlight=False)
+    console.print(
+        f"wrote secret to {path} (mode 0600); fingerprint {load_secret(path).fingerprint}",
+        highlight=False,
+    )
 
 
 @user_errors
 def encode(
-    input: Annotated[Path, typer.Argument(
-        metavar="CSV", help="The party's CSV file (UTF-8 or CP932).")],
-    schema: Annotated[str, typer.Option(
-        metavar="NAME|FILE",
-        help=f"Built-in schema ({', '.join(BUILTIN_SCHEMAS)}) or a clkhash v3 schema file.")],
+    input: Annotated[
+        Path, typer.Argument(metavar="CSV", help="The party's CSV file (UTF-8 or CP932).")
+    ],
+    schema: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME|FILE",
+            help=f"Built-in schema ({', '.join(BUILTIN_SCHEMAS)}) or a clkhash v3 schema file.",
+        ),
+    ],
     secret: Annotated[Path, typer.Option(metavar="FILE", help="Secret file from 'pprl keygen'.")],
-    out: Annotated[Path, typer.Option(
-        metavar="FILE",
-        help="Encoding file to write (.parquet, or .json with --format clkhash-json).")],
-    party: Annotated[str | None, typer.Option(
-        metavar="LABEL", show_default="the CSV file's name without extension",
-        help="Party label stored in the file.")] = None,
-    link_key: Annotated[str | None, typer.Option(
-        metavar="COLUMN", show_default="the schema's",
-        help="Column pseudonymized as the link key.")] = None,
-    column: Annotated[list[str] | None, typer.Option(
-        metavar="FIELD=HEADER", show_default="the schema's field names",
-        help="Map a schema field to another CSV header (repeatable).")] = None,
-    encoding: Annotated[str | None, typer.Option(
-        metavar="CODEC", show_default="detect UTF-8 / CP932",
-        help="Text encoding of the CSV.")] = None,
-    format: Annotated[str, typer.Option(
-        metavar="parquet|clkhash-json",
-        help="Output format: Parquet (keeps pseudonyms and block keys) or clkhash's JSON "
-             "(CLKs only).")] = "parquet",
-    strict: Annotated[bool, typer.Option(
-        "--strict",
-        help="Fail on a missing or invalid link key instead of encoding a null pseudonym.")
+    out: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE",
+            help="Encoding file to write (.parquet, or .json with --format clkhash-json).",
+        ),
+    ],
+    party: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LABEL",
+            show_default="the CSV file's name without extension",
+            help="Party label stored in the file.",
+        ),
+    ] = None,
+    link_key: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLUMN",
+            show_default="the schema's",
+            help="Column pseudonymized as the link key.",
+        ),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FIELD=HEADER",
+            show_default="the schema's field names",
+            help="Map a schema field to another CSV header (repeatable).",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CODEC", show_default="detect UTF-8 / CP932", help="Text encoding of the CSV."
+        ),
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            metavar="parquet|clkhash-json",
+            help="Output format: Parquet (keeps pseudonyms and block keys) or clkhash's JSON "
+            "(CLKs only).",
+        ),
+    ] = "parquet",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail on a missing or invalid link key instead of encoding a null pseudonym.",
+        ),
     ] = False,
     processes: Processes = None,
 ) -> None:
@@ -80,9 +119,17 @@ def encode(
     key = load_secret(secret)
     sch = load_schema(schema).with_link_key(link_key)
     with progress_bar(f"encoding {input.name}", None) as advance:
-        enc, report = encode_csv(input, sch, key, encoding=encoding,
-                                 column_map=parse_column_map(column), party=party,
-                                 strict=strict, processes=processes, progress=advance)
+        enc, report = encode_csv(
+            input,
+            sch,
+            key,
+            encoding=encoding,
+            column_map=parse_column_map(column),
+            party=party,
+            strict=strict,
+            processes=processes,
+            progress=advance,
+        )
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
     if format == "clkhash-json":
@@ -91,14 +138,18 @@ def encode(
         write_encodings(enc, out)
     decoys = len(enc) - report.records
     extra = f" and {decoys} decoy records" if decoys else ""
-    console.print(f"encoded {report.records} records{extra} from {input} ({report.text_encoding}) "
-                  f"with schema {sch.name} -> {out}", highlight=False)
+    console.print(
+        f"encoded {report.records} records{extra} from {input} ({report.text_encoding}) "
+        f"with schema {sch.name} -> {out}",
+        highlight=False,
+    )
 
 
 @user_errors
 def inspect(
-    file: Annotated[Path, typer.Argument(
-        metavar="FILE", help="Encoding file (.parquet or clkhash .json).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Encoding file (.parquet or clkhash .json).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check an encoding file and print its metadata and bit statistics (never secrets)."""
@@ -119,8 +170,9 @@ def inspect(
 
 @schema_app.command("show", cls=Command)
 @user_errors
-def schema_show(name: Annotated[str, typer.Argument(
-        metavar="NAME", help="Built-in schema name.")]) -> None:
+def schema_show(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Built-in schema name.")],
+) -> None:
     """Print a built-in schema (clkhash v3 plus the pprl extension) as JSON."""
     print(json.dumps(builtin_document(name), ensure_ascii=False, indent=2))
 

@@ -16,25 +16,60 @@ if TYPE_CHECKING:
 
 @user_errors
 def evaluate(
-    truth: Annotated[Path, typer.Option(
-        "--truth", metavar="FILE",
-        help="truth.csv from pprl synth (or true a_row,b_row pairs with --links).")],
-    findings: Annotated[Path | None, typer.Option(
-        "--findings", metavar="FILE", show_default="none: give this or --links",
-        help="Findings from pprl verify (CSV or Parquet).")] = None,
-    links: Annotated[Path | None, typer.Option(
-        "--links", metavar="FILE", show_default="none: give this or --findings",
-        help="A linkage result (a_row,b_row,score) to score instead of findings.")] = None,
-    register: Annotated[Path | None, typer.Option(
-        "--register", metavar="FILE", show_default="register.csv beside --truth",
-        help="register.csv for true-owner accuracy.")] = None,
-    claims_file: Annotated[str | None, typer.Option(
-        "--claims-file", metavar="NAME", show_default="every claims file in the findings",
-        help="Only score this claims file (e.g. insurer.csv).")] = None,
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth",
+            metavar="FILE",
+            help="truth.csv from pprl synth (or true a_row,b_row pairs with --links).",
+        ),
+    ],
+    findings: Annotated[
+        Path | None,
+        typer.Option(
+            "--findings",
+            metavar="FILE",
+            show_default="none: give this or --links",
+            help="Findings from pprl verify (CSV or Parquet).",
+        ),
+    ] = None,
+    links: Annotated[
+        Path | None,
+        typer.Option(
+            "--links",
+            metavar="FILE",
+            show_default="none: give this or --findings",
+            help="A linkage result (a_row,b_row,score) to score instead of findings.",
+        ),
+    ] = None,
+    register: Annotated[
+        Path | None,
+        typer.Option(
+            "--register",
+            metavar="FILE",
+            show_default="register.csv beside --truth",
+            help="register.csv for true-owner accuracy.",
+        ),
+    ] = None,
+    claims_file: Annotated[
+        str | None,
+        typer.Option(
+            "--claims-file",
+            metavar="NAME",
+            show_default="every claims file in the findings",
+            help="Only score this claims file (e.g. insurer.csv).",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", metavar="PNG", show_default="no plot",
-        help="Write the precision-recall curve to this PNG.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="PNG",
+            show_default="no plot",
+            help="Write the precision-recall curve to this PNG.",
+        ),
+    ] = None,
 ) -> None:
     """Precision, recall and F1 of mislink detection, false alarms and a PR curve."""
     from pprl.evaluate import LinksMetrics, evaluate_findings, evaluate_links, plot_pr
@@ -63,31 +98,47 @@ def _pct(x: float) -> str:
 
 def _print_findings(m: FindingsMetrics) -> None:
     """Rich tables: overall and per-kind detection, false alarms, owner accuracy, threshold."""
-    table = Table(title=f"Mislink detection ({m.claims:,} claims, {m.positives:,} positives)",
-                  caption="susp: suspect/unknown/invalid flagged; +rev: review flagged too")
+    table = Table(
+        title=f"Mislink detection ({m.claims:,} claims, {m.positives:,} positives)",
+        caption="susp: suspect/unknown/invalid flagged; +rev: review flagged too",
+    )
     table.add_column("error kind", no_wrap=True)
     for col in ("n", "P susp", "R susp", "F1 susp", "P +rev", "R +rev", "F1 +rev"):
         table.add_column(col, justify="right", no_wrap=True)
     rows = [("overall", m.overall), *m.per_error_kind.items()]
     for name, d in rows:
-        table.add_row(name, f"{d.count:,}", *(f"{getattr(v, k):.3f}"
-                                            for v in (d.suspect_only, d.suspect_or_review)
-                                            for k in ("precision", "recall", "f1")))
+        table.add_row(
+            name,
+            f"{d.count:,}",
+            *(
+                f"{getattr(v, k):.3f}"
+                for v in (d.suspect_only, d.suspect_or_review)
+                for k in ("precision", "recall", "f1")
+            ),
+        )
     console.print(table)
     fa = m.false_alarms_per_1000_correct
-    console.print(f"false alarms per 1,000 correct links: review {fa.review:.2f}, "
-                  f"suspect {fa.suspect:.2f}, total {fa.total:.2f}")
+    console.print(
+        f"false alarms per 1,000 correct links: review {fa.review:.2f}, "
+        f"suspect {fa.suspect:.2f}, total {fa.total:.2f}"
+    )
     if m.true_owner_top1 is not None:
         w = m.true_owner_top1.wrong
-        console.print(f"true owner top-1 (wrong links): {_pct(w.accuracy)} "
-                      f"({w.correct_owner:,}/{w.count:,})")
+        console.print(
+            f"true owner top-1 (wrong links): {_pct(w.accuracy)} ({w.correct_owner:,}/{w.count:,})"
+        )
     if m.missing_findings or m.unmatched_findings:
-        console.print(f"claims without a finding: {m.missing_findings:,}; "
-                      f"findings without truth: {m.unmatched_findings:,}")
+        console.print(
+            f"claims without a finding: {m.missing_findings:,}; "
+            f"findings without truth: {m.unmatched_findings:,}"
+        )
     best = m.pr_curve.best
     if best is not None:
-        console.print(f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
-                      f"(P {_pct(best.precision)}, R {_pct(best.recall)})", highlight=False)
+        console.print(
+            f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
+            f"(P {_pct(best.precision)}, R {_pct(best.recall)})",
+            highlight=False,
+        )
 
 
 def _print_links(m: LinksMetrics) -> None:
@@ -96,10 +147,14 @@ def _print_links(m: LinksMetrics) -> None:
     for col in ("links", "true pairs", "precision", "recall", "F1"):
         table.add_column(col, justify="right")
     q = m.quality
-    table.add_row(f"{m.links:,}", f"{m.true_pairs:,}", _pct(q.precision), _pct(q.recall),
-                  f"{q.f1:.3f}")
+    table.add_row(
+        f"{m.links:,}", f"{m.true_pairs:,}", _pct(q.precision), _pct(q.recall), f"{q.f1:.3f}"
+    )
     console.print(table)
     best = None if m.pr_curve is None else m.pr_curve.best
     if m.pr_curve is not None and best is not None:
-        console.print(f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
-                      f"(P {_pct(best.precision)}, R {_pct(best.recall)})", highlight=False)
+        console.print(
+            f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
+            f"(P {_pct(best.precision)}, R {_pct(best.recall)})",
+            highlight=False,
+        )

@@ -14,8 +14,13 @@ from pprl_cli.privacy import audit
 from pprl_cli.synthesis import synth
 from pprl_cli.verification import verify
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, cls=Group,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help=__doc__,
+    cls=Group,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _print_version(value: bool) -> None:
@@ -29,9 +34,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True,
-        help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """pprl: verify claimed record links with Bloom-filter encodings, without exchanging
     identities."""

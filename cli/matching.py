@@ -22,26 +22,49 @@ LINK_FORMATS = ("parquet", "csv")
 
 @user_errors
 def match(
-    files: Annotated[list[Path], typer.Argument(
-        metavar="FILE", help="A.parquet B.parquet, or one file with --dedupe.")],
-    threshold: Annotated[float, typer.Option(
-        metavar="SCORE", help="Minimum Dice similarity of a candidate pair.")] = 0.8,
-    out: Annotated[Path, typer.Option(
-        metavar="FILE", help="Links file to write.")] = Path("links.parquet"),
-    format: Annotated[str | None, typer.Option(
-        metavar="parquet|csv", show_default="from --out's extension (.csv: csv, else parquet)",
-        help="Links file format.")] = None,
-    top_k: Annotated[int | None, typer.Option(
-        metavar="K", min=1, show_default="no limit",
-        help="Keep only the k best B records per A record.")] = None,
-    all_candidates: Annotated[bool, typer.Option(
-        "--all-candidates", help="Write every pair over the threshold instead of 1:1 links.")
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE", help="A.parquet B.parquet, or one file with --dedupe."),
+    ],
+    threshold: Annotated[
+        float, typer.Option(metavar="SCORE", help="Minimum Dice similarity of a candidate pair.")
+    ] = 0.8,
+    out: Annotated[Path, typer.Option(metavar="FILE", help="Links file to write.")] = Path(
+        "links.parquet"
+    ),
+    format: Annotated[
+        str | None,
+        typer.Option(
+            metavar="parquet|csv",
+            show_default="from --out's extension (.csv: csv, else parquet)",
+            help="Links file format.",
+        ),
+    ] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            metavar="K",
+            min=1,
+            show_default="no limit",
+            help="Keep only the k best B records per A record.",
+        ),
+    ] = None,
+    all_candidates: Annotated[
+        bool,
+        typer.Option(
+            "--all-candidates", help="Write every pair over the threshold instead of 1:1 links."
+        ),
     ] = False,
-    dedupe: Annotated[bool, typer.Option(
-        "--dedupe", help="Find duplicate records within one file.")] = False,
-    blocking: Annotated[str, typer.Option(
-        metavar="none|lsh|keys|keys:NAME,NAME",
-        help="Blocking: none, LSH, or the keyed block keys stored in the files.")] = "none",
+    dedupe: Annotated[
+        bool, typer.Option("--dedupe", help="Find duplicate records within one file.")
+    ] = False,
+    blocking: Annotated[
+        str,
+        typer.Option(
+            metavar="none|lsh|keys|keys:NAME,NAME",
+            help="Blocking: none, LSH, or the keyed block keys stored in the files.",
+        ),
+    ] = "none",
     threads: Threads = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -60,10 +83,18 @@ def match(
     check_one_engine(threads, workers, scheduler)
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
-    opts = MatchOptions(threshold=threshold, top_k=top_k, all_candidates=all_candidates,
-                        blocking=blocking, threads=threads)
-    table = match_files(files[0], None if dedupe else files[1], opts,
-                        workers=workers, scheduler=scheduler)
+    opts = MatchOptions(
+        threshold=threshold,
+        top_k=top_k,
+        all_candidates=all_candidates,
+        blocking=blocking,
+        threads=threads,
+    )
+    table = match_files(
+        files[0], None if dedupe else files[1], opts, workers=workers, scheduler=scheduler
+    )
     write_links(table, out, csv=format == "csv")
-    what = "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
+    what = (
+        "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
+    )
     console.print(f"{table.num_rows} {what} -> {out}", highlight=False)

@@ -15,35 +15,76 @@ from pprl.synth.config import SynthSummary
 
 @user_errors
 def synth(
-    people: Annotated[int, typer.Option(
-        "--people", metavar="N", min=1, help="Number of residents in the register.")],
-    seed: Annotated[int, typer.Option(
-        "--seed", metavar="N", help="Random seed; the same seed gives byte-identical files.")],
-    out: Annotated[Path, typer.Option(
-        "--out", metavar="DIR", help="Output directory (created if missing).")],
-    claims: Annotated[int | None, typer.Option(
-        "--claims", metavar="N", min=0, show_default="half of --people",
-        help="Insurer records to write.")] = None,
-    mislink_rate: Annotated[float, typer.Option(
-        "--mislink-rate", metavar="RATE",
-        help="Share of claim records linked to the wrong resident.")] = 0.01,
-    bank_claims: Annotated[int, typer.Option(
-        "--bank-claims", metavar="N", min=0,
-        help="Bank account registrations to write (0: no bank.csv).")] = 0,
-    invalid_rate: Annotated[float, typer.Option(
-        "--invalid-rate", metavar="RATE",
-        help="Share of claim records whose number fails the check digit.")] = 0.002,
+    people: Annotated[
+        int,
+        typer.Option("--people", metavar="N", min=1, help="Number of residents in the register."),
+    ],
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", metavar="N", help="Random seed; the same seed gives byte-identical files."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Output directory (created if missing).")
+    ],
+    claims: Annotated[
+        int | None,
+        typer.Option(
+            "--claims",
+            metavar="N",
+            min=0,
+            show_default="half of --people",
+            help="Insurer records to write.",
+        ),
+    ] = None,
+    mislink_rate: Annotated[
+        float,
+        typer.Option(
+            "--mislink-rate",
+            metavar="RATE",
+            help="Share of claim records linked to the wrong resident.",
+        ),
+    ] = 0.01,
+    bank_claims: Annotated[
+        int,
+        typer.Option(
+            "--bank-claims",
+            metavar="N",
+            min=0,
+            help="Bank account registrations to write (0: no bank.csv).",
+        ),
+    ] = 0,
+    invalid_rate: Annotated[
+        float,
+        typer.Option(
+            "--invalid-rate",
+            metavar="RATE",
+            help="Share of claim records whose number fails the check digit.",
+        ),
+    ] = 0.002,
 ) -> None:
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
     from pprl.synth import SynthConfig, generate
 
-    config = SynthConfig(people=people, seed=seed, claims=claims, mislink_rate=mislink_rate,
-                         bank_claims=bank_claims, invalid_rate=invalid_rate)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,}/{task.total:,} rows"), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=False,
-                  disable=not err_console.is_terminal) as bar:
+    config = SynthConfig(
+        people=people,
+        seed=seed,
+        claims=claims,
+        mislink_rate=mislink_rate,
+        bank_claims=bank_claims,
+        invalid_rate=invalid_rate,
+    )
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=err_console, transient=False, disable=not err_console.is_terminal
+    ) as bar:
         expected = people + (people // 2 if claims is None else claims) + bank_claims
         task = bar.add_task("synth", total=max(expected, 1))
 
@@ -57,8 +98,10 @@ def synth(
 
 def _print_summary(summary: SynthSummary) -> None:
     """Show what was written and how many errors of each kind were planted."""
-    table = Table(title=f"{summary.people:,} residents in {summary.households:,} households "
-                        f"({summary.seconds:.1f} s)")
+    table = Table(
+        title=f"{summary.people:,} residents in {summary.households:,} households "
+        f"({summary.seconds:.1f} s)"
+    )
     table.add_column("file")
     table.add_column("error kind")
     table.add_column("planted", justify="right")

@@ -31,41 +31,73 @@ def _tuned(name: str) -> str:
     base = getattr(Thresholds(), name)
     values = []
     for schema in BUILTIN_SCHEMAS:
-        tuned = ((builtin_document(schema).get("pprl") or {}).get("verify") or {})
+        tuned = (builtin_document(schema).get("pprl") or {}).get("verify") or {}
         values.append(f"{schema}: {tuned.get(name, base):g}")
     return f"the schema's tuned value ({', '.join(values)})"
 
 
 @user_errors
 def verify(
-    reference: Annotated[Path, typer.Option(
-        metavar="FILE", help="The register's encoding file.")],
-    claims: Annotated[list[Path], typer.Option(
-        metavar="FILE", help="A claims party's encoding file (repeatable).")],
-    out: Annotated[Path, typer.Option(
-        metavar="DIR", help="Output folder for findings, summary and report.")],
-    confirm_score: Annotated[float | None, typer.Option(
-        metavar="SCORE", show_default=_tuned("confirm_score"),
-        help="Claimed score needed to confirm.")] = None,
-    suspect_score: Annotated[float | None, typer.Option(
-        metavar="SCORE", show_default=_tuned("suspect_score"),
-        help="Claimed score below which a claim is suspect.")] = None,
-    margin_suspect: Annotated[float | None, typer.Option(
-        metavar="MARGIN", show_default=_tuned("margin_suspect"),
-        help="Margin (best other score - claimed score) from which a claim is suspect.")
+    reference: Annotated[Path, typer.Option(metavar="FILE", help="The register's encoding file.")],
+    claims: Annotated[
+        list[Path],
+        typer.Option(metavar="FILE", help="A claims party's encoding file (repeatable)."),
+    ],
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Output folder for findings, summary and report.")
+    ],
+    confirm_score: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SCORE",
+            show_default=_tuned("confirm_score"),
+            help="Claimed score needed to confirm.",
+        ),
     ] = None,
-    margin_review: Annotated[float | None, typer.Option(
-        metavar="MARGIN", show_default=_tuned("margin_review"),
-        help="Margin above which the evidence is thin (review).")] = None,
-    blocking: Annotated[str | None, typer.Option(
-        metavar="KEY,KEY", show_default="all block keys in both files",
-        help="Block keys to search within.")] = None,
-    format: Annotated[list[str] | None, typer.Option(
-        metavar="parquet|csv", show_default="parquet and csv",
-        help="Findings file format (repeatable); the parties' views are CSV when csv is "
-             "chosen, else Parquet.")] = None,
-    no_scores: Annotated[bool, typer.Option(
-        "--no-scores", help="Withhold scores from the claims parties' files.")] = False,
+    suspect_score: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SCORE",
+            show_default=_tuned("suspect_score"),
+            help="Claimed score below which a claim is suspect.",
+        ),
+    ] = None,
+    margin_suspect: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MARGIN",
+            show_default=_tuned("margin_suspect"),
+            help="Margin (best other score - claimed score) from which a claim is suspect.",
+        ),
+    ] = None,
+    margin_review: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MARGIN",
+            show_default=_tuned("margin_review"),
+            help="Margin above which the evidence is thin (review).",
+        ),
+    ] = None,
+    blocking: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KEY,KEY",
+            show_default="all block keys in both files",
+            help="Block keys to search within.",
+        ),
+    ] = None,
+    format: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="parquet|csv",
+            show_default="parquet and csv",
+            help="Findings file format (repeatable); the parties' views are CSV when csv is "
+            "chosen, else Parquet.",
+        ),
+    ] = None,
+    no_scores: Annotated[
+        bool, typer.Option("--no-scores", help="Withhold scores from the claims parties' files.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     threads: Threads = None,
     workers: Workers = None,
@@ -79,13 +111,25 @@ def verify(
 
     formats = tuple(check_format(f, FINDINGS_FORMATS) for f in format or FINDINGS_FORMATS)
     check_one_engine(threads, workers, scheduler)
-    given = {"confirm_score": confirm_score, "suspect_score": suspect_score,
-             "margin_suspect": margin_suspect, "margin_review": margin_review}
+    given = {
+        "confirm_score": confirm_score,
+        "suspect_score": suspect_score,
+        "margin_suspect": margin_suspect,
+        "margin_review": margin_review,
+    }
     th = {name: value for name, value in given.items() if value is not None}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with stage_progress() as stage:
-        result = run_verify(reference, claims, thresholds=th, blocking=names, progress=stage,
-                            threads=threads, workers=workers, scheduler=scheduler)
+        result = run_verify(
+            reference,
+            claims,
+            thresholds=th,
+            blocking=names,
+            progress=stage,
+            threads=threads,
+            workers=workers,
+            scheduler=scheduler,
+        )
         stage("writing findings, summary and report")
         write_outputs(result, out, party_scores=not no_scores, formats=formats)
     summary = result.summary
@@ -100,5 +144,7 @@ def verify(
     console.print(table)
     for line in summary.warnings:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
-    console.print(f"findings: {out / f'findings.{formats[-1]}'}\n"
-                  f"report:   {out / 'report.html'}", highlight=False)
+    console.print(
+        f"findings: {out / f'findings.{formats[-1]}'}\nreport:   {out / 'report.html'}",
+        highlight=False,
+    )

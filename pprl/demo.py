@@ -33,9 +33,15 @@ class DemoResult:
     bank_metrics: FindingsMetrics | None
 
 
-def run_demo(out: Path, people: int = 20_000, seed: int = 2023,
-             say: Callable[[str], None] = print, *, processes: int | None = None,
-             threads: int | None = None) -> DemoResult:
+def run_demo(
+    out: Path,
+    people: int = 20_000,
+    seed: int = 2023,
+    say: Callable[[str], None] = print,
+    *,
+    processes: int | None = None,
+    threads: int | None = None,
+) -> DemoResult:
     """Run synth, keygen, encode (register, insurer, bank), verify and evaluate in ``out``.
 
     ``processes`` sizes the encoding, ``threads`` the verification (None: all cores)."""
@@ -54,22 +60,29 @@ def run_demo(out: Path, people: int = 20_000, seed: int = 2023,
     secret = load_secret(write_secret(holders / "secret.key"))
     say("3. each data holder encodes its records locally (pprl encode)")
     resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
-    jobs = [("register.csv", resident, "municipality", "register.parquet"),
-            ("insurer.csv", resident, "insurer", "insurer.parquet"),
-            ("register.csv", bank, "municipality", "register-bank.parquet"),
-            ("bank.csv", bank, "bank", "bank.parquet")]
+    jobs = [
+        ("register.csv", resident, "municipality", "register.parquet"),
+        ("insurer.csv", resident, "insurer", "insurer.parquet"),
+        ("register.csv", bank, "municipality", "register-bank.parquet"),
+        ("bank.csv", bank, "bank", "bank.parquet"),
+    ]
     for csv_name, schema, party, enc_name in jobs:
         enc, _ = encode_csv(data / csv_name, schema, secret, party=party, processes=processes)
         write_encodings(enc, matcher / enc_name)
     say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
     result = verify(matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads)
     write_outputs(result, out / "verify-insurer")
-    bank_result = verify(matcher / "register-bank.parquet", [matcher / "bank.parquet"],
-                         threads=threads)
+    bank_result = verify(
+        matcher / "register-bank.parquet", [matcher / "bank.parquet"], threads=threads
+    )
     write_outputs(bank_result, out / "verify-bank")
     say("5. scoring the findings against the synthetic truth (pprl evaluate)")
-    metrics = evaluate_findings(out / "verify-insurer" / "findings.parquet",
-                                data / "truth.csv", register=data / "register.csv")
-    bank_metrics = evaluate_findings(out / "verify-bank" / "findings.parquet",
-                                     data / "truth.csv", register=data / "register.csv")
+    metrics = evaluate_findings(
+        out / "verify-insurer" / "findings.parquet",
+        data / "truth.csv",
+        register=data / "register.csv",
+    )
+    bank_metrics = evaluate_findings(
+        out / "verify-bank" / "findings.parquet", data / "truth.csv", register=data / "register.csv"
+    )
     return DemoResult(out, result.summary, metrics, bank_result.summary, bank_metrics)

@@ -53,8 +53,14 @@ class PRF:
 
     def to_json(self) -> dict[str, int | float]:
         """JSON-able dict."""
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision,
-                "recall": self.recall, "f1": self.f1}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,11 @@ class Detection:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict."""
-        return {"count": self.count, "suspect_only": self.suspect_only.to_json(),
-                "suspect_or_review": self.suspect_or_review.to_json()}
+        return {
+            "count": self.count,
+            "suspect_only": self.suspect_only.to_json(),
+            "suspect_or_review": self.suspect_or_review.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,12 @@ class OwnerCount:
 
     def to_json(self) -> dict[str, int | float]:
         """JSON-able dict."""
-        return {"count": self.count, "with_candidate": self.with_candidate,
-                "correct_owner": self.correct_owner, "accuracy": self.accuracy}
+        return {
+            "count": self.count,
+            "with_candidate": self.with_candidate,
+            "correct_owner": self.correct_owner,
+            "accuracy": self.accuracy,
+        }
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,12 @@ class PRPoint:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict (infinite thresholds become null; ``rule`` in :class:`PRCurve`)."""
-        return {"threshold": _finite(self.threshold), "precision": self.precision,
-                "recall": self.recall, "flagged": self.flagged}
+        return {
+            "threshold": _finite(self.threshold),
+            "precision": self.precision,
+            "recall": self.recall,
+            "flagged": self.flagged,
+        }
 
 
 @dataclass(frozen=True)
@@ -170,8 +187,12 @@ class PRCurve:
             best = {**self.best.to_json(), "rule": self.describe(self.best)}
             if self.over == "-score" and np.isfinite(self.best.threshold):
                 best["score_threshold"] = -self.best.threshold
-        return {"over": self.over, "rule": self.rule, "best": best,
-                "points": [p.to_json() for p in self.points]}
+        return {
+            "over": self.over,
+            "rule": self.rule,
+            "best": best,
+            "points": [p.to_json() for p in self.points],
+        }
 
 
 @dataclass(frozen=True)
@@ -194,13 +215,18 @@ class FindingsMetrics:
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict."""
         return {
-            "files": list(self.files), "claims": self.claims, "positives": self.positives,
-            "correct_links": self.correct_links, "missing_findings": self.missing_findings,
-            "unmatched_findings": self.unmatched_findings, "overall": self.overall.to_json(),
+            "files": list(self.files),
+            "claims": self.claims,
+            "positives": self.positives,
+            "correct_links": self.correct_links,
+            "missing_findings": self.missing_findings,
+            "unmatched_findings": self.unmatched_findings,
+            "overall": self.overall.to_json(),
             "per_error_kind": {k: v.to_json() for k, v in self.per_error_kind.items()},
             "false_alarms_per_1000_correct": self.false_alarms_per_1000_correct.to_json(),
             "status_counts": dict(self.status_counts),
-            "true_owner_top1": None if self.true_owner_top1 is None
+            "true_owner_top1": None
+            if self.true_owner_top1 is None
             else self.true_owner_top1.to_json(),
             "pr_curve": self.pr_curve.to_json(),
         }
@@ -218,15 +244,20 @@ class LinksMetrics:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict (``tp``, ``precision``… at the top level)."""
-        out: dict[str, Any] = {"links": self.links, "duplicate_links": self.duplicate_links,
-                               "true_pairs": self.true_pairs, **self.quality.to_json()}
+        out: dict[str, Any] = {
+            "links": self.links,
+            "duplicate_links": self.duplicate_links,
+            "true_pairs": self.true_pairs,
+            **self.quality.to_json(),
+        }
         if self.pr_curve is not None:
             out["pr_curve"] = self.pr_curve.to_json()
         return out
 
 
-def _read_table(source: pa.Table | str | Path, what: str,
-                types: dict[str, pa.DataType] | None = None) -> pa.Table:
+def _read_table(
+    source: pa.Table | str | Path, what: str, types: dict[str, pa.DataType] | None = None
+) -> pa.Table:
     """Read a CSV or Parquet file (or pass a table through) with string/number types."""
     if isinstance(source, pa.Table):
         return source
@@ -255,12 +286,14 @@ def _np(table: pa.Table, column: str, dtype: Any = None) -> np.ndarray:
     """A column as numpy (nulls become NaN for floats, -1 for integers, '' for strings)."""
     col = table.column(column)
     if dtype is float:
-        return np.asarray(pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy(),
-                          dtype=np.float64)
+        return np.asarray(
+            pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy(), dtype=np.float64
+        )
     if dtype is int:
         return np.asarray(pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy(), dtype=np.int64)
-    return np.asarray(pc.fill_null(pc.cast(col, pa.string()), "").to_numpy(zero_copy_only=False),
-                      dtype=object)
+    return np.asarray(
+        pc.fill_null(pc.cast(col, pa.string()), "").to_numpy(zero_copy_only=False), dtype=object
+    )
 
 
 def _stem(name: str) -> str:
@@ -280,7 +313,11 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[str]]:
     """Dictionary-encode a string column: (int codes, distinct values). Fast for few values."""
     enc = pc.dictionary_encode(pc.fill_null(pc.cast(column, pa.string()), ""))
     if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks() if enc.num_chunks else pa.array([], pa.string()).dictionary_encode()
+        enc = (
+            enc.combine_chunks()
+            if enc.num_chunks
+            else pa.array([], pa.string()).dictionary_encode()
+        )
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist()
 
 
@@ -309,9 +346,15 @@ def prf(tp: int, fp: int, fn: int) -> PRF:
     return PRF(int(tp), int(fp), int(fn), p, r, f)
 
 
-def pr_curve(suspicion: np.ndarray, positive: np.ndarray, max_points: int = 200, *,
-             over: str = "suspicion", rule: str = "", n_positives: int | None = None
-             ) -> PRCurve:
+def pr_curve(
+    suspicion: np.ndarray,
+    positive: np.ndarray,
+    max_points: int = 200,
+    *,
+    over: str = "suspicion",
+    rule: str = "",
+    n_positives: int | None = None,
+) -> PRCurve:
     """Precision-recall over thresholds ``suspicion >= t`` and the F1-maximising ``t``.
 
     NaN suspicion is left out of the ranking (never flagged); ``+inf`` is flagged at every
@@ -332,12 +375,20 @@ def pr_curve(suspicion: np.ndarray, positive: np.ndarray, max_points: int = 200,
     recall = tp / n_pos
     f1 = np.where(tp > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-300), 0.0)
     best = int(np.argmax(f1))
-    pick = np.unique(np.r_[np.linspace(0, len(last) - 1, min(max_points, len(last))).astype(int),
-                           best])
-    points = [PRPoint(float(s[last[i]]), float(precision[i]), float(recall[i]), int(flagged[i]))
-              for i in pick]
-    top = PRBest(float(s[last[best]]), float(precision[best]), float(recall[best]),
-                 int(flagged[best]), float(f1[best]))
+    pick = np.unique(
+        np.r_[np.linspace(0, len(last) - 1, min(max_points, len(last))).astype(int), best]
+    )
+    points = [
+        PRPoint(float(s[last[i]]), float(precision[i]), float(recall[i]), int(flagged[i]))
+        for i in pick
+    ]
+    top = PRBest(
+        float(s[last[best]]),
+        float(precision[best]),
+        float(recall[best]),
+        int(flagged[best]),
+        float(f1[best]),
+    )
     return PRCurve(over, rule, top, points)
 
 
@@ -356,8 +407,12 @@ def _register_numbers(register: str | Path | pa.Table | None) -> np.ndarray | No
         if isinstance(register, pa.Table):
             table = register
         else:
-            table = pacsv.read_csv(Path(register), convert_options=pacsv.ConvertOptions(
-                column_types={"my_number": pa.string()}, include_columns=["my_number"]))
+            table = pacsv.read_csv(
+                Path(register),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={"my_number": pa.string()}, include_columns=["my_number"]
+                ),
+            )
     except (pa.ArrowInvalid, KeyError) as exc:
         raise InputError(f"cannot read my_number from register {register}: {exc}") from exc
     return _as_int_numbers(table.column("my_number"))
@@ -366,8 +421,7 @@ def _register_numbers(register: str | Path | pa.Table | None) -> np.ndarray | No
 def _as_int_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """12-digit number strings as int64 (-1 for empty/non-numeric) for fast comparison."""
     try:
-        return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(),
-                          dtype=np.int64)
+        return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(), dtype=np.int64)
     except pa.ArrowException:  # invalid or unsupported cast: fall back to Python
         vals = column.to_pylist()
         return np.array([int(v) if v and str(v).isdigit() else -1 for v in vals], dtype=np.int64)
@@ -382,8 +436,11 @@ def _suspicion(findings: pa.Table) -> tuple[np.ndarray, str]:
     every claim is (``-inf``).
     """
     has_score = "score" in findings.column_names
-    scored = ~np.isnan(_np(findings, "score", float)) if has_score else np.zeros(
-        findings.num_rows, dtype=bool)
+    scored = (
+        ~np.isnan(_np(findings, "score", float))
+        if has_score
+        else np.zeros(findings.num_rows, dtype=bool)
+    )
     for col in ("suspicion", "margin"):
         if col in findings.column_names:
             s = _np(findings, col, float)
@@ -395,7 +452,9 @@ def _suspicion(findings: pa.Table) -> tuple[np.ndarray, str]:
 
 
 def evaluate_findings(
-    findings: pa.Table | str | Path, truth: str | Path | pa.Table, claims_file: str | None = None,
+    findings: pa.Table | str | Path,
+    truth: str | Path | pa.Table,
+    claims_file: str | None = None,
     register: str | Path | pa.Table | None = None,
 ) -> FindingsMetrics:
     """Score ``pprl verify`` findings against ``truth.csv``.
@@ -403,11 +462,23 @@ def evaluate_findings(
     ``register`` maps register rows to numbers for the true-owner accuracy; it defaults
     to ``register.csv`` beside ``truth`` (skipped if absent).
     """
-    f = _read_table(findings, "findings", {"claims_file": pa.string(), "claim_row": pa.int64(),
-                                           "status": pa.string(), "score": pa.float64(),
-                                           "candidate_ref_row": pa.int64()})
-    t = _read_table(truth, "truth", {c: pa.string() for c in TRUTH_COLUMNS if c != "row"}
-                    | {"row": pa.int64(), "noise": pa.string()})
+    f = _read_table(
+        findings,
+        "findings",
+        {
+            "claims_file": pa.string(),
+            "claim_row": pa.int64(),
+            "status": pa.string(),
+            "score": pa.float64(),
+            "candidate_ref_row": pa.int64(),
+        },
+    )
+    t = _read_table(
+        truth,
+        "truth",
+        {c: pa.string() for c in TRUTH_COLUMNS if c != "row"}
+        | {"row": pa.int64(), "noise": pa.string()},
+    )
     _require(f, FINDING_COLUMNS, "findings")
     _require(t, TRUTH_COLUMNS, "truth")
     if register is None and not isinstance(truth, pa.Table):
@@ -417,8 +488,11 @@ def evaluate_findings(
         names = _codes(f.column("claims_file"))[1]
         if len(names) == 1 and _stem(names[0]) not in wanted:
             # one claims file under another name (e.g. ins.parquet for insurer.csv)
-            f = f.set_column(f.column_names.index("claims_file"), "claims_file",
-                             pa.array([claims_file] * f.num_rows, pa.string()))
+            f = f.set_column(
+                f.column_names.index("claims_file"),
+                "claims_file",
+                pa.array([claims_file] * f.num_rows, pa.string()),
+            )
         f = f.filter(_stem_mask(f.column("claims_file"), wanted))
     else:  # score only the claims files the findings cover (insurer findings vs full truth)
         wanted = {_stem(v) for v in _codes(f.column("claims_file"))[1]}
@@ -436,25 +510,37 @@ def evaluate_findings(
     vocab = (*STATUSES, "missing")
     fstatus = _labels(f.column("status"), STATUSES, "findings status")
     status = np.where(hit, fstatus[np.maximum(fi, 0)] if len(f) else 0, vocab.index("missing"))
-    link = np.asarray(LINK_STATUSES)[_labels(t.column("link_status"), LINK_STATUSES, "truth link_status")]
+    link = np.asarray(LINK_STATUSES)[
+        _labels(t.column("link_status"), LINK_STATUSES, "truth link_status")
+    ]
     kind_idx, kind_values = _codes(t.column("error_kind"))
-    kind = np.asarray(kind_values + [""], dtype=object)[kind_idx] if len(kind_idx) else np.empty(0, object)
+    kind = (
+        np.asarray(kind_values + [""], dtype=object)[kind_idx]
+        if len(kind_idx)
+        else np.empty(0, object)
+    )
     positive = np.isin(link, ("wrong", "invalid_number"))
     correct = link == "correct"
     hard = [vocab.index(x) for x in HARD_FLAGS]
-    flagged = {"suspect_only": np.isin(status, hard),
-               "suspect_or_review": np.isin(status, hard + [vocab.index("review")])}
+    flagged = {
+        "suspect_only": np.isin(status, hard),
+        "suspect_or_review": np.isin(status, hard + [vocab.index("review")]),
+    }
     susp_f, source = _suspicion(f)
     susp = np.where(hit, susp_f[np.maximum(fi, 0)] if len(f) else np.nan, np.nan)
     return FindingsMetrics(
-        files=sorted(wanted), claims=int(len(t)), positives=int(positive.sum()),
-        correct_links=int(correct.sum()), missing_findings=int((~hit).sum()),
+        files=sorted(wanted),
+        claims=int(len(t)),
+        positives=int(positive.sum()),
+        correct_links=int(correct.sum()),
+        missing_findings=int((~hit).sum()),
         unmatched_findings=int(len(f) - hit.sum()),  # assumes one finding per claim
         overall=_detection(int(positive.sum()), flagged, positive, correct),
         per_error_kind=_per_kind(kind, positive, correct, flagged),
         false_alarms_per_1000_correct=_false_alarms(status, correct, vocab),
-        status_counts={v: int((status == i).sum()) for i, v in enumerate(vocab)
-                       if (status == i).any()},
+        status_counts={
+            v: int((status == i).sum()) for i, v in enumerate(vocab) if (status == i).any()
+        },
         true_owner_top1=_owner_accuracy(f, t, fi, link, _register_numbers(register)),
         pr_curve=pr_curve(susp, positive, over=source, rule=_rule(source)),
     )
@@ -464,8 +550,10 @@ def _rule(source: str) -> str:
     """Human-readable flagging rule for the curve's threshold."""
     if source == "-score":
         return "flag when -score >= threshold (score <= -threshold); no score = always flagged"
-    return (f"flag when {source} >= threshold; no score = always flagged; a score but no "
-            f"{source} (no alternative) = flagged only when all are")
+    return (
+        f"flag when {source} >= threshold; no score = always flagged; a score but no "
+        f"{source} (no alternative) = flagged only when all are"
+    )
 
 
 def _counts(flag: np.ndarray, positive: np.ndarray, correct: np.ndarray) -> tuple[int, int, int]:
@@ -473,15 +561,20 @@ def _counts(flag: np.ndarray, positive: np.ndarray, correct: np.ndarray) -> tupl
     return int((flag & positive).sum()), int((flag & correct).sum()), int((~flag & positive).sum())
 
 
-def _detection(count: int, flagged: dict[str, np.ndarray], positive: np.ndarray,
-               correct: np.ndarray) -> Detection:
+def _detection(
+    count: int, flagged: dict[str, np.ndarray], positive: np.ndarray, correct: np.ndarray
+) -> Detection:
     """Precision/recall/F1 of ``positive`` against the correct links, in both modes."""
-    return Detection(count, prf(*_counts(flagged["suspect_only"], positive, correct)),
-                     prf(*_counts(flagged["suspect_or_review"], positive, correct)))
+    return Detection(
+        count,
+        prf(*_counts(flagged["suspect_only"], positive, correct)),
+        prf(*_counts(flagged["suspect_or_review"], positive, correct)),
+    )
 
 
-def _per_kind(kind: np.ndarray, positive: np.ndarray, correct: np.ndarray,
-              flagged: dict[str, np.ndarray]) -> dict[str, Detection]:
+def _per_kind(
+    kind: np.ndarray, positive: np.ndarray, correct: np.ndarray, flagged: dict[str, np.ndarray]
+) -> dict[str, Detection]:
     """One-vs-correct precision/recall/F1 per planted error kind."""
     out: dict[str, Detection] = {}
     for k in sorted(set(kind[positive].tolist())):
@@ -498,8 +591,9 @@ def _false_alarms(status: np.ndarray, correct: np.ndarray, vocab: tuple[str, ...
     return FalseAlarms(1000 * review / n, 1000 * hard / n, 1000 * (review + hard) / n)
 
 
-def _owner_accuracy(f: pa.Table, t: pa.Table, fi: np.ndarray, link: np.ndarray,
-                    reg_numbers: np.ndarray | None) -> OwnerAccuracy | None:
+def _owner_accuracy(
+    f: pa.Table, t: pa.Table, fi: np.ndarray, link: np.ndarray, reg_numbers: np.ndarray | None
+) -> OwnerAccuracy | None:
     """Share of wrong (and invalid) links whose best alternative is the true owner."""
     if reg_numbers is None or "candidate_ref_row" not in f.column_names:
         return None
@@ -511,15 +605,23 @@ def _owner_accuracy(f: pa.Table, t: pa.Table, fi: np.ndarray, link: np.ndarray,
 
     def count(label: str) -> OwnerCount:
         sel = link == label
-        return OwnerCount(int(sel.sum()), int((sel & valid).sum()), int((sel & good).sum()),
-                          float((sel & good).sum() / sel.sum()) if sel.any() else 0.0)
+        return OwnerCount(
+            int(sel.sum()),
+            int((sel & valid).sum()),
+            int((sel & good).sum()),
+            float((sel & good).sum() / sel.sum()) if sel.any() else 0.0,
+        )
 
     return OwnerAccuracy(count("wrong"), count("invalid_number"))
 
 
-def evaluate_links(links: str | Path | pa.Table, truth_pairs: str | Path | pa.Table) -> LinksMetrics:
+def evaluate_links(
+    links: str | Path | pa.Table, truth_pairs: str | Path | pa.Table
+) -> LinksMetrics:
     """Precision/recall/F1 of a linkage result (``a_row, b_row[, score]``) against true pairs."""
-    lk = _read_table(links, "links", {"a_row": pa.int64(), "b_row": pa.int64(), "score": pa.float64()})
+    lk = _read_table(
+        links, "links", {"a_row": pa.int64(), "b_row": pa.int64(), "score": pa.float64()}
+    )
     tp_ = _read_table(truth_pairs, "truth pairs", {"a_row": pa.int64(), "b_row": pa.int64()})
     _require(lk, ("a_row", "b_row"), "links")
     _require(tp_, ("a_row", "b_row"), "truth pairs")
@@ -530,10 +632,20 @@ def evaluate_links(links: str | Path | pa.Table, truth_pairs: str | Path | pa.Ta
     tp = int(match.sum())
     curve = None
     if "score" in lk.column_names:  # recall is relative to all true pairs, found or not
-        curve = pr_curve(_np(lk, "score", float)[first], match, over="score",
-                         rule="link when score >= threshold", n_positives=len(tkey))
-    return LinksMetrics(int(len(lkey_u)), int(len(lkey) - len(lkey_u)), int(len(tkey)),
-                        prf(tp, len(lkey_u) - tp, len(tkey) - tp), curve)
+        curve = pr_curve(
+            _np(lk, "score", float)[first],
+            match,
+            over="score",
+            rule="link when score >= threshold",
+            n_positives=len(tkey),
+        )
+    return LinksMetrics(
+        int(len(lkey_u)),
+        int(len(lkey) - len(lkey_u)),
+        int(len(tkey)),
+        prf(tp, len(lkey_u) - tp, len(tkey) - tp),
+        curve,
+    )
 
 
 def plot_pr(curve: PRCurve, path: str | Path, title: str = "Precision-recall") -> None:
@@ -544,12 +656,16 @@ def plot_pr(curve: PRCurve, path: str | Path, title: str = "Precision-recall") -
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-    ax.plot([p.recall for p in curve.points], [p.precision for p in curve.points],
-            marker=".", lw=1)
+    ax.plot([p.recall for p in curve.points], [p.precision for p in curve.points], marker=".", lw=1)
     best = curve.best
     if best is not None:
-        ax.scatter([best.recall], [best.precision], color="red", zorder=3,
-                   label=f"max F1 {best.f1:.3f}: {curve.describe(best)}")
+        ax.scatter(
+            [best.recall],
+            [best.precision],
+            color="red",
+            zorder=3,
+            label=f"max F1 {best.f1:.3f}: {curve.describe(best)}",
+        )
         ax.legend(loc="lower left")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)

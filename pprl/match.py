@@ -21,9 +21,15 @@ from pprl.match_core import MatchOptions, key_matrix, links_table
 __all__ = ["MatchOptions", "key_matrix", "links_table", "match_files", "write_links"]
 
 
-def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
-                progress: Callable[[str], None] | None = None, workers: int | None = None,
-                scheduler: str | None = None) -> pa.Table:
+def match_files(
+    a_path: str | Path,
+    b_path: str | Path | None,
+    opts: MatchOptions,
+    *,
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> pa.Table:
     """Match file A with file B (or A with itself when ``b_path`` is None).
 
     Returns a table ``a_row, b_row, score`` of the 1:1 links (default), every candidate
@@ -36,8 +42,9 @@ def match_files(a_path: str | Path, b_path: str | Path | None, opts: MatchOption
     if workers is not None or scheduler is not None:
         from pprl.engines.dask import match_dask
 
-        return match_dask(a_path, b_path, opts, progress=progress, workers=workers,
-                          scheduler=scheduler)
+        return match_dask(
+            a_path, b_path, opts, progress=progress, workers=workers, scheduler=scheduler
+        )
     from pprl.engines.local import match_local
 
     return match_local(a_path, b_path, opts, progress=progress)

@@ -28,9 +28,21 @@ from pprl.partition import FileRef, Layout, Piece
 from pprl.solve import greedy_solve
 from pprl.store import Encodings, Outline, check_compatible
 
-__all__ = ["BlockingChoice", "KeyedMatchPlan", "MatchOptions", "MatchTask", "PairArrays",
-           "check_match", "key_column", "key_matrix", "links_table", "make_blocking",
-           "match_block_partition", "match_rows", "merge_pairs"]
+__all__ = [
+    "BlockingChoice",
+    "KeyedMatchPlan",
+    "MatchOptions",
+    "MatchTask",
+    "PairArrays",
+    "check_match",
+    "key_column",
+    "key_matrix",
+    "links_table",
+    "make_blocking",
+    "match_block_partition",
+    "match_rows",
+    "merge_pairs",
+]
 
 PairArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Candidate pairs as (A index, B index, score) arrays."""
@@ -74,8 +86,10 @@ def _choose_blocking(spec: str, a: Outline, b: Outline | None) -> BlockingChoice
     names = [n.strip() for n in names_text.split(",") if n.strip()] or common
     missing = [n for n in names if n not in common]
     if missing or not names:
-        raise InputError(f"--blocking '{spec}': block key(s) {', '.join(missing) or '(none)'} not "
-                         f"in the encoding file(s) (available: {', '.join(common) or 'none'})")
+        raise InputError(
+            f"--blocking '{spec}': block key(s) {', '.join(missing) or '(none)'} not "
+            f"in the encoding file(s) (available: {', '.join(common) or 'none'})"
+        )
     return BlockingChoice("keys", tuple(names))
 
 
@@ -107,8 +121,9 @@ def key_matrix(enc: Encodings, names: Sequence[str]) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.empty((len(enc), 0), np.int64)
 
 
-def make_blocking(choice: BlockingChoice, a: Encodings, b: Encodings | None
-                  ) -> BlockKeys | LshBlocking | None:
+def make_blocking(
+    choice: BlockingChoice, a: Encodings, b: Encodings | None
+) -> BlockKeys | LshBlocking | None:
     """The blocking strategy of a checked choice for these files (None: no blocking).
 
     For a dedupe (``b`` None) keyed blocks have no reference keys: the kernel compares
@@ -122,17 +137,22 @@ def make_blocking(choice: BlockingChoice, a: Encodings, b: Encodings | None
     return BlockKeys(qk, None if b is None else key_matrix(b, choice.names), aligned=True)
 
 
-def links_table(a: Outline, b: Outline | None, q: np.ndarray, r: np.ndarray, s: np.ndarray,
-                opts: MatchOptions) -> pa.Table:
+def links_table(
+    a: Outline, b: Outline | None, q: np.ndarray, r: np.ndarray, s: np.ndarray, opts: MatchOptions
+) -> pa.Table:
     """Candidate pairs as ``a_row, b_row, score`` in the parties' row numbers, sorted by
     descending score; solved 1:1 unless every candidate or the top k were asked for."""
     if b is not None and not opts.all_candidates and opts.top_k is None:
         q, r, s = greedy_solve(q, r, s)
     order = np.lexsort((r, q, -s))
     other = a if b is None else b
-    return pa.table({"a_row": pa.array(a.rows[q[order]], pa.int64()),
-                     "b_row": pa.array(other.rows[r[order]], pa.int64()),
-                     "score": pa.array(s[order], pa.float64())})
+    return pa.table(
+        {
+            "a_row": pa.array(a.rows[q[order]], pa.int64()),
+            "b_row": pa.array(other.rows[r[order]], pa.int64()),
+            "score": pa.array(s[order], pa.float64()),
+        }
+    )
 
 
 # ------------------------------------------------------------------ row-range plan
@@ -149,24 +169,48 @@ class MatchTask:
     opts: MatchOptions
 
 
-def match_rows(a: Encodings, b: Encodings | None, blocking: BlockKeys | LshBlocking | None,
-               start: int,
-               stop: int, opts: MatchOptions, threads: int | None) -> PairArrays:
+def match_rows(
+    a: Encodings,
+    b: Encodings | None,
+    blocking: BlockKeys | LshBlocking | None,
+    start: int,
+    stop: int,
+    opts: MatchOptions,
+    threads: int | None,
+) -> PairArrays:
     """Candidate pairs of A rows ``[start, stop)`` (file indices); with ``b`` None, the
     pairs ``i < j`` within A, each once."""
     if b is None and start == 0 and stop == len(a):  # the whole file: the kernel's dedupe
-        cand = concat_candidates(list(iter_candidates(
-            a.clks, None, opts.threshold, top_k=opts.top_k, workers=threads, dedupe=True,
-            blocking=blocking)))
+        cand = concat_candidates(
+            list(
+                iter_candidates(
+                    a.clks,
+                    None,
+                    opts.threshold,
+                    top_k=opts.top_k,
+                    workers=threads,
+                    dedupe=True,
+                    blocking=blocking,
+                )
+            )
+        )
         return cand.q.astype(np.int64), cand.r.astype(np.int64), cand.score
     refs = a.clks if b is None else b.clks
     if isinstance(blocking, BlockKeys):  # a range of A against all of B (or of A)
         refs_keys = blocking.query_keys if blocking.ref_keys is None else blocking.ref_keys
-        blocking = BlockKeys(blocking.query_keys[start:stop], refs_keys,
-                             aligned=blocking.aligned)
-    cand = concat_candidates(list(iter_candidates(
-        a.clks[start:stop], refs, opts.threshold, top_k=opts.top_k, workers=threads,
-        blocking=blocking)))
+        blocking = BlockKeys(blocking.query_keys[start:stop], refs_keys, aligned=blocking.aligned)
+    cand = concat_candidates(
+        list(
+            iter_candidates(
+                a.clks[start:stop],
+                refs,
+                opts.threshold,
+                top_k=opts.top_k,
+                workers=threads,
+                blocking=blocking,
+            )
+        )
+    )
     q, r, s = cand.q + start, cand.r, cand.score
     if b is None:
         keep = q < r
@@ -174,12 +218,12 @@ def match_rows(a: Encodings, b: Encodings | None, blocking: BlockKeys | LshBlock
     return q.astype(np.int64), r.astype(np.int64), s
 
 
-def row_tasks(a: FileRef, b: FileRef | None, opts: MatchOptions, partition_rows: int
-              ) -> list[MatchTask]:
+def row_tasks(
+    a: FileRef, b: FileRef | None, opts: MatchOptions, partition_rows: int
+) -> list[MatchTask]:
     """A cut into row ranges of about ``partition_rows`` (a multiple of 512 rows)."""
     step = max(512, partition_rows // 512 * 512)
-    return [MatchTask(a, b, s, min(s + step, a.records), opts)
-            for s in range(0, a.records, step)]
+    return [MatchTask(a, b, s, min(s + step, a.records), opts) for s in range(0, a.records, step)]
 
 
 # ------------------------------------------------------------------ keyed-block plan
@@ -198,18 +242,23 @@ class KeyedMatchPlan:
     layout: Layout
 
 
-def match_block_partition(a: Piece, b: Piece | None, threshold: float, threads: int | None
-                          ) -> PairArrays:
+def match_block_partition(
+    a: Piece, b: Piece | None, threshold: float, threads: int | None
+) -> PairArrays:
     """Every pair sharing this block key in one key range with a score ≥ ``threshold``:
     ``(a_index, b_index, score)``; with ``b`` None, pairs ``i < j`` within A."""
     other = a if b is None else b
     empty = np.empty(0, np.int64)
     if not len(a) or not len(other):
         return empty, empty, np.empty(0)
-    blk = BlockKeys(key_column(a.key, a.valid)[:, None], key_column(other.key, other.valid)[:, None],
-                    aligned=True)
-    cand = concat_candidates(list(iter_candidates(a.clk, other.clk, threshold, workers=threads,
-                                                  blocking=blk)))
+    blk = BlockKeys(
+        key_column(a.key, a.valid)[:, None],
+        key_column(other.key, other.valid)[:, None],
+        aligned=True,
+    )
+    cand = concat_candidates(
+        list(iter_candidates(a.clk, other.clk, threshold, workers=threads, blocking=blk))
+    )
     q, r = a.idx[cand.q], other.idx[cand.r]
     keep = q < r if b is None else np.ones(len(q), bool)
     return q[keep], r[keep], cand.score[keep]

@@ -27,8 +27,18 @@ from pprl.store import (
     row_ranges,
 )
 
-__all__ = ["FileRef", "Layout", "Piece", "SplitTask", "concat_pieces", "layout", "partition_of",
-           "split_rows", "split_tasks", "whole_piece"]
+__all__ = [
+    "FileRef",
+    "Layout",
+    "Piece",
+    "SplitTask",
+    "concat_pieces",
+    "layout",
+    "partition_of",
+    "split_rows",
+    "split_tasks",
+    "whole_piece",
+]
 
 
 def partition_of(keys: np.ndarray, parts: int) -> np.ndarray:
@@ -110,12 +120,24 @@ class SplitTask:
     parts: int
 
 
-def split_tasks(path: str, digest: str, block: str | None, offset: int, lay: Layout
-                ) -> list[SplitTask]:
+def split_tasks(
+    path: str, digest: str, block: str | None, offset: int, lay: Layout
+) -> list[SplitTask]:
     """The map tasks of one file for one key."""
-    return [SplitTask(path, digest, r.row_group, r.group_start, r.start, r.stop,
-                      offset + r.start, block, lay.parts)
-            for r in row_ranges(path, lay.map_rows)]
+    return [
+        SplitTask(
+            path,
+            digest,
+            r.row_group,
+            r.group_start,
+            r.start,
+            r.stop,
+            offset + r.start,
+            block,
+            lay.parts,
+        )
+        for r in row_ranges(path, lay.map_rows)
+    ]
 
 
 def split_rows(task: SplitTask) -> list[Piece]:
@@ -143,7 +165,7 @@ def split_rows(task: SplitTask) -> list[Piece]:
     bounds = np.searchsorted(part[order], np.arange(task.parts + 1))
     pieces = []
     for p in range(task.parts):
-        sel = order[bounds[p]:bounds[p + 1]]
+        sel = order[bounds[p] : bounds[p + 1]]
         rows = keep[sel]  # one gather of the CLKs, straight from the Arrow buffer
         pieces.append(Piece(task.offset + rows.astype(np.int64), clks[rows], key[sel]))
     return pieces
@@ -166,11 +188,16 @@ def concat_pieces(pieces: Sequence[Piece], words: int, block: str | None) -> Pie
     if len(pieces) == 1:
         return pieces[0]
     if not pieces:
-        key = (np.empty((0, TOKEN_BYTES), np.uint8) if block is None
-               else np.empty(0, np.uint64))
+        key = np.empty((0, TOKEN_BYTES), np.uint8) if block is None else np.empty(0, np.uint64)
         return Piece(np.empty(0, np.int64), np.empty((0, words), np.uint64), key)
-    valid = (None if all(p.valid is None for p in pieces)
-             else np.concatenate([p.has_key() for p in pieces]))
-    return Piece(np.concatenate([p.idx for p in pieces]),
-                 np.concatenate([p.clk for p in pieces]),
-                 np.concatenate([p.key for p in pieces]), valid)
+    valid = (
+        None
+        if all(p.valid is None for p in pieces)
+        else np.concatenate([p.has_key() for p in pieces])
+    )
+    return Piece(
+        np.concatenate([p.idx for p in pieces]),
+        np.concatenate([p.clk for p in pieces]),
+        np.concatenate([p.key for p in pieces]),
+        valid,
+    )

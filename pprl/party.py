@@ -58,14 +58,20 @@ class EncodeReport:
     def warnings(self, limit: int = 10) -> list[str]:
         """One line per kind of problem, naming up to ``limit`` rows."""
         lines = []
-        for what, rows in (("missing link key", self.missing_link_key_rows),
-                           ("invalid link key (check digit or format)", self.invalid_link_key_rows)):
+        for what, rows in (
+            ("missing link key", self.missing_link_key_rows),
+            ("invalid link key (check digit or format)", self.invalid_link_key_rows),
+        ):
             if rows:
-                lines.append(f"{len(rows)} row(s) with {what}, encoded with a null pseudonym: "
-                             f"rows {_rows_text(rows, limit)}")
+                lines.append(
+                    f"{len(rows)} row(s) with {what}, encoded with a null pseudonym: "
+                    f"rows {_rows_text(rows, limit)}"
+                )
         for name, rows in self.unnormalizable.items():
-            lines.append(f"{len(rows)} value(s) of field '{name}' could not be normalized and were "
-                         f"encoded as missing: rows {_rows_text(rows, limit)}")
+            lines.append(
+                f"{len(rows)} value(s) of field '{name}' could not be normalized and were "
+                f"encoded as missing: rows {_rows_text(rows, limit)}"
+            )
         return lines
 
 
@@ -74,8 +80,9 @@ def _rows_text(rows: Sequence[int], limit: int) -> str:
     return shown + (f" ... (+{len(rows) - limit} more)" if len(rows) > limit else "")
 
 
-def resolve_columns(data: CsvData, schema: Schema, column_map: dict[str, str]
-                    ) -> dict[str, list[str]]:
+def resolve_columns(
+    data: CsvData, schema: Schema, column_map: dict[str, str]
+) -> dict[str, list[str]]:
     """Find the input column for every schema field (and the link key) by header name.
 
     ``column_map`` maps canonical field names to the CSV's own header names. A field
@@ -91,16 +98,19 @@ def resolve_columns(data: CsvData, schema: Schema, column_map: dict[str, str]
         actual = column_map.get(name, name)
         if actual in data.columns:
             resolved[name] = data.columns[actual]
-        elif name in schema.sources and all(column_map.get(s, s) in data.columns
-                                             for s in schema.sources[name]):
+        elif name in schema.sources and all(
+            column_map.get(s, s) in data.columns for s in schema.sources[name]
+        ):
             parts = [data.columns[column_map.get(s, s)] for s in schema.sources[name]]
             resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*parts, strict=True)]
         elif name in schema.ignored and name != schema.link_key:
             resolved[name] = [""] * data.nrows
         else:
             what = "link key column" if name == schema.link_key else "column for schema field"
-            raise InputError(f"{data.path}: missing {what} '{name}' required by schema "
-                             f"'{schema.name}' (map another header with --column {name}=HEADER)")
+            raise InputError(
+                f"{data.path}: missing {what} '{name}' required by schema "
+                f"'{schema.name}' (map another header with --column {name}=HEADER)"
+            )
     return resolved
 
 
@@ -113,8 +123,7 @@ def _normalize_chunk(normalizer: str, values: list[str]) -> list[str | None]:
     return [fn(v) for v in values]
 
 
-def normalize_distinct(distinct: list[str], normalizer: str, processes: int
-                       ) -> list[str | None]:
+def normalize_distinct(distinct: list[str], normalizer: str, processes: int) -> list[str | None]:
     """Normalize distinct values, in ``processes`` forked processes when there are many.
 
     Addresses and numbers are nearly all distinct in a population, and their
@@ -125,22 +134,22 @@ def normalize_distinct(distinct: list[str], normalizer: str, processes: int
     import multiprocessing
 
     size = -(-len(distinct) // (processes * 4))
-    chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+    chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.starmap(_normalize_chunk, [(normalizer, c) for c in chunks])
     return [v for part in parts for v in part]
 
 
-def normalize_column(values: Sequence[str], normalizer: str, processes: int = 1
-                     ) -> tuple[list[str | None], list[int]]:
+def normalize_column(
+    values: Sequence[str], normalizer: str, processes: int = 1
+) -> tuple[list[str | None], list[int]]:
     """Normalize each distinct value once; return normalized values and rows that failed.
 
     A row fails when its raw value is not blank but normalizes to nothing (e.g. an
     impossible date). Failed and blank values become ``None`` (missing).
     """
     distinct = list(dict.fromkeys(values))
-    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, processes),
-                       strict=True))
+    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, processes), strict=True))
     bad = {raw for raw, norm in mapping.items() if norm is None and raw.strip()}
     out = [mapping[v] for v in values]
     failed = [i for i, v in enumerate(values) if v in bad] if bad else []
@@ -152,14 +161,21 @@ def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
     ok = np.array([v is not None and len(v) == 12 and v.isdigit() for v in values], dtype=bool)
     if not ok.any():
         return ok
-    digits = np.frombuffer("".join(v for v, k in zip(values, ok, strict=True) if k).encode("ascii"),
-                           dtype=np.uint8).reshape(-1, 12).astype(np.int64) - 48
+    digits = (
+        np.frombuffer(
+            "".join(v for v, k in zip(values, ok, strict=True) if k).encode("ascii"), dtype=np.uint8
+        )
+        .reshape(-1, 12)
+        .astype(np.int64)
+        - 48
+    )
     ok[ok] = mynumber.check_digits(digits[:, :11]) == digits[:, 11]
     return ok
 
 
-def link_key_tokens(values: Sequence[str | None], normalizer: str, key: bytes, report: EncodeReport
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def link_key_tokens(
+    values: Sequence[str | None], normalizer: str, key: bytes, report: EncodeReport
+) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonyms of the link-key column; invalid or missing numbers get a null token.
 
     With the ``my_number`` normalizer the check digit is validated, since a number that
@@ -177,25 +193,44 @@ def link_key_tokens(values: Sequence[str | None], normalizer: str, key: bytes, r
     return tokens, valid
 
 
-def block_key_column(spec: BlockKeySpec, normalized: dict[str, list[str | None]], key: bytes
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def block_key_column(
+    spec: BlockKeySpec, normalized: dict[str, list[str | None]], key: bytes
+) -> tuple[np.ndarray, np.ndarray]:
     """Keyed 64-bit block key per record: blake3(key, name + parts); null if a part is missing."""
     columns = [normalized[p.field] for p in spec.parts]
-    joined = [None if not all(vals) else
-              "\x1f".join([spec.name] + [v[p.start:p.stop] for v, p in  # type: ignore[index]
-                                         zip(vals, spec.parts, strict=True)])
-              for vals in zip(*columns, strict=True)]
-    hashed = {j: int.from_bytes(blake3(j.encode("utf-8"), key=key).digest(length=8), "little")
-              for j in dict.fromkeys(joined) if j is not None}
+    joined = [
+        None
+        if not all(vals)
+        else "\x1f".join(
+            [spec.name]
+            + [
+                v[p.start : p.stop]
+                for v, p in zip(vals, spec.parts, strict=True)  # type: ignore[index]
+            ]
+        )
+        for vals in zip(*columns, strict=True)
+    ]
+    hashed = {
+        j: int.from_bytes(blake3(j.encode("utf-8"), key=key).digest(length=8), "little")
+        for j in dict.fromkeys(joined)
+        if j is not None
+    }
     valid = np.array([j is not None for j in joined], dtype=bool)
     values = np.array([hashed[j] if j is not None else 0 for j in joined], dtype=np.uint64)
     return values, valid
 
 
-def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
-                   column_map: dict[str, str] | None = None, party: str | None = None,
-                   strict: bool = False, processes: int | None = None,
-                   progress: Progress | None = None) -> tuple[Encodings, EncodeReport]:
+def encode_records(
+    data: CsvData,
+    schema: Schema,
+    secret: Secret,
+    *,
+    column_map: dict[str, str] | None = None,
+    party: str | None = None,
+    strict: bool = False,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[Encodings, EncodeReport]:
     """Encode a party's records: normalize, CLK-encode, pseudonymize, compute block keys.
 
     With ``strict`` a missing or invalid link key is an error naming the first rows;
@@ -215,23 +250,31 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
         normalized[name], failed = normalize_column(values, normalizer, n_processes)
         if failed and name != schema.link_key:
             report.unnormalizable[name] = failed
-    columns = [[v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields]
+    columns = [
+        [v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields
+    ]
     # privacy hardening (docs/privacy.md); exactly encode_clks when the schema has none
-    clks = hardened_clks(schema, columns, normalized, raw, secret, workers=processes,
-                         progress=progress)
+    clks = hardened_clks(
+        schema, columns, normalized, raw, secret, workers=processes, progress=progress
+    )
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)
     if schema.link_key:
         lk_norm = schema.normalizers.get(schema.link_key, "text")
-        tokens, has_token = link_key_tokens(normalized[schema.link_key], lk_norm,
-                                            secret.pseudonym_key, report)
+        tokens, has_token = link_key_tokens(
+            normalized[schema.link_key], lk_norm, secret.pseudonym_key, report
+        )
         bad = report.missing_link_key_rows + report.invalid_link_key_rows
         if strict and bad:
-            raise InputError(f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
-                             f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
-                             "--strict)")
-    block_keys = {spec.name: block_key_column(spec, normalized, secret.block_key)
-                  for spec in schema.block_keys}
+            raise InputError(
+                f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
+                f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
+                "--strict)"
+            )
+    block_keys = {
+        spec.name: block_key_column(spec, normalized, secret.block_key)
+        for spec in schema.block_keys
+    }
     meta = {
         "party": party or data.path.stem,
         "schema_name": Path(schema.name).name,
@@ -241,8 +284,14 @@ def encode_records(data: CsvData, schema: Schema, secret: Secret, *,
         "link_key": schema.link_key,
     }
     report.shift_rows(data.first_row)
-    enc = Encodings(rows=data.first_row + np.arange(data.nrows, dtype=np.int64), tokens=tokens,
-                    has_token=has_token, clks=clks, block_keys=block_keys, meta=meta)
+    enc = Encodings(
+        rows=data.first_row + np.arange(data.nrows, dtype=np.int64),
+        tokens=tokens,
+        has_token=has_token,
+        clks=clks,
+        block_keys=block_keys,
+        meta=meta,
+    )
     return enc, report
 
 
@@ -259,26 +308,48 @@ def concat_encodings(parts: list[Encodings]) -> Encodings:
         tokens=np.concatenate([p.tokens for p in parts]),
         has_token=np.concatenate([p.has_token for p in parts]),
         clks=np.concatenate([p.clks for p in parts]),
-        block_keys={name: (np.concatenate([p.block_keys[name][0] for p in parts]),
-                           np.concatenate([p.block_keys[name][1] for p in parts]))
-                    for name in first.block_keys},
+        block_keys={
+            name: (
+                np.concatenate([p.block_keys[name][0] for p in parts]),
+                np.concatenate([p.block_keys[name][1] for p in parts]),
+            )
+            for name in first.block_keys
+        },
         meta=first.meta,
     )
 
 
-def encode_csv(path: str | Path, schema: Schema, secret: Secret, *, encoding: str | None = None,
-               chunk_rows: int = CHUNK_ROWS, column_map: dict[str, str] | None = None,
-               party: str | None = None, strict: bool = False, processes: int | None = None,
-               progress: Progress | None = None) -> tuple[Encodings, EncodeReport]:
+def encode_csv(
+    path: str | Path,
+    schema: Schema,
+    secret: Secret,
+    *,
+    encoding: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    column_map: dict[str, str] | None = None,
+    party: str | None = None,
+    strict: bool = False,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[Encodings, EncodeReport]:
     """Encode a CSV file chunk by chunk, so memory for raw values stays bounded.
 
     The other options are those of :func:`encode_records` (``processes``: local
     processes for normalization and hashing). The result is identical to encoding the
     whole file at once; rows keep their numbers in the input file.
     """
+
     def encode(data: CsvData) -> tuple[Encodings, EncodeReport]:
-        return encode_records(data, schema, secret, column_map=column_map, party=party,
-                              strict=strict, processes=processes, progress=progress)
+        return encode_records(
+            data,
+            schema,
+            secret,
+            column_map=column_map,
+            party=party,
+            strict=strict,
+            processes=processes,
+            progress=progress,
+        )
 
     parts: list[Encodings] = []
     report: EncodeReport | None = None

@@ -52,19 +52,22 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
-        text = codecs.getincrementaldecoder("cp932")().decode(sample,
-                                                               final=len(sample) < SNIFF_BYTES)
+        text = codecs.getincrementaldecoder("cp932")().decode(
+            sample, final=len(sample) < SNIFF_BYTES
+        )
     except UnicodeDecodeError:
         text = ""
     if text and _JAPANESE.search(text):
         return "cp932"
     raise InputError(
         f"{path}: not UTF-8 (invalid byte at offset {utf8_error.start}) and not recognizable as "
-        "CP932/Shift_JIS; pass --encoding")
+        "CP932/Shift_JIS; pass --encoding"
+    )
 
 
-def iter_csv(path: str | Path, encoding: str | None = None, chunk_rows: int | None = None
-             ) -> Iterator[CsvData]:
+def iter_csv(
+    path: str | Path, encoding: str | None = None, chunk_rows: int | None = None
+) -> Iterator[CsvData]:
     """Stream a CSV file with a header row as chunks of ``chunk_rows`` records.
 
     Every data row must have exactly as many fields as the header; a row that does not,
@@ -81,8 +84,10 @@ def iter_csv(path: str | Path, encoding: str | None = None, chunk_rows: int | No
         with open(p, encoding=used, newline="", errors="strict") as fh:
             yield from _read_chunks(csv.reader(fh, strict=True), p, label, chunk_rows)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not valid {label} ({exc.reason} at byte {exc.start} of a read "
-                         "block); pass --encoding") from None
+        raise InputError(
+            f"{p}: not valid {label} ({exc.reason} at byte {exc.start} of a read "
+            "block); pass --encoding"
+        ) from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror})") from None
 
@@ -105,19 +110,29 @@ def _read_chunks(reader, p: Path, label: str, chunk_rows: int | None) -> Iterato
             if len(record) != width:
                 raise InputError(
                     f"{p}: row {nrows} (line {reader.line_num}): expected {width} fields, "
-                    f"found {len(record)}")
+                    f"found {len(record)}"
+                )
             for column, value in zip(values, record, strict=True):
                 column.append(value)
             nrows += 1
             if chunk_rows and nrows - first == chunk_rows:
-                yield CsvData(p, label, tuple(header), dict(zip(header, values, strict=True)),
-                              nrows - first, first)
+                yield CsvData(
+                    p,
+                    label,
+                    tuple(header),
+                    dict(zip(header, values, strict=True)),
+                    nrows - first,
+                    first,
+                )
                 values, first = [[] for _ in header], nrows
     except csv.Error as exc:
-        raise InputError(f"{p}: row {nrows} (line {reader.line_num}): malformed CSV ({exc})") from None
+        raise InputError(
+            f"{p}: row {nrows} (line {reader.line_num}): malformed CSV ({exc})"
+        ) from None
     if nrows - first or nrows == 0:
-        yield CsvData(p, label, tuple(header), dict(zip(header, values, strict=True)),
-                      nrows - first, first)
+        yield CsvData(
+            p, label, tuple(header), dict(zip(header, values, strict=True)), nrows - first, first
+        )
 
 
 def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:

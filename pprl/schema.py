@@ -77,8 +77,9 @@ class Hardening:
     @property
     def active(self) -> bool:
         """Whether any hardening is configured."""
-        return bool(self.salt_field or self.balance or self.blip_epsilon is not None
-                    or self.decoy_fraction)
+        return bool(
+            self.salt_field or self.balance or self.blip_epsilon is not None or self.decoy_fraction
+        )
 
 
 HARDENING_KEYS = frozenset({"salt", "balance", "blip", "decoys"})
@@ -99,35 +100,45 @@ def _read_hardening(ext: dict[str, Any], fields: tuple[str, ...], name: str) -> 
         raise InputError(f"{where} must be a JSON object")
     unknown = sorted(set(raw) - HARDENING_KEYS)
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(HARDENING_KEYS))})")
+        raise InputError(
+            f"{where}: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(HARDENING_KEYS))})"
+        )
     salt = raw.get("salt") or {}
     if not isinstance(salt, dict) or (salt and salt.get("field") not in fields):
-        raise InputError(f"{where}.salt must be {{\"field\": <schema field>, \"start\"?, "
-                         f"\"stop\"?}}, got {salt!r}")
+        raise InputError(
+            f'{where}.salt must be {{"field": <schema field>, "start"?, "stop"?}}, got {salt!r}'
+        )
     for key in ("start", "stop"):
-        if salt.get(key) is not None and (isinstance(salt[key], bool)
-                                          or not isinstance(salt[key], int)):
+        if salt.get(key) is not None and (
+            isinstance(salt[key], bool) or not isinstance(salt[key], int)
+        ):
             raise InputError(f"{where}.salt.{key} must be an integer, got {salt[key]!r}")
     balance = raw.get("balance", False)
-    if not isinstance(balance, bool | dict) or (isinstance(balance, dict) and (
-            set(balance) - {"permute"} or not isinstance(balance.get("permute", True), bool))):
-        raise InputError(f"{where}.balance must be true, false or {{\"permute\": true|false}}")
+    if not isinstance(balance, bool | dict) or (
+        isinstance(balance, dict)
+        and (set(balance) - {"permute"} or not isinstance(balance.get("permute", True), bool))
+    ):
+        raise InputError(f'{where}.balance must be true, false or {{"permute": true|false}}')
     blip = raw.get("blip")
     if blip is not None and (not isinstance(blip, dict) or "epsilon" not in blip):
-        raise InputError(f"{where}.blip must be {{\"epsilon\": <number>}}, got {blip!r}")
+        raise InputError(f'{where}.blip must be {{"epsilon": <number>}}, got {blip!r}')
     decoys = raw.get("decoys")
     if decoys is not None and (not isinstance(decoys, dict) or "fraction" not in decoys):
-        raise InputError(f"{where}.decoys must be {{\"fraction\": <number>}}, got {decoys!r}")
+        raise InputError(f'{where}.decoys must be {{"fraction": <number>}}, got {decoys!r}')
     return Hardening(
-        salt_field=salt.get("field"), salt_start=salt.get("start"), salt_stop=salt.get("stop"),
+        salt_field=salt.get("field"),
+        salt_start=salt.get("start"),
+        salt_stop=salt.get("stop"),
         balance=bool(balance),
-        permute=bool(balance) and (balance.get("permute", True) if isinstance(balance, dict)
-                                   else True),
-        blip_epsilon=None if blip is None else _num(blip["epsilon"], f"{where}.blip.epsilon",
-                                                    0.0, 50.0),
-        decoy_fraction=0.0 if decoys is None else _num(decoys["fraction"],
-                                                       f"{where}.decoys.fraction", 0.0, 1.0),
+        permute=bool(balance)
+        and (balance.get("permute", True) if isinstance(balance, dict) else True),
+        blip_epsilon=None
+        if blip is None
+        else _num(blip["epsilon"], f"{where}.blip.epsilon", 0.0, 50.0),
+        decoy_fraction=0.0
+        if decoys is None
+        else _num(decoys["fraction"], f"{where}.decoys.fraction", 0.0, 1.0),
     )
 
 
@@ -136,8 +147,12 @@ def _refuse_xor_folds_alias(document: dict[str, Any], name: str) -> None:
     ``xor_folds``): silently encoding without the requested folding would be worse."""
     config = document.get("clkConfig")
     if isinstance(config, dict) and "xorFolds" in config:
-        raise InputError(f"{name}: clkConfig.xorFolds is ignored by clkhash; write "
-                         f"\"xor_folds\": {config['xorFolds']!r} instead (see docs/privacy.md)")
+        raise InputError(
+            f"{name}: clkConfig.xorFolds is ignored by clkhash; write "
+            f'"xor_folds": {config["xorFolds"]!r} instead (see docs/privacy.md)'
+        )
+
+
 # --- end privacy hardening ----------------------------------------------------------------
 
 
@@ -175,8 +190,18 @@ class Schema:
         """Return a copy whose link key is ``column`` (``None`` keeps the schema's own)."""
         if column is None or column == self.link_key:
             return self
-        return Schema(self.name, self.document, self.clk, self.fields, self.ignored,
-                      self.normalizers, column, self.sources, self.block_keys, self.hardening)
+        return Schema(
+            self.name,
+            self.document,
+            self.clk,
+            self.fields,
+            self.ignored,
+            self.normalizers,
+            column,
+            self.sources,
+            self.block_keys,
+            self.hardening,
+        )
 
 
 def schema_digest(document: dict[str, Any]) -> str:
@@ -188,7 +213,9 @@ def schema_digest(document: dict[str, Any]) -> str:
 def builtin_document(name: str) -> dict[str, Any]:
     """Return the JSON document of a built-in schema."""
     if name not in BUILTIN_SCHEMAS:
-        raise InputError(f"unknown built-in schema '{name}' (choose one of: {', '.join(BUILTIN_SCHEMAS)})")
+        raise InputError(
+            f"unknown built-in schema '{name}' (choose one of: {', '.join(BUILTIN_SCHEMAS)})"
+        )
     text = resources.files("pprl").joinpath("schemas", f"{name}.json").read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -201,7 +228,8 @@ def load_schema(name_or_path: str) -> Schema:
     if not path.is_file():
         raise InputError(
             f"unknown schema '{name_or_path}': not a built-in ({', '.join(BUILTIN_SCHEMAS)}) "
-            "and no such file")
+            "and no such file"
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -256,18 +284,25 @@ def _read_normalizers(ext: dict[str, Any], fields: tuple[str, ...], name: str) -
     normalizers = dict(ext.get("normalize", {}))
     for fld, norm in normalizers.items():
         if norm not in NORMALIZERS:
-            raise InputError(f"{name}: field '{fld}' names unknown normalizer '{norm}' "
-                             f"(known: {', '.join(sorted(NORMALIZERS))})")
+            raise InputError(
+                f"{name}: field '{fld}' names unknown normalizer '{norm}' "
+                f"(known: {', '.join(sorted(NORMALIZERS))})"
+            )
     return normalizers
 
 
-def _read_block_keys(ext: dict[str, Any], fields: tuple[str, ...], name: str
-                     ) -> tuple[BlockKeySpec, ...]:
+def _read_block_keys(
+    ext: dict[str, Any], fields: tuple[str, ...], name: str
+) -> tuple[BlockKeySpec, ...]:
     specs = []
     for spec in ext.get("block_keys", []):
-        parts = tuple(BlockKeyPart(p["field"], p.get("start"), p.get("stop")) for p in spec["parts"])
+        parts = tuple(
+            BlockKeyPart(p["field"], p.get("start"), p.get("stop")) for p in spec["parts"]
+        )
         for part in parts:
             if part.field not in fields:
-                raise InputError(f"{name}: block key '{spec['name']}' uses unknown field '{part.field}'")
+                raise InputError(
+                    f"{name}: block key '{spec['name']}' uses unknown field '{part.field}'"
+                )
         specs.append(BlockKeySpec(spec["name"], parts))
     return tuple(specs)

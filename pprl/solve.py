@@ -21,7 +21,9 @@ MAX_ROUNDS = 64
 
 
 def _as_arrays(
-    q: Sequence[int] | np.ndarray, r: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray
+    q: Sequence[int] | np.ndarray,
+    r: Sequence[int] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate and convert candidate arrays to contiguous int64/int64/float64."""
     qa = np.ascontiguousarray(q, dtype=np.int64)
@@ -37,7 +39,9 @@ def _as_arrays(
 
 
 def greedy_mask(
-    q: Sequence[int] | np.ndarray, r: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray
+    q: Sequence[int] | np.ndarray,
+    r: Sequence[int] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
 ) -> np.ndarray:
     """Boolean mask of the candidate pairs greedy 1:1 matching accepts.
 
@@ -54,7 +58,9 @@ def _greedy_mask(qa: np.ndarray, ra: np.ndarray, sa: np.ndarray) -> np.ndarray:
 
 
 def greedy_solve(
-    q: Sequence[int] | np.ndarray, r: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray
+    q: Sequence[int] | np.ndarray,
+    r: Sequence[int] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Greedy 1:1 matching of candidate pairs, like ``anonlink.solving.greedy_solve``.
 

@@ -38,12 +38,35 @@ from pprl import __version__
 from pprl.errors import InputError, IntegrityError, MismatchError
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "METADATA_KEY", "TOKEN_BYTES", "Encodings", "Outline",
-    "RowRange", "atomic_path", "bit_statistics", "block_column", "check_compatible",
-    "check_file", "check_metadata", "content_digest", "duplicate_tokens", "fixed_to_numpy",
-    "is_url", "open_input", "process_cache", "read_encodings", "read_outline",
-    "read_row_group", "row_ranges", "streamed_digest", "to_table", "token_groups",
-    "unreadable", "write_clkhash_json", "write_encodings",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "METADATA_KEY",
+    "TOKEN_BYTES",
+    "Encodings",
+    "Outline",
+    "RowRange",
+    "atomic_path",
+    "bit_statistics",
+    "block_column",
+    "check_compatible",
+    "check_file",
+    "check_metadata",
+    "content_digest",
+    "duplicate_tokens",
+    "fixed_to_numpy",
+    "is_url",
+    "open_input",
+    "process_cache",
+    "read_encodings",
+    "read_outline",
+    "read_row_group",
+    "row_ranges",
+    "streamed_digest",
+    "to_table",
+    "token_groups",
+    "unreadable",
+    "write_clkhash_json",
+    "write_encodings",
 ]
 
 FORMAT = "pprl-encodings"
@@ -83,8 +106,13 @@ class Encodings:
 
     def outline(self) -> Outline:
         """This file's :class:`Outline` (shares the arrays, copies nothing)."""
-        return Outline(rows=self.rows, has_token=self.has_token, meta=self.meta,
-                       path=self.path, block_key_names=tuple(self.block_keys))
+        return Outline(
+            rows=self.rows,
+            has_token=self.has_token,
+            meta=self.meta,
+            path=self.path,
+            block_key_names=tuple(self.block_keys),
+        )
 
 
 @dataclass
@@ -139,8 +167,9 @@ def content_digest(enc: Encodings) -> str:
     h.update(_buffer(enc.has_token, np.uint8))
     for start in range(0, len(enc), DIGEST_BLOCK):
         stop = start + DIGEST_BLOCK
-        h.update(_buffer(np.where(enc.has_token[start:stop, None], enc.tokens[start:stop], 0),
-                         np.uint8))
+        h.update(
+            _buffer(np.where(enc.has_token[start:stop, None], enc.tokens[start:stop], 0), np.uint8)
+        )
     h.update(_buffer(enc.clks, "<u8"))
     for name in sorted(enc.block_keys):
         values, valid = enc.block_keys[name]
@@ -187,16 +216,22 @@ def to_table(enc: Encodings) -> pa.Table:
     for name, (values, valid) in enc.block_keys.items():
         arrays[f"block_{name}"] = pa.array(values, type=pa.uint64(), mask=~valid)
     meta = dict(enc.meta)
-    meta.update(format=FORMAT, format_version=FORMAT_VERSION, count=len(enc),
-                nbits=enc.nbits, block_keys=sorted(enc.block_keys),
-                digest=content_digest(enc))
+    meta.update(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        count=len(enc),
+        nbits=enc.nbits,
+        block_keys=sorted(enc.block_keys),
+        digest=content_digest(enc),
+    )
     meta.setdefault("pprl_version", __version__)
     table = pa.table(arrays)
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=False)})
 
 
-def write_encodings(enc: Encodings, path: str | os.PathLike[str], row_group_size: int = 1 << 20
-                    ) -> Path:
+def write_encodings(
+    enc: Encodings, path: str | os.PathLike[str], row_group_size: int = 1 << 20
+) -> Path:
     """Write an encoding file atomically (temp file, then rename).
 
     CLKs and pseudonyms are random-looking bytes that neither compress nor repeat, so
@@ -209,10 +244,14 @@ def write_encodings(enc: Encodings, path: str | os.PathLike[str], row_group_size
     plain = ("clk", "token")
     others = [name for name in table.column_names if name not in plain]
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=row_group_size,
-                       compression={name: "none" if name in plain else "zstd"
-                                    for name in table.column_names},
-                       use_dictionary=others, write_statistics=others)
+        pq.write_table(
+            table,
+            tmp,
+            row_group_size=row_group_size,
+            compression={name: "none" if name in plain else "zstd" for name in table.column_names},
+            use_dictionary=others,
+            write_statistics=others,
+        )
     enc.meta = json.loads(table.schema.metadata[METADATA_KEY])
     return Path(path)
 
@@ -221,7 +260,9 @@ def write_clkhash_json(enc: Encodings, path: str | os.PathLike[str]) -> Path:
     """Write clkhash's ``{"clks": [base64, ...]}`` so anonlink tools can read the CLKs."""
     raw = enc.clks.astype("<u8", copy=False).tobytes()
     width = enc.clks.shape[1] * 8
-    clks = [base64.b64encode(raw[i * width:(i + 1) * width]).decode("ascii") for i in range(len(enc))]
+    clks = [
+        base64.b64encode(raw[i * width : (i + 1) * width]).decode("ascii") for i in range(len(enc))
+    ]
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"clks": clks}), encoding="utf-8")
     return Path(path)
@@ -298,14 +339,21 @@ def read_outline(path: str | os.PathLike[str]) -> Outline:
                 table = pf.read_row_group(rg, columns=["row", "token"])
                 stop = at + table.num_rows
                 rows[at:stop] = table.column("row").to_numpy()
-                has[at:stop] = ~np.asarray(table.column("token").is_null()
-                                           .to_numpy(zero_copy_only=False))
+                has[at:stop] = ~np.asarray(
+                    table.column("token").is_null().to_numpy(zero_copy_only=False)
+                )
                 at = stop
         except (pa.ArrowException, OSError, KeyError) as exc:
-            raise IntegrityError(f"{path}: not a readable encoding file "
-                                 f"({str(exc).splitlines()[0][:120]})") from None
-    return Outline(rows=rows, has_token=has, meta=meta, path=p,
-                   block_key_names=tuple(meta.get("block_keys", [])))
+            raise IntegrityError(
+                f"{path}: not a readable encoding file ({str(exc).splitlines()[0][:120]})"
+            ) from None
+    return Outline(
+        rows=rows,
+        has_token=has,
+        meta=meta,
+        path=p,
+        block_key_names=tuple(meta.get("block_keys", [])),
+    )
 
 
 def check_file(path: str, digest: str) -> None:
@@ -321,8 +369,9 @@ def check_file(path: str, digest: str) -> None:
     if meta.get("digest") != digest:
         raise IntegrityError(f"{path}: the file changed while it was being verified")
     if actual != digest:
-        raise IntegrityError(f"{path}: content digest mismatch: the file was modified after "
-                             "encoding")
+        raise IntegrityError(
+            f"{path}: content digest mismatch: the file was modified after encoding"
+        )
 
 
 @dataclass(frozen=True)
@@ -346,8 +395,11 @@ def row_ranges(path: str | os.PathLike[str], partition_rows: int) -> list[RowRan
         n = md.row_group(rg).num_rows
         pieces = max(1, -(-n // max(1, partition_rows)))
         bounds = np.linspace(0, n, pieces + 1).round().astype(int)
-        out += [RowRange(rg, offset, offset + int(a), offset + int(b))
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        out += [
+            RowRange(rg, offset, offset + int(a), offset + int(b))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            if b > a
+        ]
         offset += n
     return out
 
@@ -375,10 +427,12 @@ def process_cache(key: tuple[object, ...], build: Callable[[], _T]) -> _T:
     return value
 
 
-def read_row_group(path: str, row_group: int, columns: tuple[str, ...], digest: str
-                   ) -> tuple[pa.Table, dict[str, Any]]:
+def read_row_group(
+    path: str, row_group: int, columns: tuple[str, ...], digest: str
+) -> tuple[pa.Table, dict[str, Any]]:
     """Some columns of one row group, after checking the file's metadata and that its
     digest claim is ``digest`` (cached per process: the row group read last)."""
+
     def build() -> tuple[pa.Table, dict[str, Any]]:
         with open_input(path) as source:
             try:
@@ -390,13 +444,15 @@ def read_row_group(path: str, row_group: int, columns: tuple[str, ...], digest: 
         if meta.get("digest") != digest:
             raise IntegrityError(f"{path}: the file changed while it was being verified")
         return table, meta
+
     return process_cache(("columns", path, row_group, columns, digest), build)
 
 
 def unreadable(p: str | os.PathLike[str], exc: BaseException) -> IntegrityError:
     """The one-line error for a file Arrow cannot read (first line of Arrow's message)."""
-    return IntegrityError(f"{p}: not a readable Parquet file (truncated or damaged: "
-                          f"{str(exc).splitlines()[0][:120]})")
+    return IntegrityError(
+        f"{p}: not a readable Parquet file (truncated or damaged: {str(exc).splitlines()[0][:120]})"
+    )
 
 
 def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) -> dict[str, Any]:
@@ -413,15 +469,19 @@ def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) 
     if meta.get("format") != FORMAT:
         raise InputError(f"{p}: not a pprl encoding file (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{p}: encoding file format version {meta.get('format_version')} is not "
-                         f"supported (this pprl reads version {FORMAT_VERSION})")
+        raise InputError(
+            f"{p}: encoding file format version {meta.get('format_version')} is not "
+            f"supported (this pprl reads version {FORMAT_VERSION})"
+        )
     names = set(schema.names)
     for column in ("row", "token", "clk", *(f"block_{b}" for b in meta.get("block_keys", []))):
         if column not in names:
             raise IntegrityError(f"{p}: column '{column}' is missing")
     if meta.get("count") != num_rows:
-        raise IntegrityError(f"{p}: metadata says {meta.get('count')} records, file has "
-                             f"{num_rows} (truncated or edited)")
+        raise IntegrityError(
+            f"{p}: metadata says {meta.get('count')} records, file has "
+            f"{num_rows} (truncated or edited)"
+        )
     nbits = int(meta.get("nbits", 0))
     clk_type = schema.field("clk").type
     if not pa.types.is_fixed_size_binary(clk_type) or clk_type.byte_width * 8 != nbits:
@@ -433,11 +493,16 @@ def _empty_encodings(n: int, meta: dict[str, Any], p: Path) -> Encodings:
     """Preallocated arrays for ``n`` records of a file with this metadata."""
     nbits = int(meta["nbits"])
     return Encodings(
-        rows=np.empty(n, np.int64), tokens=np.empty((n, TOKEN_BYTES), np.uint8),
-        has_token=np.empty(n, bool), clks=np.empty((n, nbits // 64), "<u8"),
-        block_keys={b: (np.empty(n, np.uint64), np.empty(n, bool))
-                    for b in meta.get("block_keys", [])},
-        meta=meta, path=p)
+        rows=np.empty(n, np.int64),
+        tokens=np.empty((n, TOKEN_BYTES), np.uint8),
+        has_token=np.empty(n, bool),
+        clks=np.empty((n, nbits // 64), "<u8"),
+        block_keys={
+            b: (np.empty(n, np.uint64), np.empty(n, bool)) for b in meta.get("block_keys", [])
+        },
+        meta=meta,
+        path=p,
+    )
 
 
 def _fill(enc: Encodings, start: int, table: pa.Table, p: Path) -> None:
@@ -497,8 +562,9 @@ def streamed_digest(pf: pq.ParquetFile, meta: dict[str, Any], p: str | os.PathLi
             _, valid = block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name, Path(p))
             h.update(_buffer(valid, np.uint8))
         for rg in groups:
-            values, valid = block_column(pf.read_row_group(rg, columns=[f"block_{name}"]), name,
-                                          Path(p))
+            values, valid = block_column(
+                pf.read_row_group(rg, columns=[f"block_{name}"]), name, Path(p)
+            )
             h.update(_buffer(np.where(valid, values, 0), "<u8"))
     return h.hexdigest()
 
@@ -509,8 +575,7 @@ def _check_digest(enc: Encodings, p: Path) -> None:
         raise IntegrityError(f"{p}: content digest mismatch: the file was modified after encoding")
 
 
-def fixed_to_numpy(column: pa.ChunkedArray | pa.Array, width: int, copy: bool = True
-                   ) -> np.ndarray:
+def fixed_to_numpy(column: pa.ChunkedArray | pa.Array, width: int, copy: bool = True) -> np.ndarray:
     """(n, width) uint8 array of a fixed_size_binary column (null slots hold whatever
     bytes the file has; callers mask them). ``copy=False`` returns a read-only view."""
     if isinstance(column, pa.ChunkedArray):
@@ -520,12 +585,13 @@ def fixed_to_numpy(column: pa.ChunkedArray | pa.Array, width: int, copy: bool = 
     n = len(arr)
     buf = arr.buffers()[1]
     data = np.frombuffer(buf, dtype=np.uint8, count=(arr.offset + n) * width)
-    view = data[arr.offset * width:].reshape(n, width)
+    view = data[arr.offset * width :].reshape(n, width)
     return view.copy() if copy else view
 
 
-def block_column(table: pa.Table, name: str, p: str | os.PathLike[str]
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def block_column(
+    table: pa.Table, name: str, p: str | os.PathLike[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 values, valid mask) of block key ``name`` in a table (a row group)."""
     column = f"block_{name}"
     if column not in table.column_names:
@@ -542,16 +608,23 @@ def _read_clkhash_json(p: Path) -> Encodings:
         clks_b64 = json.loads(p.read_text(encoding="utf-8"))["clks"]
         raw = [base64.b64decode(c, validate=True) for c in clks_b64]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        raise InputError(f"{p}: not a clkhash JSON file (expected {{\"clks\": [base64, ...]}})") from None
+        raise InputError(
+            f'{p}: not a clkhash JSON file (expected {{"clks": [base64, ...]}})'
+        ) from None
     widths = {len(r) for r in raw}
     if len(widths) > 1 or (widths and next(iter(widths)) % 8):
         raise InputError(f"{p}: CLKs have differing or non-64-bit-multiple lengths")
     width = widths.pop() if widths else 128
     n = len(raw)
     clks = np.frombuffer(b"".join(raw), dtype="<u8").reshape(n, width // 8).copy()
-    return Encodings(rows=np.arange(n, dtype=np.int64), tokens=np.zeros((n, TOKEN_BYTES), np.uint8),
-                     has_token=np.zeros(n, bool), clks=clks,
-                     meta={"format": "clkhash-json", "nbits": width * 8, "count": n}, path=p)
+    return Encodings(
+        rows=np.arange(n, dtype=np.int64),
+        tokens=np.zeros((n, TOKEN_BYTES), np.uint8),
+        has_token=np.zeros(n, bool),
+        clks=clks,
+        meta={"format": "clkhash-json", "nbits": width * 8, "count": n},
+        path=p,
+    )
 
 
 def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
@@ -561,12 +634,15 @@ def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
         raise MismatchError(f"{la} has {a.nbits}-bit CLKs but {lb} has {b.nbits}-bit CLKs")
     fa, fb = a.meta.get("key_fingerprint"), b.meta.get("key_fingerprint")
     if fa and fb and fa != fb:
-        raise MismatchError(f"{la} and {lb} were encoded with different secrets "
-                            f"(key fingerprints {fa} and {fb})")
+        raise MismatchError(
+            f"{la} and {lb} were encoded with different secrets (key fingerprints {fa} and {fb})"
+        )
     sa, sb = a.meta.get("schema_digest"), b.meta.get("schema_digest")
     if sa and sb and sa != sb:
-        raise MismatchError(f"{la} and {lb} were encoded with different schemas "
-                            f"({a.meta.get('schema_name')} {sa[:12]} vs {b.meta.get('schema_name')} {sb[:12]})")
+        raise MismatchError(
+            f"{la} and {lb} were encoded with different schemas "
+            f"({a.meta.get('schema_name')} {sa[:12]} vs {b.meta.get('schema_name')} {sb[:12]})"
+        )
 
 
 def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:
@@ -580,8 +656,8 @@ def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:
     counts = np.zeros(enc.nbits, dtype=np.int64)
     popcounts = np.empty(n, dtype=np.int64)
     for start in range(0, n, chunk):
-        bits = np.unpackbits(enc.clks[start:start + chunk].view(np.uint8), axis=1)
-        popcounts[start:start + chunk] = bits.sum(axis=1, dtype=np.int64)
+        bits = np.unpackbits(enc.clks[start : start + chunk].view(np.uint8), axis=1)
+        popcounts[start : start + chunk] = bits.sum(axis=1, dtype=np.int64)
         counts += bits.sum(axis=0, dtype=np.int64)
     freq = counts / n
     return {

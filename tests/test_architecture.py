@@ -42,7 +42,7 @@ def _imported_names(mod: str, f: Path) -> set[str]:
             base = node.module or ""
             if node.level:
                 here = mod.split(".") if f.name == "__init__.py" else mod.split(".")[:-1]
-                here = here[:len(here) - (node.level - 1)]
+                here = here[: len(here) - (node.level - 1)]
                 base = ".".join(here + ([base] if base else []))
             names.add(base)
             names.update(f"{base}.{a.name}" for a in node.names)
@@ -138,8 +138,10 @@ def test_function_level_imports_count(tmp_path):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("def f():\n    from pkg import b\n")
-    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                              "    from pkg.c import X\nfrom . import a\n")
+    (pkg / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from pkg.c import X\nfrom . import a\n"
+    )
     (pkg / "c.py").write_text("")
     edges, _ = import_graph(tmp_path, "pkg")
     assert edges["pkg.a"] == {"pkg", "pkg.b"} and edges["pkg.b"] == {"pkg", "pkg.a"}
@@ -151,11 +153,15 @@ def test_verification_core_imports_no_engine(graph):
     that picks an engine) and the matching core never import an engine."""
     edges, _ = graph
     core = [m for m in edges if m.startswith("pprl.verify.")] + [
-        "pprl.match_core", "pprl.partition", "pprl.store"]
+        "pprl.match_core",
+        "pprl.partition",
+        "pprl.store",
+    ]
     assert "pprl.verify.plan" in core
     for mod in core:
-        engines = sorted(t for t in edges[mod] if t == "pprl.engines"
-                         or t.startswith("pprl.engines."))
+        engines = sorted(
+            t for t in edges[mod] if t == "pprl.engines" or t.startswith("pprl.engines.")
+        )
         assert not engines, f"{mod} imports {engines}"
 
 
@@ -175,6 +181,9 @@ def test_library_never_imports_the_cli(graph):
 
 def test_dask_only_in_the_dask_engine(graph):
     _, raw = graph
-    users = sorted(m for m, names in raw.items()
-                   if any(n.split(".")[0] in ("dask", "distributed") for n in names))
+    users = sorted(
+        m
+        for m, names in raw.items()
+        if any(n.split(".")[0] in ("dask", "distributed") for n in names)
+    )
     assert users == ["pprl.engines.dask"]

@@ -53,8 +53,9 @@ def py_dice(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def py_candidates(a: np.ndarray, b: np.ndarray, t: float) -> list[tuple[int, int, float]]:
-    return sorted((i, j, s) for i in range(len(a)) for j in range(len(b))
-                  if (s := py_dice(a[i], b[j])) >= t)
+    return sorted(
+        (i, j, s) for i in range(len(a)) for j in range(len(b)) if (s := py_dice(a[i], b[j])) >= t
+    )
 
 
 def py_topk(a: np.ndarray, b: np.ndarray, t: float, k: int) -> dict[int, list[tuple[int, float]]]:
@@ -81,8 +82,10 @@ def clk_sets(draw: st.DrawFn, n: int, words: int) -> np.ndarray:
 @st.composite
 def two_files(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     words = draw(st.sampled_from([1, 2, 3, 16]))
-    return (clk_sets(draw, draw(st.integers(1, 14)), words),
-            clk_sets(draw, draw(st.integers(1, 14)), words))
+    return (
+        clk_sets(draw, draw(st.integers(1, 14)), words),
+        clk_sets(draw, draw(st.integers(1, 14)), words),
+    )
 
 
 THRESHOLDS = st.sampled_from([0.0, 0.3, 0.5, 2 / 3, 0.75, 0.8, 1.0])
@@ -135,8 +138,14 @@ def keyed_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list, np.ndarra
     keys = []
     for _ in range(draw(st.integers(1, 3))):
         vals = draw(st.integers(1, 4))
-        keys.append(BlockKeyPair(rng.integers(0, vals, len(a)), rng.random(len(a)) < 0.8,
-                                 rng.integers(0, vals, len(b)), rng.random(len(b)) < 0.8))
+        keys.append(
+            BlockKeyPair(
+                rng.integers(0, vals, len(a)),
+                rng.random(len(a)) < 0.8,
+                rng.integers(0, vals, len(b)),
+                rng.random(len(b)) < 0.8,
+            )
+        )
     exclude = rng.integers(-1, len(b), len(a))
     return a, b, keys, exclude
 
@@ -183,7 +192,9 @@ def test_topk_by_block_keys_equals_python_reference(case, t: float, k: int) -> N
     a, b, keys, exclude = case
     want_r, want_s = py_keyed_topk(a, b, keys, exclude, t, k)
     for device in ("cpu", "numpy"):
-        got_r, got_s = topk_by_block_keys(a, b, keys, k=k, threshold=t, exclude=exclude, device=device)
+        got_r, got_s = topk_by_block_keys(
+            a, b, keys, k=k, threshold=t, exclude=exclude, device=device
+        )
         assert got_r.tolist() == want_r.tolist(), device
         assert got_s.tolist() == want_s.tolist(), device
     # plain 4-tuples are accepted as well
@@ -209,7 +220,9 @@ def test_dice_on_every_path(path: str) -> None:
     assert dice_pairs(a, b, chunk_rows=50).tolist() == want
     rng = np.random.default_rng(1)
     ia, ib = rng.integers(0, 300, 500), rng.integers(0, 300, 500)
-    assert dice_indexed(a, b, ia, ib).tolist() == [py_dice(a[i], b[j]) for i, j in zip(ia, ib, strict=True)]
+    assert dice_indexed(a, b, ia, ib).tolist() == [
+        py_dice(a[i], b[j]) for i, j in zip(ia, ib, strict=True)
+    ]
     with pytest.raises(IndexError):
         dice_indexed(a, b, np.array([0, 300]), np.array([0, 0]))
     with pytest.raises(IndexError):
@@ -264,8 +277,14 @@ print(json.dumps({"info": c.kernel_info(), "paths": list(c.available_kernels()),
 
 
 def _run(code: str, **env: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env),
-                         capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -283,6 +302,12 @@ def test_numpy_fallback_when_extension_cannot_load() -> None:
 
 def test_env_selects_numpy() -> None:
     code = "import pprl.compare as c; print(c.kernel_info())"
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PPRL_KERNEL="numpy"),
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PPRL_KERNEL="numpy"),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert out.stdout.strip() == "numpy"

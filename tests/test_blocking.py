@@ -35,10 +35,13 @@ def test_block_keys_equal_filtered_full_search(files, aligned: bool) -> None:
     else:
         exp = {(i, j) for i, j in pairset(full) if set(qk[i]) & set(rk[j])}
     assert pairset(got) == exp
-    scores = dict(zip(zip(full.q.tolist(), full.r.tolist(), strict=True), full.score.tolist(),
-                      strict=True))
-    assert all(scores[(i, j)] == s for i, j, s in zip(got.q.tolist(), got.r.tolist(),
-                                                       got.score.tolist(), strict=True))
+    scores = dict(
+        zip(zip(full.q.tolist(), full.r.tolist(), strict=True), full.score.tolist(), strict=True)
+    )
+    assert all(
+        scores[(i, j)] == s
+        for i, j, s in zip(got.q.tolist(), got.r.tolist(), got.score.tolist(), strict=True)
+    )
 
 
 def test_big_blocks_use_kernel_and_agree(files, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,8 +95,10 @@ def test_dedupe_with_blocking(files) -> None:
 
 
 def test_metrics() -> None:
-    assert bl.pair_completeness(np.array([0, 1]), np.array([0, 2]), np.array([0, 1]),
-                                np.array([0, 1])) == 0.5
+    assert (
+        bl.pair_completeness(np.array([0, 1]), np.array([0, 2]), np.array([0, 1]), np.array([0, 1]))
+        == 0.5
+    )
     assert bl.reduction_ratio(10, 10, 10) == pytest.approx(0.9)
     assert bl.reduction_ratio(9, 10, dedupe=True) == pytest.approx(0.8)
 

@@ -90,12 +90,15 @@ def test_verify_help_shows_the_schema_thresholds() -> None:
     assert "[default: the schema's tuned value (jp-resident: 0.65" in line
 
 
-@pytest.mark.parametrize(("command", "options"), [
-    ("encode", {"--processes"}),
-    ("match", {"--threads", "--workers", "--scheduler"}),
-    ("verify", {"--threads", "--workers", "--scheduler"}),
-    ("demo", {"--processes", "--threads"}),
-])
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("encode", {"--processes"}),
+        ("match", {"--threads", "--workers", "--scheduler"}),
+        ("verify", {"--threads", "--workers", "--scheduler"}),
+        ("demo", {"--processes", "--threads"}),
+    ],
+)
 def test_parallelism_vocabulary(command: str, options: set[str]) -> None:
     """Each command that computes takes the agreed names, and no old ones."""
     cmd = dict((" ".join(p), c) for p, c in commands())[command]
@@ -122,7 +125,11 @@ def test_long_path_printed_unsplit_when_piped(tmp_path: Path) -> None:
     out.parent.mkdir(parents=True)
     proc = subprocess.run(
         [sys.executable, "-c", "from pprl_cli.main import app; app()", "keygen", str(out)],
-        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1 and str(out) in lines[0]
@@ -144,8 +151,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     secret = load_secret(write_secret(root / "secret.key"))
     schema = load_schema("jp-resident")
     for name in ("register", "insurer"):
-        enc, _ = encode_csv(root / "data" / f"{name}.csv", schema, secret, party=name,
-                            processes=1)
+        enc, _ = encode_csv(root / "data" / f"{name}.csv", schema, secret, party=name, processes=1)
         write_encodings(enc, root / f"{name}.parquet")
     return root
 
@@ -153,9 +159,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_match_format_and_threads(world: Path, tmp_path: Path) -> None:
     """--format csv writes the same links as Parquet; --threads 1 the same as all cores."""
     a, b = str(world / "insurer.parquet"), str(world / "register.parquet")
-    runs = {"pq": ["--out", str(tmp_path / "l.parquet")],
-            "csv": ["--out", str(tmp_path / "l.txt"), "--format", "csv"],
-            "one": ["--out", str(tmp_path / "one.parquet"), "--threads", "1"]}
+    runs = {
+        "pq": ["--out", str(tmp_path / "l.parquet")],
+        "csv": ["--out", str(tmp_path / "l.txt"), "--format", "csv"],
+        "one": ["--out", str(tmp_path / "one.parquet"), "--threads", "1"],
+    }
     for args in runs.values():
         result = runner.invoke(app, ["match", a, b, "--threshold", "0.7", *args])
         assert result.exit_code == 0, result.output
@@ -165,16 +173,19 @@ def test_match_format_and_threads(world: Path, tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "one.parquet").equals(links)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--format", "clkhash-json"], "--format must be parquet or csv"),
-    (["--threads", "2", "--workers", "2"], "--threads sets the threads of this process"),
-    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
-    (["--format", "parquet", "--out", "x.csv"], "--format parquet cannot write"),
-])
-def test_match_bad_options_are_one_line_errors(world: Path, args: list[str], message: str
-                                               ) -> None:
-    result = runner.invoke(app, ["match", str(world / "insurer.parquet"),
-                                 str(world / "register.parquet"), *args])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "clkhash-json"], "--format must be parquet or csv"),
+        (["--threads", "2", "--workers", "2"], "--threads sets the threads of this process"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+        (["--format", "parquet", "--out", "x.csv"], "--format parquet cannot write"),
+    ],
+)
+def test_match_bad_options_are_one_line_errors(world: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(
+        app, ["match", str(world / "insurer.parquet"), str(world / "register.parquet"), *args]
+    )
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
 
@@ -182,21 +193,29 @@ def test_match_bad_options_are_one_line_errors(world: Path, args: list[str], mes
 def test_verify_format_and_threads(world: Path, tmp_path: Path) -> None:
     """--format parquet writes only Parquet findings and party views; --threads 1 gives
     the findings of the default run."""
-    base = ["verify", "--reference", str(world / "register.parquet"),
-            "--claims", str(world / "insurer.parquet")]
+    base = [
+        "verify",
+        "--reference",
+        str(world / "register.parquet"),
+        "--claims",
+        str(world / "insurer.parquet"),
+    ]
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "all")])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, [*base, "--out", str(tmp_path / "pq"), "--format", "parquet",
-                                 "--threads", "1"])
+    result = runner.invoke(
+        app, [*base, "--out", str(tmp_path / "pq"), "--format", "parquet", "--threads", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "pq" / "findings.parquet") in result.stdout
     names = {p.name for p in (tmp_path / "pq").rglob("*")}
     assert {"findings.parquet", "insurer.parquet", "register.reference.parquet"} <= names
     assert not any(n.endswith(".csv") for n in names)
     assert {"findings.parquet", "findings.csv", "insurer.csv"} <= {
-        p.name for p in (tmp_path / "all").rglob("*")}
+        p.name for p in (tmp_path / "all").rglob("*")
+    }
     assert pq.read_table(tmp_path / "pq" / "findings.parquet").equals(
-        pq.read_table(tmp_path / "all" / "findings.parquet"))
+        pq.read_table(tmp_path / "all" / "findings.parquet")
+    )
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "x"), "--format", "json"])
     assert result.exit_code == 2 and "--format must be parquet or csv" in result.output
 
@@ -204,11 +223,28 @@ def test_verify_format_and_threads(world: Path, tmp_path: Path) -> None:
 def test_evaluate_prints_the_best_threshold_rule(world: Path, tmp_path: Path) -> None:
     """The best-F1 line names a rule and agrees with --json."""
     out = tmp_path / "v"
-    assert runner.invoke(app, ["verify", "--reference", str(world / "register.parquet"),
-                               "--claims", str(world / "insurer.parquet"),
-                               "--out", str(out)]).exit_code == 0
-    args = ["evaluate", "--findings", str(out / "findings.parquet"),
-            "--truth", str(world / "data" / "truth.csv")]
+    assert (
+        runner.invoke(
+            app,
+            [
+                "verify",
+                "--reference",
+                str(world / "register.parquet"),
+                "--claims",
+                str(world / "insurer.parquet"),
+                "--out",
+                str(out),
+            ],
+        ).exit_code
+        == 0
+    )
+    args = [
+        "evaluate",
+        "--findings",
+        str(out / "findings.parquet"),
+        "--truth",
+        str(world / "data" / "truth.csv"),
+    ]
     shown = runner.invoke(app, args)
     data = runner.invoke(app, [*args, "--json"])
     assert shown.exit_code == 0 and data.exit_code == 0, shown.output + data.output

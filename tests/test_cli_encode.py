@@ -13,8 +13,10 @@ from pprl.store import read_encodings
 
 runner = CliRunner()
 
-HEADER = ("my_number,family_name_kanji,given_name_kanji,family_name_kana,given_name_kana,"
-          "date_of_birth,sex,postcode,address,note\n")
+HEADER = (
+    "my_number,family_name_kanji,given_name_kanji,family_name_kana,given_name_kana,"
+    "date_of_birth,sex,postcode,address,note\n"
+)
 ROWS = [
     "123456789018,髙橋,一郎,ﾀｶﾊｼ,ｲﾁﾛｳ,昭和55年5月3日,1,〒100-0013,東京都千代田区霞が関一丁目2番3号,x\n",
     "000000000019,山﨑,花子,やまざき,はなこ,1990/01/02,女,5300001,大阪府大阪市北区梅田1-2-3,y\n",
@@ -42,8 +44,18 @@ def write_csv(path, rows=ROWS, header=HEADER, encoding="utf-8"):
 def test_encode_cp932_and_inspect(tmp_path, secret):
     csv = write_csv(tmp_path / "register.csv", encoding="cp932")
     out = tmp_path / "register.parquet"
-    result = invoke("encode", csv, "--schema", "jp-resident", "--secret", secret, "--out", out,
-                    "--party", "municipality")
+    result = invoke(
+        "encode",
+        csv,
+        "--schema",
+        "jp-resident",
+        "--secret",
+        secret,
+        "--out",
+        out,
+        "--party",
+        "municipality",
+    )
     assert result.exit_code == 0, result.output
     assert "cp932" in result.output
     assert "row(s) with invalid link key" in result.output and "rows 2" in result.output
@@ -64,11 +76,26 @@ def test_encode_cp932_and_inspect(tmp_path, secret):
 def test_variants_encode_identically(tmp_path, secret):
     """Spelling variants of one person give the same CLK after normalization."""
     a = write_csv(tmp_path / "a.csv", [ROWS[0]])
-    b = write_csv(tmp_path / "b.csv", [
-        "123456789018,高橋,一郎,タカハシ,イチロウ,1980-05-03,M,1000013,東京都千代田区霞が関1-2-3,x\n"])
+    b = write_csv(
+        tmp_path / "b.csv",
+        [
+            "123456789018,高橋,一郎,タカハシ,イチロウ,1980-05-03,M,1000013,東京都千代田区霞が関1-2-3,x\n"
+        ],
+    )
     for src in (a, b):
-        assert invoke("encode", src, "--schema", "jp-resident", "--secret", secret,
-                      "--out", src.with_suffix(".parquet")).exit_code == 0
+        assert (
+            invoke(
+                "encode",
+                src,
+                "--schema",
+                "jp-resident",
+                "--secret",
+                secret,
+                "--out",
+                src.with_suffix(".parquet"),
+            ).exit_code
+            == 0
+        )
     ea, eb = read_encodings(a.with_suffix(".parquet")), read_encodings(b.with_suffix(".parquet"))
     assert (ea.clks == eb.clks).all() and (ea.tokens == eb.tokens).all()
 
@@ -76,8 +103,20 @@ def test_variants_encode_identically(tmp_path, secret):
 def test_column_mapping_and_clkhash_json(tmp_path, secret):
     csv = write_csv(tmp_path / "in.csv", header=HEADER.replace("date_of_birth", "birthday"))
     out = tmp_path / "out.json"
-    result = invoke("encode", csv, "--schema", "jp-resident", "--secret", secret, "--out", out,
-                    "--column", "date_of_birth=birthday", "--format", "clkhash-json")
+    result = invoke(
+        "encode",
+        csv,
+        "--schema",
+        "jp-resident",
+        "--secret",
+        secret,
+        "--out",
+        out,
+        "--column",
+        "date_of_birth=birthday",
+        "--format",
+        "clkhash-json",
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(out.read_text())["clks"]) == 3
     assert len(read_encodings(out)) == 3
@@ -103,22 +142,46 @@ def bad_cases(tmp_path, secret):
     wrong_key = tmp_path / "wrong.key"
     wrong_key.write_text("not a key")
     return {
-        "missing column": (write_csv(tmp_path / "m.csv", [r.replace(",1,", ",") for r in ROWS[:1]],
-                                     HEADER.replace("sex,", "")), ["--schema", "jp-resident"],
-                           "missing column for schema field 'sex'"),
+        "missing column": (
+            write_csv(
+                tmp_path / "m.csv",
+                [r.replace(",1,", ",") for r in ROWS[:1]],
+                HEADER.replace("sex,", ""),
+            ),
+            ["--schema", "jp-resident"],
+            "missing column for schema field 'sex'",
+        ),
         "unknown schema": (good, ["--schema", "nope"], "unknown schema 'nope'"),
-        "wrong key file": (good, ["--schema", "jp-resident", "--secret", wrong_key],
-                           "not a pprl secret file"),
-        "malformed row": (write_csv(tmp_path / "bad.csv", ROWS + ["1,2,3\n"]),
-                          ["--schema", "jp-resident"], "row 3 (line 5): expected 10 fields"),
-        "strict link key": (good, ["--schema", "jp-resident", "--strict"],
-                            "row 2: missing or invalid link key 'my_number'"),
+        "wrong key file": (
+            good,
+            ["--schema", "jp-resident", "--secret", wrong_key],
+            "not a pprl secret file",
+        ),
+        "malformed row": (
+            write_csv(tmp_path / "bad.csv", ROWS + ["1,2,3\n"]),
+            ["--schema", "jp-resident"],
+            "row 3 (line 5): expected 10 fields",
+        ),
+        "strict link key": (
+            good,
+            ["--schema", "jp-resident", "--strict"],
+            "row 2: missing or invalid link key 'my_number'",
+        ),
         "not utf-8": ((tmp_path / "latin.csv"), ["--schema", "jp-resident"], "pass --encoding"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing column", "unknown schema", "wrong key file",
-                                  "malformed row", "strict link key", "not utf-8"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing column",
+        "unknown schema",
+        "wrong key file",
+        "malformed row",
+        "strict link key",
+        "not utf-8",
+    ],
+)
 def test_bad_input_one_line_error_no_output(tmp_path, secret, case):
     (tmp_path / "latin.csv").write_bytes(HEADER.encode() + "1,José,,,,,,,,\n".encode("latin-1"))
     src, options, message = bad_cases(tmp_path, secret)[case]
@@ -139,8 +202,10 @@ def test_bad_input_one_line_error_no_output(tmp_path, secret, case):
 def test_damaged_files_refused(tmp_path, secret):
     csv = write_csv(tmp_path / "in.csv")
     out = tmp_path / "e.parquet"
-    assert invoke("encode", csv, "--schema", "jp-resident", "--secret", secret,
-                  "--out", out).exit_code == 0
+    assert (
+        invoke("encode", csv, "--schema", "jp-resident", "--secret", secret, "--out", out).exit_code
+        == 0
+    )
     data = out.read_bytes()
     (tmp_path / "trunc.parquet").write_bytes(data[: len(data) - 100])
     result = invoke("inspect", tmp_path / "trunc.parquet")

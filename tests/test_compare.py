@@ -46,7 +46,8 @@ def to_bitarrays(clks: np.ndarray) -> list[bitarray]:
 def anonlink_pairs(a: np.ndarray, b: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
     """anonlink's candidate pairs as a sorted list of (q, r, score)."""
     sims, _, (r0, r1) = find_candidate_pairs(
-        [to_bitarrays(a), to_bitarrays(b)], dice_coefficient_accelerated, threshold)
+        [to_bitarrays(a), to_bitarrays(b)], dice_coefficient_accelerated, threshold
+    )
     return sorted(zip(r0, r1, sims, strict=True))
 
 
@@ -103,8 +104,9 @@ def test_threshold_boundary_small_filters(seed: int, threshold: float, words: in
     other = np.packbits(bits ^ flips, axis=1, bitorder="little").view("<u8")
     for path in PATHS:
         select_kernel(path)
-        assert_same(ours(find_candidates(base, other, threshold)),
-                    anonlink_pairs(base, other, threshold))
+        assert_same(
+            ours(find_candidates(base, other, threshold)), anonlink_pairs(base, other, threshold)
+        )
     select_kernel("auto")
 
 
@@ -151,7 +153,8 @@ def test_find_candidates_is_sorted_like_anonlink() -> None:
     a, b, _ = linked_pair(300, seed=8)
     c = find_candidates(a, b, 0.5)
     sims, _, (r0, r1) = find_candidate_pairs(
-        [to_bitarrays(a), to_bitarrays(b)], dice_coefficient_accelerated, 0.5)
+        [to_bitarrays(a), to_bitarrays(b)], dice_coefficient_accelerated, 0.5
+    )
     assert c.q.tolist() == list(r0) and c.r.tolist() == list(r1)
     assert c.score.tolist() == list(sims)
 
@@ -207,8 +210,10 @@ def test_dice_pairs_matches_definition(kernel_path: str) -> None:
     a[1] = 0
     got = dice_pairs(a, b, chunk_rows=64)
     ba, bb = to_bitarrays(a), to_bitarrays(b)
-    exp = [0.0 if x.count() + y.count() == 0 else 2 * (x & y).count() / (x.count() + y.count())
-           for x, y in zip(ba, bb, strict=True)]
+    exp = [
+        0.0 if x.count() + y.count() == 0 else 2 * (x & y).count() / (x.count() + y.count())
+        for x, y in zip(ba, bb, strict=True)
+    ]
     assert got.tolist() == exp
     assert got[0] == 0.0 and got[1] == 0.0
 
@@ -234,8 +239,13 @@ def test_width_mismatch_and_bad_args() -> None:
 def test_kernel_info_and_env_override() -> None:
     assert kernel_info() in PATHS
     env = dict(os.environ, PPRL_KERNEL="portable")
-    out = subprocess.run([sys.executable, "-c", "import pprl.compare as c; print(c.kernel_info())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import pprl.compare as c; print(c.kernel_info())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "portable"
 
 
@@ -264,6 +274,8 @@ def test_dice_indexed_equals_gathered_dice_pairs() -> None:
     rng = np.random.default_rng(3)
     a, b = random_clks(300, seed=1), random_clks(200, seed=2)
     ia, ib = rng.integers(0, 300, 1000), rng.integers(0, 200, 1000)
-    np.testing.assert_allclose(dice_indexed(a, b, ia, ib), dice_pairs(a[ia], b[ib]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        dice_indexed(a, b, ia, ib), dice_pairs(a[ia], b[ib]), rtol=0, atol=1e-12
+    )
     with pytest.raises(ValueError):
         dice_indexed(a, b, ia, ib[:5])

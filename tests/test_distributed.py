@@ -33,8 +33,16 @@ WAIT = 60  # seconds any wait for the cluster may take in these tests
 @pytest.fixture(scope="module")
 def cluster():
     """One 2-process loopback cluster for the whole module (startup costs seconds)."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c, Client(c) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as c,
+        Client(c) as client,
+    ):
         yield c.scheduler_address, client
     _stop_dask_threads()
 
@@ -48,17 +56,22 @@ def _stop_dask_threads() -> None:
 
     distributed.utils._offload_executor.shutdown(wait=True)
     distributed.utils._offload_executor = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="Dask-Offload")
+        max_workers=1, thread_name_prefix="Dask-Offload"
+    )
 
 
 def _subset(enc: Encodings, idx: np.ndarray, party: str) -> Encodings:
     """Some records of an encoding file as a new party's file."""
     meta = {k: v for k, v in enc.meta.items() if k not in ("digest", "count")}
     meta["party"] = party
-    return Encodings(rows=enc.rows[idx], tokens=enc.tokens[idx], has_token=enc.has_token[idx],
-                     clks=enc.clks[idx], block_keys={n: (v[idx], ok[idx])
-                                                     for n, (v, ok) in enc.block_keys.items()},
-                     meta=meta)
+    return Encodings(
+        rows=enc.rows[idx],
+        tokens=enc.tokens[idx],
+        has_token=enc.has_token[idx],
+        clks=enc.clks[idx],
+        block_keys={n: (v[idx], ok[idx]) for n, (v, ok) in enc.block_keys.items()},
+        meta=meta,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +81,17 @@ def files(tmp_path_factory) -> Path:
     generate(SynthConfig(people=3000, seed=11, claims=3000), root / "data")
     secret = load_secret(write_secret(root / "secret.key"))
     schema = load_schema("jp-resident")
-    ref, _ = encode_records(read_csv(root / "data" / "register.csv"), schema, secret,
-                            party="register", processes=1)
-    claims, _ = encode_records(read_csv(root / "data" / "insurer.csv"), schema, secret,
-                               party="insurer", processes=1)
+    ref, _ = encode_records(
+        read_csv(root / "data" / "register.csv"), schema, secret, party="register", processes=1
+    )
+    claims, _ = encode_records(
+        read_csv(root / "data" / "insurer.csv"), schema, secret, party="insurer", processes=1
+    )
     write_encodings(ref, root / "register.parquet", row_group_size=1000)
     n = len(claims)
-    write_encodings(_subset(claims, np.arange(0, n, 2), "insurer"), root / "insurer.parquet",
-                    row_group_size=700)
+    write_encodings(
+        _subset(claims, np.arange(0, n, 2), "insurer"), root / "insurer.parquet", row_group_size=700
+    )
     write_encodings(_subset(claims, np.arange(1, n, 2), "bank"), root / "bank.parquet")
     return root
 
@@ -91,8 +107,9 @@ def _assert_same_findings(a, b) -> None:
     assert a.findings.column_names == b.findings.column_names
     for name in a.findings.column_names:
         assert a.findings.column(name).to_pylist() == b.findings.column(name).to_pylist(), name
-    assert [(label, t.to_pylist()) for label, t in a.per_claims] == \
-        [(label, t.to_pylist()) for label, t in b.per_claims]
+    assert [(label, t.to_pylist()) for label, t in a.per_claims] == [
+        (label, t.to_pylist()) for label, t in b.per_claims
+    ]
     assert a.reference_view.to_pylist() == b.reference_view.to_pylist()
     for key in ("counts", "reasons", "thresholds", "inputs", "warnings", "blocking"):
         assert a.summary.to_json()[key] == b.summary.to_json()[key], key
@@ -102,8 +119,9 @@ def test_verify_identical_to_single_process(cluster, files):
     """Many small partitions over several row groups and two claims files: same findings."""
     address, _ = cluster
     single = verify(files / "register.parquet", _claims(files))
-    dist = verify_dask(files / "register.parquet", _claims(files), scheduler=address,
-                              partition_rows=256)
+    dist = verify_dask(
+        files / "register.parquet", _claims(files), scheduler=address, partition_rows=256
+    )
     _assert_same_findings(single, dist)
     assert len({s for s in single.findings.column("status").to_pylist()}) >= 3
 
@@ -121,8 +139,7 @@ def test_duplicated_register_numbers_and_empty_claims(cluster, files, tmp_path):
     write_encodings(_subset(claims, np.arange(0), "empty"), tmp_path / "empty.parquet")
     inputs = [files / "bank.parquet", tmp_path / "empty.parquet"]
     single = verify(tmp_path / "register.parquet", inputs)
-    dist = verify_dask(tmp_path / "register.parquet", inputs, scheduler=address,
-                              partition_rows=300)
+    dist = verify_dask(tmp_path / "register.parquet", inputs, scheduler=address, partition_rows=300)
     _assert_same_findings(single, dist)
     assert any("more than once" in w for w in dist.summary.warnings)
 
@@ -130,10 +147,19 @@ def test_duplicated_register_numbers_and_empty_claims(cluster, files, tmp_path):
 def test_verify_on_multithreaded_workers(files):
     """Workers with several threads (partition tasks take turns, kernels use every thread):
     the same findings."""
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as c:  # a free port: the module's cluster holds 8787
-        dist = verify_dask(files / "register.parquet", _claims(files),
-                                  scheduler=c.scheduler_address, partition_rows=512)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as c:  # a free port: the module's cluster holds 8787
+        dist = verify_dask(
+            files / "register.parquet",
+            _claims(files),
+            scheduler=c.scheduler_address,
+            partition_rows=512,
+        )
     _stop_dask_threads()
     _assert_same_findings(verify(files / "register.parquet", _claims(files)), dist)
 
@@ -142,11 +168,15 @@ def test_verify_reads_fsspec_urls(cluster, files):
     """Files named by fsspec URLs (here ``file://``) are read by the workers through fsspec."""
     address, _ = cluster
     single = verify(files / "register.parquet", _claims(files))
-    dist = verify_dask(f"file://{files / 'register.parquet'}",
-                              [f"file://{p}" for p in _claims(files)], scheduler=address)
+    dist = verify_dask(
+        f"file://{files / 'register.parquet'}",
+        [f"file://{p}" for p in _claims(files)],
+        scheduler=address,
+    )
     for name in single.findings.column_names:
-        assert dist.findings.column(name).to_pylist() == \
-            single.findings.column(name).to_pylist(), name
+        assert dist.findings.column(name).to_pylist() == single.findings.column(name).to_pylist(), (
+            name
+        )
 
 
 def test_verify_through_public_api_with_blocking(cluster, files):
@@ -158,13 +188,16 @@ def test_verify_through_public_api_with_blocking(cluster, files):
     _assert_same_findings(single, dist)
 
 
-@pytest.mark.parametrize("opts, two_files", [
-    (MatchOptions(threshold=0.8), True),
-    (MatchOptions(threshold=0.7, blocking="keys", all_candidates=True), True),
-    (MatchOptions(threshold=0.8, top_k=2), True),
-    (MatchOptions(threshold=0.7, blocking="keys"), False),
-    (MatchOptions(threshold=0.7), False),
-])
+@pytest.mark.parametrize(
+    "opts, two_files",
+    [
+        (MatchOptions(threshold=0.8), True),
+        (MatchOptions(threshold=0.7, blocking="keys", all_candidates=True), True),
+        (MatchOptions(threshold=0.8, top_k=2), True),
+        (MatchOptions(threshold=0.7, blocking="keys"), False),
+        (MatchOptions(threshold=0.7), False),
+    ],
+)
 def test_match_identical_to_single_process(cluster, files, opts, two_files):
     """Links, candidates, top-k and dedupe, blocked or not: the same table."""
     address, _ = cluster
@@ -202,8 +235,13 @@ def test_killed_worker_is_rescheduled_with_identical_results(cluster, files, tmp
     marker = tmp_path / "crashed"
     client.register_plugin(CrashOnce(str(marker)), name="crash-once")
     try:
-        dist = verify_dask(files / "register.parquet", _claims(files), scheduler=address,
-                           partition_rows=512, timeout=300)
+        dist = verify_dask(
+            files / "register.parquet",
+            _claims(files),
+            scheduler=address,
+            partition_rows=512,
+            timeout=300,
+        )
     finally:
         client.unregister_worker_plugin("crash-once")
     assert marker.exists(), "the plugin never killed a worker: the test proved nothing"
@@ -232,14 +270,32 @@ def test_worker_dying_every_time_fails_cleanly_without_output(files, tmp_path):
     from pprl_cli.main import app
     from typer.testing import CliRunner
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c, Client(c) as client:
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as c,
+        Client(c) as client,
+    ):
         client.wait_for_workers(1, timeout=WAIT)
         client.register_plugin(CrashAlways(), name="crash-always")
-        result = CliRunner().invoke(app, [
-            "verify", "--reference", str(files / "register.parquet"),
-            "--claims", str(files / "bank.parquet"), "--out", str(tmp_path / "out"),
-            "--scheduler", c.scheduler_address])
+        result = CliRunner().invoke(
+            app,
+            [
+                "verify",
+                "--reference",
+                str(files / "register.parquet"),
+                "--claims",
+                str(files / "bank.parquet"),
+                "--out",
+                str(tmp_path / "out"),
+                "--scheduler",
+                c.scheduler_address,
+            ],
+        )
     _stop_dask_threads()
     assert result.exit_code != 0
     assert "worker died" in result.output and "Traceback" not in result.output
@@ -258,8 +314,13 @@ def test_unreachable_scheduler_is_one_line_error(files):
         "except PprlError as exc:\n"
         "    print('ERROR', exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.strip().splitlines()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        )
+        .stdout.strip()
+        .splitlines()
+    )
     assert len(out) == 1 and out[0].startswith("ERROR cannot reach the Dask scheduler"), out
 
 
@@ -270,16 +331,25 @@ def test_cli_verify_on_cluster_writes_identical_findings(cluster, files, tmp_pat
     from typer.testing import CliRunner
 
     address, _ = cluster
-    args = ["verify", "--reference", str(files / "register.parquet"),
-            "--claims", str(files / "insurer.parquet"), "--claims", str(files / "bank.parquet")]
+    args = [
+        "verify",
+        "--reference",
+        str(files / "register.parquet"),
+        "--claims",
+        str(files / "insurer.parquet"),
+        "--claims",
+        str(files / "bank.parquet"),
+    ]
     runner = CliRunner()
     one = runner.invoke(app, [*args, "--out", str(tmp_path / "one")])
     many = runner.invoke(app, [*args, "--out", str(tmp_path / "many"), "--scheduler", address])
     assert one.exit_code == 0 and many.exit_code == 0, many.output
     assert pq.read_table(tmp_path / "one" / "findings.parquet").equals(
-        pq.read_table(tmp_path / "many" / "findings.parquet"))
-    both = runner.invoke(app, [*args, "--out", str(tmp_path / "x"), "--scheduler", address,
-                               "--workers", "2"])
+        pq.read_table(tmp_path / "many" / "findings.parquet")
+    )
+    both = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "x"), "--scheduler", address, "--workers", "2"]
+    )
     assert both.exit_code != 0 and "not both" in both.output
     assert not (tmp_path / "x").exists()
 
@@ -307,8 +377,9 @@ def _tampered(src: Path, dst: Path) -> Path:
     clk = table.column("clk").to_pylist()
     clk[5] = bytes(len(clk[5]))
     field = table.schema.field("clk")
-    pq.write_table(table.set_column(table.schema.get_field_index("clk"), field,
-                                    pa.array(clk, field.type)), dst)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("clk"), field, pa.array(clk, field.type)), dst
+    )
     return dst
 
 
@@ -317,8 +388,12 @@ def test_tampered_file_is_refused_in_keyed_match(cluster, files, tmp_path):
     address, _ = cluster
     bad = _tampered(files / "bank.parquet", tmp_path / "bank.parquet")
     with pytest.raises(PprlError, match="content digest mismatch"):
-        match_dask(files / "insurer.parquet", bad,
-                          MatchOptions(threshold=0.7, blocking="keys"), scheduler=address)
+        match_dask(
+            files / "insurer.parquet",
+            bad,
+            MatchOptions(threshold=0.7, blocking="keys"),
+            scheduler=address,
+        )
 
 
 def test_tampered_file_is_refused_without_output(cluster, files, tmp_path):
@@ -329,9 +404,20 @@ def test_tampered_file_is_refused_without_output(cluster, files, tmp_path):
 
     address, _ = cluster
     bad = _tampered(files / "bank.parquet", tmp_path / "bank.parquet")
-    result = CliRunner().invoke(app, [
-        "verify", "--reference", str(files / "register.parquet"), "--claims", str(bad),
-        "--out", str(tmp_path / "out"), "--scheduler", address])
+    result = CliRunner().invoke(
+        app,
+        [
+            "verify",
+            "--reference",
+            str(files / "register.parquet"),
+            "--claims",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+            "--scheduler",
+            address,
+        ],
+    )
     assert result.exit_code != 0
     assert "content digest mismatch" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
@@ -376,20 +462,30 @@ def test_default_engine_never_imports_dask(files):
 def tied_blocks(draw):
     """Queries and references with few distinct CLKs and block values: many exact ties."""
     nq, nr = draw(st.integers(1, 25)), draw(st.integers(1, 25))
-    palette = draw(st.lists(st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2),
-                            min_size=1, max_size=4))
+    palette = draw(
+        st.lists(
+            st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2), min_size=1, max_size=4
+        )
+    )
     clk = st.sampled_from(range(len(palette)))
     keys = draw(st.integers(1, 3))
     value = st.integers(0, 3).map(lambda v: np.uint64(v * 0x9E3779B97F4A7C15 % 2**64))
-    return (np.array([palette[draw(clk)] for _ in range(nq)], np.uint64),
-            np.array([palette[draw(clk)] for _ in range(nr)], np.uint64),
-            [(np.array([draw(value) for _ in range(nq)], np.uint64),
-              np.array(draw(st.lists(st.booleans(), min_size=nq, max_size=nq))),
-              np.array([draw(value) for _ in range(nr)], np.uint64),
-              np.array(draw(st.lists(st.booleans(), min_size=nr, max_size=nr))))
-             for _ in range(keys)],
-            np.array([draw(st.integers(-1, nr - 1)) for _ in range(nq)], np.int64),
-            draw(st.integers(1, 4)), draw(st.sampled_from([0.0, 0.5, 0.9])))
+    return (
+        np.array([palette[draw(clk)] for _ in range(nq)], np.uint64),
+        np.array([palette[draw(clk)] for _ in range(nr)], np.uint64),
+        [
+            (
+                np.array([draw(value) for _ in range(nq)], np.uint64),
+                np.array(draw(st.lists(st.booleans(), min_size=nq, max_size=nq))),
+                np.array([draw(value) for _ in range(nr)], np.uint64),
+                np.array(draw(st.lists(st.booleans(), min_size=nr, max_size=nr))),
+            )
+            for _ in range(keys)
+        ],
+        np.array([draw(st.integers(-1, nr - 1)) for _ in range(nq)], np.int64),
+        draw(st.integers(1, 4)),
+        draw(st.sampled_from([0.0, 0.5, 0.9])),
+    )
 
 
 @given(tied_blocks())
@@ -402,8 +498,9 @@ def test_partitioned_search_equals_single_process_kernel(case):
     from pprl.verify.search import fold_best, top2
 
     queries, refs, keys, exclude, parts, threshold = case
-    want_r, want_s = topk_by_block_keys(queries, refs, keys, k=1, threshold=threshold,
-                                        exclude=exclude)
+    want_r, want_s = topk_by_block_keys(
+        queries, refs, keys, k=1, threshold=threshold, exclude=exclude
+    )
     nq = len(queries)
     best, best_s, best_key = np.full(nq, -1), np.full(nq, -1.0), np.full(nq, 1 << 30)
     for order, (q_val, q_ok, r_val, r_ok) in reversed(list(enumerate(keys))):  # any order
@@ -411,8 +508,16 @@ def test_partitioned_search_equals_single_process_kernel(case):
         for p in range(parts):
             qi = np.flatnonzero(q_ok & (q_part == p))
             ri = np.flatnonzero(r_ok & (r_part == p))
-            r2, s2 = top2(queries[qi], q_val[qi], np.ones(len(qi), bool), ri, refs[ri],
-                          r_val[ri], np.ones(len(ri), bool), threshold)
+            r2, s2 = top2(
+                queries[qi],
+                q_val[qi],
+                np.ones(len(qi), bool),
+                ri,
+                refs[ri],
+                r_val[ri],
+                np.ones(len(ri), bool),
+                threshold,
+            )
             fold_best(best, best_s, best_key, qi, r2, s2, exclude, order)
     assert best.tolist() == want_r[:, 0].tolist()
     assert np.where(best >= 0, best_s, -1).tolist() == want_s[:, 0].tolist()

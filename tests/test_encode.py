@@ -675,7 +675,9 @@ def test_error_precedence_follows_clkhash_chunks(n, bad_row, expect):
 def _outcome(schema, columns, validate, workers):
     """The encoder's bytes, or its error message."""
     try:
-        return "ok", encode_clks(schema, columns, SECRET, validate=validate, workers=workers).tobytes()
+        return "ok", encode_clks(
+            schema, columns, SECRET, validate=validate, workers=workers
+        ).tobytes()
     except InputError as e:
         return "error", str(e)
 

@@ -49,26 +49,30 @@ def findings_digest(tables: list[pa.Table]) -> str:
 def population(tmp_path_factory) -> Path:
     """2,000 residents, insurer and bank claims with planted mislinks, encoded."""
     root = tmp_path_factory.mktemp("pinned")
-    generate(SynthConfig(people=2000, seed=20261124, bank_claims=200, mislink_rate=0.05),
-             root / "data")
+    generate(
+        SynthConfig(people=2000, seed=20261124, bank_claims=200, mislink_rate=0.05), root / "data"
+    )
     (root / "secret.key").write_text(SECRET + "\n", encoding="ascii")
     (root / "secret.key").chmod(0o600)
     secret = load_secret(root / "secret.key")
     resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
     for csv_name, schema, party, name in [
-            ("register.csv", resident, "municipality", "register.parquet"),
-            ("insurer.csv", resident, "insurer", "insurer.parquet"),
-            ("register.csv", bank, "municipality", "register-bank.parquet"),
-            ("bank.csv", bank, "bank", "bank.parquet")]:
+        ("register.csv", resident, "municipality", "register.parquet"),
+        ("insurer.csv", resident, "insurer", "insurer.parquet"),
+        ("register.csv", bank, "municipality", "register-bank.parquet"),
+        ("bank.csv", bank, "bank", "bank.parquet"),
+    ]:
         enc, _ = encode_csv(root / "data" / csv_name, schema, secret, party=party)
         write_encodings(enc, root / name, row_group_size=700)
     claims = read_encodings(root / "insurer.parquet")  # a second file: the first 300 again
-    second = Encodings(rows=claims.rows[:300], tokens=claims.tokens[:300],
-                       has_token=claims.has_token[:300], clks=claims.clks[:300],
-                       block_keys={n: (v[:300], ok[:300])
-                                   for n, (v, ok) in claims.block_keys.items()},
-                       meta={**{k: v for k, v in claims.meta.items() if k != "digest"},
-                             "party": "insurer-b"})
+    second = Encodings(
+        rows=claims.rows[:300],
+        tokens=claims.tokens[:300],
+        has_token=claims.has_token[:300],
+        clks=claims.clks[:300],
+        block_keys={n: (v[:300], ok[:300]) for n, (v, ok) in claims.block_keys.items()},
+        meta={**{k: v for k, v in claims.meta.items() if k != "digest"}, "party": "insurer-b"},
+    )
     write_encodings(second, root / "insurer-b.parquet")
     return root
 
@@ -83,8 +87,16 @@ def dask_scheduler() -> Iterator[str]:
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.wait_for_workers(2, timeout=60)
         yield cluster.scheduler_address
     from concurrent.futures import ThreadPoolExecutor
@@ -94,7 +106,8 @@ def dask_scheduler() -> Iterator[str]:
     # stop the thread dask leaves behind (later tests may fork to encode)
     distributed.utils._offload_executor.shutdown(wait=True)
     distributed.utils._offload_executor = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="Dask-Offload")
+        max_workers=1, thread_name_prefix="Dask-Offload"
+    )
 
 
 @pytest.fixture(params=ENGINES)
@@ -107,6 +120,7 @@ def engine(request: pytest.FixtureRequest, population: Path) -> Engine:
 
         def on_dask(ref: Path, claims: Sequence[Path], **kw: object) -> VerifyResult:
             return verify(ref, claims, scheduler=address, **kw)  # type: ignore[arg-type]
+
         return on_dask
     raise AssertionError(f"no such engine {request.param}")
 
@@ -117,11 +131,13 @@ def test_findings_are_pinned(population: Path, engine: Engine) -> None:
     insurer = engine(population / "register.parquet", [population / "insurer.parquet"])
     bank = engine(population / "register-bank.parquet", [population / "bank.parquet"])
     assert insurer.findings.num_rows == 1000 and bank.findings.num_rows == 200
-    statuses = set(insurer.findings.column("status").to_pylist()
-                   + bank.findings.column("status").to_pylist())
+    statuses = set(
+        insurer.findings.column("status").to_pylist() + bank.findings.column("status").to_pylist()
+    )
     assert {"confirmed", "suspect", "invalid_number"} <= statuses  # exercised statuses
-    reasons = {code for text in insurer.findings.column("reason").to_pylist()
-               for code in text.split(";")}
+    reasons = {
+        code for text in insurer.findings.column("reason").to_pylist() for code in text.split(";")
+    }
     assert len(reasons) >= 5, reasons
     digest = findings_digest([insurer.findings, bank.findings])
     if os.environ.get("PPRL_PRINT_DIGEST"):
@@ -129,23 +145,28 @@ def test_findings_are_pinned(population: Path, engine: Engine) -> None:
     assert digest == PINNED
 
 
-def test_engines_agree_on_several_claims_files_and_a_blocking_subset(population: Path,
-                                                                      engine: Engine) -> None:
+def test_engines_agree_on_several_claims_files_and_a_blocking_subset(
+    population: Path, engine: Engine
+) -> None:
     """Two claims files (cross-file checks) and one block key searched: every engine gives
     the local engine's findings, views and summary."""
-    args = (population / "register.parquet",
-            [population / "insurer.parquet", population / "insurer-b.parquet"])
+    args = (
+        population / "register.parquet",
+        [population / "insurer.parquet", population / "insurer-b.parquet"],
+    )
     want = verify(*args, blocking=["dob"])
     got = engine(*args, blocking=["dob"])
     assert got.findings.num_rows == 1300
     assert got.findings.equals(want.findings)
     assert got.reference_view.equals(want.reference_view)
-    assert [(label, t.to_pylist()) for label, t in got.per_claims] == \
-        [(label, t.to_pylist()) for label, t in want.per_claims]
+    assert [(label, t.to_pylist()) for label, t in got.per_claims] == [
+        (label, t.to_pylist()) for label, t in want.per_claims
+    ]
     a, b = got.summary.to_json(), want.summary.to_json()
     for key in ("counts", "reasons", "thresholds", "inputs", "warnings", "blocking"):
         assert a[key] == b[key], key
     assert a["blocking"] == ["dob"]
     reasons = set(a["reasons"])
-    assert "number_shared_by_different_people" in reasons or \
-        "person_under_several_numbers" in reasons  # the second file repeats claims
+    assert (
+        "number_shared_by_different_people" in reasons or "person_under_several_numbers" in reasons
+    )  # the second file repeats claims

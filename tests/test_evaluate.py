@@ -30,38 +30,63 @@ from pprl.evaluate import (
 REG = [f"{i:012d}" for i in range(100, 110)]
 # row: (link_status, error_kind, true_number register row)
 TRUTH = [
-    ("correct", "none", 0), ("correct", "none", 1), ("correct", "none", 2), ("correct", "none", 3),
-    ("wrong", "homonym", 1), ("wrong", "family", 2), ("invalid_number", "invalid_check_digit", 5),
+    ("correct", "none", 0),
+    ("correct", "none", 1),
+    ("correct", "none", 2),
+    ("correct", "none", 3),
+    ("wrong", "homonym", 1),
+    ("wrong", "family", 2),
+    ("invalid_number", "invalid_check_digit", 5),
     ("correct", "none", 7),
 ]
 # row: (status, score, candidate_ref_row)
 FINDINGS = [
-    ("confirmed", 0.95, None), ("review", 0.80, None), ("suspect", 0.50, None),
-    ("confirmed", 0.90, None), ("suspect", 0.60, 1), ("review", 0.85, 0),
-    ("invalid_number", None, None), ("confirmed", 0.97, None),
+    ("confirmed", 0.95, None),
+    ("review", 0.80, None),
+    ("suspect", 0.50, None),
+    ("confirmed", 0.90, None),
+    ("suspect", 0.60, 1),
+    ("review", 0.85, 0),
+    ("invalid_number", None, None),
+    ("confirmed", 0.97, None),
 ]
 
 
 @pytest.fixture()
 def files(tmp_path: Path) -> dict[str, Path]:
     """truth.csv + register.csv in one directory, findings as Parquet and CSV."""
-    truth = pa.table({
-        "file": ["insurer.csv"] * len(TRUTH), "row": list(range(len(TRUTH))),
-        "linked_number": ["x"] * len(TRUTH), "true_number": [REG[r] for _, _, r in TRUTH],
-        "link_status": [s for s, _, _ in TRUTH], "error_kind": [k for _, k, _ in TRUTH],
-        "noise": [""] * len(TRUTH)})
+    truth = pa.table(
+        {
+            "file": ["insurer.csv"] * len(TRUTH),
+            "row": list(range(len(TRUTH))),
+            "linked_number": ["x"] * len(TRUTH),
+            "true_number": [REG[r] for _, _, r in TRUTH],
+            "link_status": [s for s, _, _ in TRUTH],
+            "error_kind": [k for _, k, _ in TRUTH],
+            "noise": [""] * len(TRUTH),
+        }
+    )
     pacsv.write_csv(truth, tmp_path / "truth.csv")
     pacsv.write_csv(pa.table({"my_number": REG}), tmp_path / "register.csv")
-    findings = pa.table({
-        "claims_file": ["insurer.parquet"] * len(FINDINGS), "claim_row": list(range(len(FINDINGS))),
-        "status": [s for s, _, _ in FINDINGS], "score": pa.array([x for _, x, _ in FINDINGS], pa.float64()),
-        "reason": [""] * len(FINDINGS),
-        "candidate_ref_row": pa.array([c for _, _, c in FINDINGS], pa.int64()),
-        "candidate_score": pa.array([None] * len(FINDINGS), pa.float64())})
+    findings = pa.table(
+        {
+            "claims_file": ["insurer.parquet"] * len(FINDINGS),
+            "claim_row": list(range(len(FINDINGS))),
+            "status": [s for s, _, _ in FINDINGS],
+            "score": pa.array([x for _, x, _ in FINDINGS], pa.float64()),
+            "reason": [""] * len(FINDINGS),
+            "candidate_ref_row": pa.array([c for _, _, c in FINDINGS], pa.int64()),
+            "candidate_score": pa.array([None] * len(FINDINGS), pa.float64()),
+        }
+    )
     pq.write_table(findings, tmp_path / "findings.parquet")
     pacsv.write_csv(findings, tmp_path / "findings.csv")
-    return {"truth": tmp_path / "truth.csv", "parquet": tmp_path / "findings.parquet",
-            "csv": tmp_path / "findings.csv", "dir": tmp_path}
+    return {
+        "truth": tmp_path / "truth.csv",
+        "parquet": tmp_path / "findings.parquet",
+        "csv": tmp_path / "findings.csv",
+        "dir": tmp_path,
+    }
 
 
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
@@ -142,8 +167,11 @@ def test_claims_without_an_alternative_are_not_always_flagged(files: dict[str, P
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.none(), st.floats(-1, 1)), st.booleans()),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.floats(-1, 1)), st.booleans()), min_size=1, max_size=30
+    )
+)
 def test_pr_curve_best_is_max_f1_of_its_points(rows: list[tuple[float | None, bool]]) -> None:
     """The best point's F1 is the largest over every threshold, computed by brute force."""
     s = np.array([np.nan if x is None else x for x, _ in rows])
@@ -175,7 +203,9 @@ def test_only_files_in_findings_are_scored(files: dict[str, Path]) -> None:
     """Insurer findings against a truth that also lists bank claims: bank rows are ignored."""
     t = pacsv.read_csv(files["truth"])
     bank = t.set_column(0, "file", pa.array(["bank.csv"] * t.num_rows))
-    m = evaluate_findings(files["parquet"], pa.concat_tables([t, bank]), register=files["dir"] / "register.csv")
+    m = evaluate_findings(
+        files["parquet"], pa.concat_tables([t, bank]), register=files["dir"] / "register.csv"
+    )
     assert m.files == ["insurer"] and m.claims == 8 and m.missing_findings == 0
     assert m.true_owner_top1 is not None and m.true_owner_top1.wrong.correct_owner == 1
 
@@ -210,13 +240,25 @@ def test_plot_and_cli(files: dict[str, Path], tmp_path: Path) -> None:
     app = typer.Typer()
     app.command()(evaluate)
     png = tmp_path / "pr.png"
-    res = CliRunner().invoke(app, ["--findings", str(files["parquet"]), "--truth",
-                                   str(files["truth"]), "--json", "--plot", str(png)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "--findings",
+            str(files["parquet"]),
+            "--truth",
+            str(files["truth"]),
+            "--json",
+            "--plot",
+            str(png),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["overall"]["suspect_or_review"]["tp"] == 3
     assert json.loads(res.stdout)["pr_curve"]["best"]["rule"] == "flag score <= 0.8500"
     assert png.read_bytes()[:4] == b"\x89PNG"
-    res = CliRunner().invoke(app, ["--findings", str(files["parquet"]), "--truth", str(files["truth"])])
+    res = CliRunner().invoke(
+        app, ["--findings", str(files["parquet"]), "--truth", str(files["truth"])]
+    )
     assert res.exit_code == 0 and "Mislink detection" in res.stdout
     assert "best F1 0.750: flag score <= 0.8500 (P 60.0%, R 100.0%)" in res.stdout
     res = CliRunner().invoke(app, ["--truth", str(files["truth"])])

@@ -16,8 +16,13 @@ HARNESS = Path(__file__).parent / "native" / "kernel_harness.c"
 
 
 def _build_and_run(cc: str, exe: Path, flags: list[str], runner: list[str]) -> str:
-    subprocess.run([cc, "-O2", "-std=c11", "-Wall", "-Werror", *flags, "-o", str(exe), str(HARNESS)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [cc, "-O2", "-std=c11", "-Wall", "-Werror", *flags, "-o", str(exe), str(HARNESS)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = subprocess.run([*runner, str(exe)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
@@ -31,9 +36,13 @@ def test_every_native_path_matches_brute_force(tmp_path: Path) -> None:
     assert "FAIL" not in out
 
 
-@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
-                    reason="needs aarch64-linux-gnu-gcc and qemu-aarch64 (apt: gcc-aarch64-linux-gnu qemu-user)")
+@pytest.mark.skipif(
+    shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
+    reason="needs aarch64-linux-gnu-gcc and qemu-aarch64 (apt: gcc-aarch64-linux-gnu qemu-user)",
+)
 def test_neon_path_under_qemu(tmp_path: Path) -> None:
-    out = _build_and_run("aarch64-linux-gnu-gcc", tmp_path / "harness-arm64", ["-static"], ["qemu-aarch64"])
+    out = _build_and_run(
+        "aarch64-linux-gnu-gcc", tmp_path / "harness-arm64", ["-static"], ["qemu-aarch64"]
+    )
     ok = {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
     assert ok == {"portable", "neon"}

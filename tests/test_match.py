@@ -15,11 +15,14 @@ from pprl.store import Encodings, write_encodings
 def write(path, clks, fingerprint="f" * 16, rows=None):
     n = len(clks)
     keys = (np.arange(n) % 7).astype(np.uint64)
-    enc = Encodings(rows=np.arange(n, dtype=np.int64) if rows is None else rows,
-                    tokens=np.zeros((n, 32), np.uint8), has_token=np.zeros(n, bool),
-                    clks=np.ascontiguousarray(clks),
-                    block_keys={"k": (keys, np.ones(n, bool))},
-                    meta={"key_fingerprint": fingerprint, "schema_digest": "d" * 32})
+    enc = Encodings(
+        rows=np.arange(n, dtype=np.int64) if rows is None else rows,
+        tokens=np.zeros((n, 32), np.uint8),
+        has_token=np.zeros(n, bool),
+        clks=np.ascontiguousarray(clks),
+        block_keys={"k": (keys, np.ones(n, bool))},
+        meta={"key_fingerprint": fingerprint, "schema_digest": "d" * 32},
+    )
     write_encodings(enc, path)
 
 
@@ -37,8 +40,9 @@ def run(*args):
 
 def test_one_to_one_links_use_the_parties_rows(files):
     path, _ = files
-    result = run(path / "a.parquet", path / "b.parquet", "--threshold", "0.7",
-                 "--out", path / "links.csv")
+    result = run(
+        path / "a.parquet", path / "b.parquet", "--threshold", "0.7", "--out", path / "links.csv"
+    )
     assert result.exit_code == 0, result.output
     links = pacsv.read_csv(path / "links.csv")
     assert links.column_names == ["a_row", "b_row", "score"]
@@ -51,16 +55,40 @@ def test_one_to_one_links_use_the_parties_rows(files):
 
 def test_all_candidates_and_blocking_are_subsets(files):
     path, _ = files
-    assert run(path / "a.parquet", path / "b.parquet", "--threshold", "0.5", "--all-candidates",
-               "--out", path / "all.csv").exit_code == 0
-    assert run(path / "a.parquet", path / "b.parquet", "--threshold", "0.5", "--all-candidates",
-               "--blocking", "keys", "--out", path / "blocked.csv").exit_code == 0
+    assert (
+        run(
+            path / "a.parquet",
+            path / "b.parquet",
+            "--threshold",
+            "0.5",
+            "--all-candidates",
+            "--out",
+            path / "all.csv",
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            path / "a.parquet",
+            path / "b.parquet",
+            "--threshold",
+            "0.5",
+            "--all-candidates",
+            "--blocking",
+            "keys",
+            "--out",
+            path / "blocked.csv",
+        ).exit_code
+        == 0
+    )
     full = pacsv.read_csv(path / "all.csv")
     blocked = pacsv.read_csv(path / "blocked.csv")
-    pairs = set(zip(full.column("a_row").to_pylist(), full.column("b_row").to_pylist(),
-                    strict=True))
-    kept = set(zip(blocked.column("a_row").to_pylist(), blocked.column("b_row").to_pylist(),
-                   strict=True))
+    pairs = set(
+        zip(full.column("a_row").to_pylist(), full.column("b_row").to_pylist(), strict=True)
+    )
+    kept = set(
+        zip(blocked.column("a_row").to_pylist(), blocked.column("b_row").to_pylist(), strict=True)
+    )
     assert kept <= pairs and len(kept) < len(pairs)
     assert all((a % 7) == ((b - 1000) % 7) for a, b in kept)
 
@@ -69,11 +97,16 @@ def test_dedupe_reports_each_pair_once(files):
     path, _ = files
     a, _, _ = linked_pair(50, seed=4)
     write(path / "d.parquet", np.concatenate([a, a[:5]]))
-    assert run(path / "d.parquet", "--dedupe", "--threshold", "0.99",
-               "--out", path / "dupes.csv").exit_code == 0
+    assert (
+        run(
+            path / "d.parquet", "--dedupe", "--threshold", "0.99", "--out", path / "dupes.csv"
+        ).exit_code
+        == 0
+    )
     dupes = pacsv.read_csv(path / "dupes.csv")
-    pairs = sorted(zip(dupes.column("a_row").to_pylist(), dupes.column("b_row").to_pylist(),
-                       strict=True))
+    pairs = sorted(
+        zip(dupes.column("a_row").to_pylist(), dupes.column("b_row").to_pylist(), strict=True)
+    )
     assert pairs == [(i, 50 + i) for i in range(5)]
 
 

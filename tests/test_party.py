@@ -20,9 +20,14 @@ def population(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("schema_name,csv", [("jp-resident", "insurer.csv"),
-                                             ("jp-bank-holder", "bank.csv"),
-                                             ("jp-bank-holder", "register.csv")])
+@pytest.mark.parametrize(
+    "schema_name,csv",
+    [
+        ("jp-resident", "insurer.csv"),
+        ("jp-bank-holder", "bank.csv"),
+        ("jp-bank-holder", "register.csv"),
+    ],
+)
 def test_chunked_equals_whole(population, tmp_path, schema_name, csv):
     secret = load_secret(write_secret(tmp_path / "k"))
     schema = load_schema(schema_name)
@@ -44,6 +49,7 @@ def test_invalid_numbers_reported_by_input_row(population, tmp_path):
     enc, report = encode_csv(path, load_schema("jp-resident"), secret, chunk_rows=100, processes=1)
     numbers = read_csv(path).columns["my_number"]
     from pprl.mynumber import is_valid
+
     expected = [i for i, n in enumerate(numbers) if not is_valid(n)]
     assert expected and report.invalid_link_key_rows == expected
     assert list(np.flatnonzero(~enc.has_token)) == expected
@@ -64,9 +70,21 @@ def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
     digests = []
     for workers in ("1", "2"):
         out = tmp_path / f"enc{workers}.parquet"
-        result = CliRunner().invoke(app, [
-            "encode", str(population / "data" / "insurer.csv"), "--schema", "jp-resident",
-            "--secret", str(secret), "--out", str(out), "--processes", workers])
+        result = CliRunner().invoke(
+            app,
+            [
+                "encode",
+                str(population / "data" / "insurer.csv"),
+                "--schema",
+                "jp-resident",
+                "--secret",
+                str(secret),
+                "--out",
+                str(out),
+                "--processes",
+                workers,
+            ],
+        )
         assert result.exit_code == 0, result.output
         digests.append(read_encodings(out).meta["digest"])
     assert digests[0] == digests[1]

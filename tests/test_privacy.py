@@ -57,8 +57,12 @@ def world(tmp_path_factory) -> dict:
     counts: collections.Counter = collections.Counter()
     with (root / "data" / "register.csv").open(encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
-            for f in ("family_name_kana", "given_name_kana", "family_name_kanji",
-                      "given_name_kanji"):
+            for f in (
+                "family_name_kana",
+                "given_name_kana",
+                "family_name_kanji",
+                "given_name_kanji",
+            ):
                 counts[(f, r[f])] += 1
             counts[("kana_name", f"{r['family_name_kana']} {r['given_name_kana']}")] += 1
     names = root / "names.csv"
@@ -66,16 +70,27 @@ def world(tmp_path_factory) -> dict:
         w = csv.writer(fh)
         w.writerow(["field", "name", "frequency"])
         w.writerows([f, v, k] for (f, v), k in counts.items())
-    return {"root": root, "data": root / "data", "secret_path": secret_path,
-            "secret": load_secret(secret_path), "names": names}
+    return {
+        "root": root,
+        "data": root / "data",
+        "secret_path": secret_path,
+        "secret": load_secret(secret_path),
+        "names": names,
+    }
 
 
 # --- schema -------------------------------------------------------------------------------
 
 
 def test_hardening_parsed_into_typed_field():
-    doc = hardened({"salt": SALT, "balance": {"permute": False}, "blip": {"epsilon": 3},
-                    "decoys": {"fraction": 0.1}})
+    doc = hardened(
+        {
+            "salt": SALT,
+            "balance": {"permute": False},
+            "blip": {"epsilon": 3},
+            "decoys": {"fraction": 0.1},
+        }
+    )
     h = parse_schema(doc, "x").hardening
     assert (h.salt_field, h.salt_stop, h.balance, h.permute) == ("date_of_birth", 4, True, False)
     assert h.blip_epsilon == 3.0 and h.decoy_fraction == 0.1 and h.active
@@ -87,11 +102,20 @@ def test_hardening_changes_digest():
     assert parse_schema(hardened({"balance": True}), "a").digest != plain.digest
 
 
-@pytest.mark.parametrize("bad", [
-    {"salt": {"field": "nope"}}, {"blip": {"epsilon": -1}}, {"blip": {"epsilon": "4"}},
-    {"blip": 4}, {"balance": "yes"}, {"decoys": {"fraction": 2}}, {"shuffle": True},
-    {"salt": {"field": "date_of_birth", "stop": "4"}}, [],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"salt": {"field": "nope"}},
+        {"blip": {"epsilon": -1}},
+        {"blip": {"epsilon": "4"}},
+        {"blip": 4},
+        {"balance": "yes"},
+        {"decoys": {"fraction": 2}},
+        {"shuffle": True},
+        {"salt": {"field": "date_of_birth", "stop": "4"}},
+        [],
+    ],
+)
 def test_bad_hardening_is_one_line_input_error(bad):
     with pytest.raises(InputError) as err:
         parse_schema(hardened(bad), "my.json")
@@ -108,8 +132,11 @@ def test_xorfolds_alias_refused_with_advice():
 # --- hardening primitives ----------------------------------------------------------------
 
 
-bit_rows = st.integers(1, 20).flatmap(lambda n: st.lists(
-    st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2), min_size=n, max_size=n))
+bit_rows = st.integers(1, 20).flatmap(
+    lambda n: st.lists(
+        st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=2), min_size=n, max_size=n
+    )
+)
 
 
 @given(bit_rows)
@@ -147,15 +174,15 @@ def test_blip_flip_rate_and_determinism(eps):
 def test_no_hardening_is_plain_clkhash_encoding(world):
     schema = parse_schema(hardened(None), "jp-resident")
     enc, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
-    again, _ = encode_csv(world["data"] / "register.csv", parse_schema(hardened({}), "j"),
-                          world["secret"])
+    again, _ = encode_csv(
+        world["data"] / "register.csv", parse_schema(hardened({}), "j"), world["secret"]
+    )
     assert (enc.clks == again.clks).all()
 
 
 def test_salting_separates_salt_groups(world):
     schema = parse_schema(hardened({"salt": SALT}), "s")
-    cols = [["山田"] * 2 if f.startswith("family_name_kanji") else [""] * 2
-            for f in schema.fields]
+    cols = [["山田"] * 2 if f.startswith("family_name_kanji") else [""] * 2 for f in schema.fields]
     same = harden.salted_clks(schema, cols, ["1980", "1980"], world["secret"])
     diff = harden.salted_clks(schema, cols, ["1980", "1981"], world["secret"])
     plain = encode_clks(schema.clk, cols, world["secret"].clk_secret)
@@ -192,11 +219,14 @@ def test_random_numbers_have_valid_check_digits():
 
 
 def test_hardened_files_verify_end_to_end(world, tmp_path):
-    schema = parse_schema(hardened({"salt": SALT, "blip": {"epsilon": 4}, "balance": True,
-                                    "decoys": {"fraction": 0.05}}), "h")
+    schema = parse_schema(
+        hardened(
+            {"salt": SALT, "blip": {"epsilon": 4}, "balance": True, "decoys": {"fraction": 0.05}}
+        ),
+        "h",
+    )
     for csv_name in ("register.csv", "insurer.csv"):
-        enc, _ = encode_csv(world["data"] / csv_name, schema, world["secret"],
-                            party=csv_name[:-4])
+        enc, _ = encode_csv(world["data"] / csv_name, schema, world["secret"], party=csv_name[:-4])
         assert enc.nbits == 2048
         write_encodings(enc, tmp_path / f"{csv_name[:-4]}.parquet")
     result = verify(tmp_path / "register.parquet", [tmp_path / "insurer.parquet"])
@@ -220,8 +250,10 @@ def test_audit_cli_json_without_truth_never_shows_secret(world, tmp_path):
     schema = parse_schema(hardened({"blip": {"epsilon": 3}}), "b")
     enc, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
     write_encodings(enc, tmp_path / "i.parquet")
-    res = runner.invoke(app, ["audit", str(tmp_path / "i.parquet"), "--attacker-names",
-                              str(world["names"]), "--json"])
+    res = runner.invoke(
+        app,
+        ["audit", str(tmp_path / "i.parquet"), "--attacker-names", str(world["names"]), "--json"],
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert "reidentified_rate" not in report["attacks"][0]
@@ -235,8 +267,9 @@ def test_audit_bad_names_file_is_one_line_error(world, tmp_path):
     schema = parse_schema(builtin_document("jp-resident"), "jp-resident")
     with pytest.raises(InputError, match="name,frequency"):
         read_names(bad, schema)
-    res = runner.invoke(app, ["audit", str(tmp_path / "missing.parquet"), "--attacker-names",
-                              str(bad)])
+    res = runner.invoke(
+        app, ["audit", str(tmp_path / "missing.parquet"), "--attacker-names", str(bad)]
+    )
     assert res.exit_code == 2 and "file not found" in res.output
 
 
@@ -244,8 +277,11 @@ def test_frequency_alignment_recovers_distinct_frequencies():
     groups = np.repeat(np.arange(4), [40, 20, 10, 5])
     counts = np.bincount(groups)
     values, conf, k = attacks.align_by_frequency(
-        groups, counts, {"サトウ": 400, "スズキ": 200, "タカハシ": 100, "タナカ": 50},
-        np.ones(len(groups), bool))
+        groups,
+        counts,
+        {"サトウ": 400, "スズキ": 200, "タカハシ": 100, "タナカ": 50},
+        np.ones(len(groups), bool),
+    )
     assert k == 4 and values[0] == "サトウ" and values[-1] == "タナカ" and conf.min() > 0
 
 
@@ -258,8 +294,9 @@ def test_qgrams_match_clkhash_padding(value):
 
 
 def test_hardened_encoding_is_deterministic_and_keyed(world, tmp_path):
-    schema = parse_schema(hardened({"blip": {"epsilon": 3}, "balance": True,
-                                    "decoys": {"fraction": 0.05}}), "h")
+    schema = parse_schema(
+        hardened({"blip": {"epsilon": 3}, "balance": True, "decoys": {"fraction": 0.05}}), "h"
+    )
     a, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
     b, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
     other = load_secret(write_secret(tmp_path / "other.key"))
@@ -292,18 +329,24 @@ def unhardened_register(world, tmp_path_factory) -> dict:
     return {"root": root, "path": root / "r.parquet", "enc": enc, "schema": schema}
 
 
-def test_graph_attack_reidentifies_unhardened_register_far_above_chance(world,
-                                                                        unhardened_register):
+def test_graph_attack_reidentifies_unhardened_register_far_above_chance(world, unhardened_register):
     # the attacker holds every register record in plaintext (its own encoding, own key)
-    report = audit(unhardened_register["path"], None, world["data"] / "register.csv",
-                   attacker_records=world["data"] / "register.csv")
+    report = audit(
+        unhardened_register["path"],
+        None,
+        world["data"] / "register.csv",
+        attacker_records=world["data"] / "register.csv",
+    )
     graph = report["attacks"][0]
     assert graph["attack"] == "graph_matching" and graph["attacker_records"] == 3000
     assert report["attacker_records_cover_rate"] == 1.0
     assert graph["reidentified_rate"] > 0.5  # chance: one in 3,000
     assert graph["claims_correct"] >= 0.9 * graph["records_claimed"] > 0
-    assert report["attacker"]["knows"] == ["schema", "encodings",
-                                           "plaintext records (graph matching)"]
+    assert report["attacker"]["knows"] == [
+        "schema",
+        "encodings",
+        "plaintext records (graph matching)",
+    ]
 
 
 def test_graph_attack_without_overlap_gets_nothing(world, unhardened_register, tmp_path):
@@ -313,12 +356,16 @@ def test_graph_attack_without_overlap_gets_nothing(world, unhardened_register, t
     from pprl.privacy.graph_attack import graph_matching_attack, read_attacker_records
 
     records = read_attacker_records(other / "register.csv", unhardened_register["schema"])
-    result = graph_matching_attack(unhardened_register["enc"], unhardened_register["schema"],
-                                   records)
+    result = graph_matching_attack(
+        unhardened_register["enc"], unhardened_register["schema"], records
+    )
     from pprl.privacy.audit import read_truth, score_attack
 
-    truth = read_truth(world["data"] / "register.csv", unhardened_register["schema"],
-                       unhardened_register["enc"].rows)
+    truth = read_truth(
+        world["data"] / "register.csv",
+        unhardened_register["schema"],
+        unhardened_register["enc"].rows,
+    )
     scored = score_attack(result, truth, unhardened_register["schema"], 3000)
     assert scored["reidentified_rate"] < 0.01  # only namesakes can count
 
@@ -329,38 +376,70 @@ def test_graph_attack_known_rows_are_seeds_not_counted(world, unhardened_registe
     seeded = tmp_path / "seeded.csv"
     with seeded.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["family_name_kanji", "given_name_kanji", "family_name_kana",
-                    "given_name_kana", "date_of_birth", "sex", "postcode", "address",
-                    "known_row"])
+        w.writerow(
+            [
+                "family_name_kanji",
+                "given_name_kanji",
+                "family_name_kana",
+                "given_name_kana",
+                "date_of_birth",
+                "sex",
+                "postcode",
+                "address",
+                "known_row",
+            ]
+        )
         for i, r in enumerate(rows[:1500]):
-            w.writerow([r[c] for c in ("family_name_kanji", "given_name_kanji",
-                                       "family_name_kana", "given_name_kana", "date_of_birth",
-                                       "sex", "postcode", "address")]
-                       + [i if i % 100 == 0 else ""])
+            w.writerow(
+                [
+                    r[c]
+                    for c in (
+                        "family_name_kanji",
+                        "given_name_kanji",
+                        "family_name_kana",
+                        "given_name_kana",
+                        "date_of_birth",
+                        "sex",
+                        "postcode",
+                        "address",
+                    )
+                ]
+                + [i if i % 100 == 0 else ""]
+            )
     from pprl.privacy.graph_attack import graph_matching_attack, read_attacker_records
 
     records = read_attacker_records(seeded, unhardened_register["schema"])
     assert (records.known_rows >= 0).sum() == 15
-    result = graph_matching_attack(unhardened_register["enc"], unhardened_register["schema"],
-                                   records)
+    result = graph_matching_attack(
+        unhardened_register["enc"], unhardened_register["schema"], records
+    )
     values, _ = result.guesses["family_name_kana"]
     assert all(values[i] is None for i in range(0, 1500, 100))  # known rows: no news
     assert result.details["known_rows"] == 15 and result.details["rounds"][0]["anchors"] == 15
 
 
-def test_audit_cli_graph_attack_prints_and_missing_column_is_one_line(world,
-                                                                    unhardened_register,
-                                                                    tmp_path):
-    res = runner.invoke(app, ["audit", str(unhardened_register["path"]), "--attacker-records",
-                              str(world["data"] / "register.csv"), "--truth",
-                              str(world["data"] / "register.csv")])
+def test_audit_cli_graph_attack_prints_and_missing_column_is_one_line(
+    world, unhardened_register, tmp_path
+):
+    res = runner.invoke(
+        app,
+        [
+            "audit",
+            str(unhardened_register["path"]),
+            "--attacker-records",
+            str(world["data"] / "register.csv"),
+            "--truth",
+            str(world["data"] / "register.csv"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "attack graph_matching:" in res.output and "re-identified" in res.output
     assert world["secret"].clk_secret not in res.output
     bad = tmp_path / "attacker.csv"
     bad.write_text("family_name_kana,given_name_kana\nヤマダ,タロウ\n", encoding="utf-8")
-    res = runner.invoke(app, ["audit", str(unhardened_register["path"]), "--attacker-records",
-                              str(bad)])
+    res = runner.invoke(
+        app, ["audit", str(unhardened_register["path"]), "--attacker-records", str(bad)]
+    )
     assert res.exit_code == 2
     message = " ".join(res.output.split())
     assert "attacker records lack column 'family_name_kanji'" in message
@@ -373,8 +452,10 @@ def test_graph_attack_bad_known_row_is_one_line_error(unhardened_register, tmp_p
     from pprl.privacy.graph_attack import read_attacker_records
 
     bad = tmp_path / "a.csv"
-    bad.write_text("account_holder_kana,date_of_birth,known_row\nヤマダタロウ,1980-01-02,x1\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "account_holder_kana,date_of_birth,known_row\nヤマダタロウ,1980-01-02,x1\n",
+        encoding="utf-8",
+    )
     bank = parse_schema(builtin_document("jp-bank-holder"), "jp-bank-holder")
     with pytest.raises(InputError, match=r"a.csv: row 0: known_row 'x1' is not a row number"):
         read_attacker_records(bad, bank)

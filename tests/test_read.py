@@ -10,8 +10,10 @@ from pprl.read import parse_column_map, read_csv
 TEXT = "my_number,family_name_kanji\n123456789018,髙橋\n000000000019,山﨑\n"
 
 
-@pytest.mark.parametrize("encoding,expected", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8"),
-                                               ("cp932", "cp932"), ("shift_jis", "cp932")])
+@pytest.mark.parametrize(
+    "encoding,expected",
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8"), ("cp932", "cp932"), ("shift_jis", "cp932")],
+)
 def test_detects_encodings(tmp_path, encoding, expected):
     path = tmp_path / "in.csv"
     text = TEXT.replace("髙", "高").replace("﨑", "崎") if encoding == "shift_jis" else TEXT
@@ -75,6 +77,8 @@ def test_empty_file(tmp_path):
 
 def test_column_map():
     assert parse_column_map(["sex=gender", " date_of_birth = dob "]) == {
-        "sex": "gender", "date_of_birth": "dob"}
+        "sex": "gender",
+        "date_of_birth": "dob",
+    }
     with pytest.raises(InputError):
         parse_column_map(["sex"])

@@ -47,19 +47,22 @@ from pprl.verify.model import (
 
 HOSTILE = "<script>alert('x')</script>[/x]\"q\""
 STARTED = "2026-11-24T01:00:00+00:00"
-THRESHOLDS = Thresholds(confirm_score=0.85, suspect_score=0.6, margin_suspect=0.08,
-                        margin_review=0.02)
+THRESHOLDS = Thresholds(
+    confirm_score=0.85, suspect_score=0.6, margin_suspect=0.08, margin_review=0.02
+)
 
-SCHEMA = pa.schema([
-    ("claims_file", pa.string()),
-    ("claim_row", pa.int64()),
-    ("status", pa.string()),
-    ("score", pa.float64()),
-    ("reason", pa.string()),
-    ("candidate_ref_row", pa.int64()),
-    ("candidate_score", pa.float64()),
-    ("margin", pa.float64()),
-])
+SCHEMA = pa.schema(
+    [
+        ("claims_file", pa.string()),
+        ("claim_row", pa.int64()),
+        ("status", pa.string()),
+        ("score", pa.float64()),
+        ("reason", pa.string()),
+        ("candidate_ref_row", pa.int64()),
+        ("candidate_score", pa.float64()),
+        ("margin", pa.float64()),
+    ]
+)
 
 # claims_file, claim_row, status, score, reason, candidate_ref_row, candidate_score, margin
 ROWS = [
@@ -71,8 +74,7 @@ ROWS = [
     ("a.csv", 5, "suspect", 0.41, "low_score;better_match_elsewhere", 101, 0.93, 0.52),
     ("a.csv", 6, "suspect", 0.55, "better_match_elsewhere", 102, 0.80, 0.25),
     (HOSTILE, 7, "suspect", 0.30, "low_score;better_match_elsewhere", 103, 0.82, 0.52),
-    ("a.csv", 8, "suspect", 0.35, "low_score;number_shared_by_different_people", None, None,
-     None),
+    ("a.csv", 8, "suspect", 0.35, "low_score;number_shared_by_different_people", None, None, None),
     ("a.csv", 9, "unknown_number", None, "no_register_record", None, None, None),
     ("a.csv", 10, "invalid_number", None, "no_valid_number", None, None, None),
     ("a.csv", 11, "invalid_number", None, "no_valid_number", None, None, None),
@@ -85,16 +87,18 @@ EXPECTED_ORDER = [7, 5, 6, 8, 3, 4]
 def _findings(rows: list[tuple[object, ...]] = ROWS) -> pa.Table:
     """A findings table from row tuples in SCHEMA column order."""
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SCHEMA]
-    return pa.table({f.name: pa.array(list(c), f.type)
-                     for f, c in zip(SCHEMA, columns, strict=True)})
+    return pa.table(
+        {f.name: pa.array(list(c), f.type) for f, c in zip(SCHEMA, columns, strict=True)}
+    )
 
 
 def _summary(findings: pa.Table, **changes: object) -> VerifySummary:
     """A summary as the engine makes it, with counts taken from ``findings``."""
     counts = {s.label: 0 for s in Status}
     reasons: dict[str, int] = {}
-    for status, reason in zip(findings["status"].to_pylist(), findings["reason"].to_pylist(),
-                              strict=True):
+    for status, reason in zip(
+        findings["status"].to_pylist(), findings["reason"].to_pylist(), strict=True
+    ):
         counts[status] += 1
         for code in reason.split(";"):
             reasons[code] = reasons.get(code, 0) + 1
@@ -106,12 +110,24 @@ def _summary(findings: pa.Table, **changes: object) -> VerifySummary:
         thresholds=THRESHOLDS,
         blocking=["dob", "kana_name"],
         inputs=[
-            InputInfo(file="register.parquet", role="reference", party="city", records=1000,
-                      digest="0123456789abcdef" * 4, key_fingerprint="kf-1",
-                      schema="jp-resident"),
-            InputInfo(file="claims.parquet", role="claims", party="insurer",
-                      records=findings.num_rows, digest="fedcba9876543210" * 4,
-                      key_fingerprint="kf-1", schema="jp-resident"),
+            InputInfo(
+                file="register.parquet",
+                role="reference",
+                party="city",
+                records=1000,
+                digest="0123456789abcdef" * 4,
+                key_fingerprint="kf-1",
+                schema="jp-resident",
+            ),
+            InputInfo(
+                file="claims.parquet",
+                role="claims",
+                party="insurer",
+                records=findings.num_rows,
+                digest="fedcba9876543210" * 4,
+                key_fingerprint="kf-1",
+                schema="jp-resident",
+            ),
         ],
         timings={"load": 0.5, "compare": 2.25, "decide": 0.01},
         warnings=[],
@@ -130,8 +146,9 @@ def report() -> str:
 def _suspect_rows(text: str) -> list[int]:
     """Claim rows of the top-suspects table, in order of appearance."""
     table = text.split('<table id="top-suspects">', 1)[1].split("</table>", 1)[0]
-    return [int(m) for m in re.findall(r'<tr><td class="path">[^<]*</td><td class="num">(\d+)',
-                                       table)]
+    return [
+        int(m) for m in re.findall(r'<tr><td class="path">[^<]*</td><td class="num">(\d+)', table)
+    ]
 
 
 def _dashes(line: object) -> tuple[float, tuple[float, ...]]:
@@ -147,8 +164,11 @@ def _png_uris(text: str) -> list[str]:
 def _threshold_lines(fig: object) -> dict[str, object]:
     """Threshold lines of a one-axes figure by name (the label before `` = ``)."""
     (ax,) = fig.axes  # type: ignore[attr-defined]
-    return {line.get_label().split(" = ")[0]: line for line in ax.get_lines()
-            if not line.get_label().startswith("_")}
+    return {
+        line.get_label().split(" = ")[0]: line
+        for line in ax.get_lines()
+        if not line.get_label().startswith("_")
+    }
 
 
 # --------------------------------------------------------------------------- real run
@@ -170,14 +190,30 @@ def _variant(rng: np.random.Generator, clk: np.ndarray, keep: float) -> np.ndarr
 
 def _write(clks: list[np.ndarray], tokens: list[int | None], label: str, path: Path) -> None:
     n = len(clks)
-    toks = np.stack([np.frombuffer(t.to_bytes(4, "little") * 8, np.uint8) if t is not None
-                     else np.zeros(32, np.uint8) for t in tokens])
-    write_encodings(Encodings(
-        rows=np.arange(n, dtype=np.int64), tokens=toks,
-        has_token=np.array([t is not None for t in tokens]), clks=np.stack(clks),
-        meta={"party": label, "key_fingerprint": "a" * 16, "schema_digest": "b" * 32,
-              "schema_name": "jp-resident"},
-        block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))}), path)
+    toks = np.stack(
+        [
+            np.frombuffer(t.to_bytes(4, "little") * 8, np.uint8)
+            if t is not None
+            else np.zeros(32, np.uint8)
+            for t in tokens
+        ]
+    )
+    write_encodings(
+        Encodings(
+            rows=np.arange(n, dtype=np.int64),
+            tokens=toks,
+            has_token=np.array([t is not None for t in tokens]),
+            clks=np.stack(clks),
+            meta={
+                "party": label,
+                "key_fingerprint": "a" * 16,
+                "schema_digest": "b" * 32,
+                "schema_name": "jp-resident",
+            },
+            block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))},
+        ),
+        path,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -191,14 +227,17 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Verify
     claims = [_variant(rng, register[i], 0.95) for i in range(40)]
     tokens: list[int | None] = list(range(40))
     claims += [_variant(rng, register[41], 0.95), _variant(rng, register[42], 0.95)]
-    tokens += [43, 44]                                # someone else's number: suspect
+    tokens += [43, 44]  # someone else's number: suspect
     claims += [_variant(rng, register[45], 0.55), _clk(rng)]
-    tokens += [45, 46]                                # weak: review; nobody: low score
-    claims += [register[5].copy(), _variant(rng, register[47], 0.95),
-               _variant(rng, register[48], 0.95)]
-    tokens += [5, None, 999]                          # twin; invalid; unknown number
+    tokens += [45, 46]  # weak: review; nobody: low score
+    claims += [
+        register[5].copy(),
+        _variant(rng, register[47], 0.95),
+        _variant(rng, register[48], 0.95),
+    ]
+    tokens += [5, None, 999]  # twin; invalid; unknown number
     claims.append(_variant(rng, register[49], 0.95))
-    tokens.append(0)                                  # number 0 shared by two people
+    tokens.append(0)  # number 0 shared by two people
     _write(claims, tokens, HOSTILE, tmp / "insurer.parquet")
     result = verify(tmp / "register.parquet", [tmp / "insurer.parquet"])
     return result.findings, dataclasses.replace(result.summary, started_at=STARTED)
@@ -283,9 +322,13 @@ def test_threshold_styles_are_shared_across_figures() -> None:
 def test_reason_chart_splits_groups_on_log_axes() -> None:
     """Claim-vs-register and cross-check reasons get a panel each, on a log axis, so a
     count of 3 stays visible beside 100,000."""
-    reasons = {Reason.MATCH: 100_000, Reason.LOW_SCORE: 3, Reason.THIN_EVIDENCE: 12,
-               Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE: 5,
-               Reason.PERSON_UNDER_SEVERAL_NUMBERS: 1}
+    reasons = {
+        Reason.MATCH: 100_000,
+        Reason.LOW_SCORE: 3,
+        Reason.THIN_EVIDENCE: 12,
+        Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE: 5,
+        Reason.PERSON_UNDER_SEVERAL_NUMBERS: 1,
+    }
     fig = reasons_figure(reasons)
     assert len(fig.axes) == 2
     panels = {ax.get_title(loc="left"): ax for ax in fig.axes}
@@ -361,23 +404,73 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "h1",
-                "h2", "h3", "p", "em", "strong", "time", "table", "thead", "tbody", "tr",
-                "th", "td", "code", "span", "dl", "dt", "dd", "figure", "img", "figcaption",
-                "footer"}
-ALLOWED_ATTRS = {"lang", "charset", "name", "content", "class", "style", "id", "title",
-                 "datetime", "src", "alt"}
+ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "em",
+    "strong",
+    "time",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "span",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "img",
+    "figcaption",
+    "footer",
+}
+ALLOWED_ATTRS = {
+    "lang",
+    "charset",
+    "name",
+    "content",
+    "class",
+    "style",
+    "id",
+    "title",
+    "datetime",
+    "src",
+    "alt",
+}
 
 
 def test_hostile_labels_and_paths_are_escaped() -> None:
     """Markup, Rich-style markup and quotes in file names, parties, warnings, block keys
     and timings stay text: no new tags or attributes appear, and the text reads back."""
     findings = _findings()
-    evil_input = InputInfo(file=f"/data/{HOSTILE}.parquet", role="claims", party=HOSTILE,
-                           records=12, digest='" onmouseover="alert(1)', key_fingerprint=HOSTILE,
-                           schema=HOSTILE)
-    summary = _summary(findings, warnings=[f"check {HOSTILE}"], blocking=[HOSTILE],
-                       timings={HOSTILE: 1.0}, started_at=HOSTILE)
+    evil_input = InputInfo(
+        file=f"/data/{HOSTILE}.parquet",
+        role="claims",
+        party=HOSTILE,
+        records=12,
+        digest='" onmouseover="alert(1)',
+        key_fingerprint=HOSTILE,
+        schema=HOSTILE,
+    )
+    summary = _summary(
+        findings,
+        warnings=[f"check {HOSTILE}"],
+        blocking=[HOSTILE],
+        timings={HOSTILE: 1.0},
+        started_at=HOSTILE,
+    )
     summary = dataclasses.replace(summary, inputs=[summary.inputs[0], evil_input])
     text = render_report(findings, summary)
     parser = _Tags()
@@ -415,11 +508,18 @@ def test_started_at_absent() -> None:
 
 def test_statuses_and_counts(report: str) -> None:
     """Every status appears with its count and percentage, from the summary."""
-    for status, count, pct in [("confirmed", 3, "25.0 %"), ("review", 2, "16.7 %"),
-                               ("suspect", 4, "33.3 %"), ("unknown_number", 1, "8.3 %"),
-                               ("invalid_number", 2, "16.7 %")]:
-        row = re.search(rf">{status}</span></td><td class=\"num\">(\d+)</td>"
-                        rf"<td class=\"num\">([^<]+)</td>", report)
+    for status, count, pct in [
+        ("confirmed", 3, "25.0 %"),
+        ("review", 2, "16.7 %"),
+        ("suspect", 4, "33.3 %"),
+        ("unknown_number", 1, "8.3 %"),
+        ("invalid_number", 2, "16.7 %"),
+    ]:
+        row = re.search(
+            rf">{status}</span></td><td class=\"num\">(\d+)</td>"
+            rf"<td class=\"num\">([^<]+)</td>",
+            report,
+        )
         assert row, status
         assert (int(row.group(1)), row.group(2)) == (count, pct)
     assert "12 claim records verified" in report
@@ -428,8 +528,11 @@ def test_statuses_and_counts(report: str) -> None:
 def test_reasons_table_groups_and_counts(report: str) -> None:
     """Reasons are counted from the summary, grouped, and every code explained."""
     table = report.split('<table id="reasons">', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr><td><code>(\w+)</code></td><td>([^<]+)</td>"
-                      r'<td class="num">(\d+)</td>', table)
+    rows = re.findall(
+        r"<tr><td><code>(\w+)</code></td><td>([^<]+)</td>"
+        r'<td class="num">(\d+)</td>',
+        table,
+    )
     found = {code: (group, int(n)) for code, group, n in rows}
     assert found["low_score"] == ("claim vs register", 3)
     assert found["person_under_several_numbers"] == ("cross-checks between claims", 1)
@@ -441,8 +544,7 @@ def test_summary_counts_win_over_findings() -> None:
     """Counts come from the summary; a disagreeing findings table is flagged."""
     findings = _findings()
     summary = _summary(findings)
-    summary = dataclasses.replace(summary, counts={**summary.counts, "confirmed": 4},
-                                  claims=13)
+    summary = dataclasses.replace(summary, counts={**summary.counts, "confirmed": 4}, claims=13)
     text = render_report(findings, summary)
     assert "differ from the findings" in text
     assert "13 claim records verified" in text
@@ -475,9 +577,18 @@ def test_max_rows_limits_suspects() -> None:
 
 
 def test_header_inputs_and_timings(report: str) -> None:
-    for text in ["pprl version 0.1.0", "reference", "insurer", "0123456789abcdef", "kf-1",
-                 "jp-resident", "compare", "2.25 s", "likely a wrong link",
-                 "All inputs were encoded with the same key"]:
+    for text in [
+        "pprl version 0.1.0",
+        "reference",
+        "insurer",
+        "0123456789abcdef",
+        "kf-1",
+        "jp-resident",
+        "compare",
+        "2.25 s",
+        "likely a wrong link",
+        "All inputs were encoded with the same key",
+    ]:
         assert text in report
 
 
@@ -550,8 +661,9 @@ def test_write_report_is_atomic(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
-def test_write_report_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:
+def test_write_report_failure_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If the final rename fails, neither the target nor a temp file is left behind."""
     import pprl.report as report_module
 

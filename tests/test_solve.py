@@ -20,9 +20,11 @@ def anonlink_matches(q: np.ndarray, r: np.ndarray, s: np.ndarray) -> list[tuple[
     """anonlink's greedy matches, fed in anonlink's candidate order."""
     order = np.lexsort((r, q, -s))
     q, r, s = q[order], r[order], s[order]
-    cands = (array("d", s.tolist()),
-             (array("I", [0] * len(q)), array("I", [1] * len(q))),
-             (array("I", q.tolist()), array("I", r.tolist())))
+    cands = (
+        array("d", s.tolist()),
+        (array("I", [0] * len(q)), array("I", [1] * len(q))),
+        (array("I", q.tolist()), array("I", r.tolist())),
+    )
     return sorted(pairs_from_groups(anonlink_greedy(cands)))
 
 
@@ -38,8 +40,13 @@ def random_candidates(seed: int, n: int, nq: int, nr: int, levels: int) -> tuple
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 80), st.integers(1, 20), st.integers(1, 20),
-       st.integers(1, 6))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 80),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(1, 6),
+)
 def test_greedy_equals_anonlink(seed: int, n: int, nq: int, nr: int, levels: int) -> None:
     q, r, s = random_candidates(seed, n, nq, nr, levels)
     mq, mr, _ = solve.greedy_solve(q, r, s)

@@ -25,11 +25,19 @@ def make(n=50, words=16, seed=0, fingerprint="f" * 16, digest="d" * 32) -> Encod
     tokens = rng.integers(0, 256, (n, 32), dtype=np.uint8) * has[:, None].astype(np.uint8)
     keys = rng.integers(0, 2**63, n, dtype=np.uint64)
     valid = rng.random(n) > 0.1
-    return Encodings(rows=np.arange(n, dtype=np.int64), tokens=tokens, has_token=has,
-                     clks=rng.integers(0, 2**63, (n, words), dtype=np.uint64),
-                     block_keys={"dob": (np.where(valid, keys, 0).astype(np.uint64), valid)},
-                     meta={"party": "test", "key_fingerprint": fingerprint,
-                           "schema_digest": digest, "schema_name": "jp-resident"})
+    return Encodings(
+        rows=np.arange(n, dtype=np.int64),
+        tokens=tokens,
+        has_token=has,
+        clks=rng.integers(0, 2**63, (n, words), dtype=np.uint64),
+        block_keys={"dob": (np.where(valid, keys, 0).astype(np.uint64), valid)},
+        meta={
+            "party": "test",
+            "key_fingerprint": fingerprint,
+            "schema_digest": digest,
+            "schema_name": "jp-resident",
+        },
+    )
 
 
 def test_round_trip(tmp_path):
@@ -63,6 +71,7 @@ def test_edited_clk_refused(tmp_path):
     clks = table.column("clk").to_pylist()
     clks[3] = bytes(len(clks[3]))
     import pyarrow as pa
+
     edited = table.set_column(2, "clk", pa.array(clks, type=table.schema.field("clk").type))
     pq.write_table(edited.replace_schema_metadata(table.schema.metadata), path)
     with pytest.raises(IntegrityError, match="digest mismatch"):
@@ -79,6 +88,7 @@ def test_dropped_rows_refused(tmp_path):
 
 def test_plain_parquet_is_not_an_encoding_file(tmp_path):
     import pyarrow as pa
+
     pq.write_table(pa.table({"a": [1]}), tmp_path / "x.parquet")
     with pytest.raises(InputError, match="not a pprl encoding file"):
         read_encodings(tmp_path / "x.parquet")

@@ -34,9 +34,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
     summary = generate(SynthConfig(people=PEOPLE, seed=7, bank_claims=4000), out)
     reg = _read(out / "register.csv")
     return {
-        "dir": out, "summary": summary, "register": reg,
+        "dir": out,
+        "summary": summary,
+        "register": reg,
         "by_number": {r["my_number"]: r for r in reg},
-        "insurer": _read(out / "insurer.csv"), "bank": _read(out / "bank.csv"),
+        "insurer": _read(out / "insurer.csv"),
+        "bank": _read(out / "bank.csv"),
         "truth": _read(out / "truth.csv"),
     }
 
@@ -44,7 +47,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _swap_distance_one(a: str, b: str) -> bool:
     """True when b is a with exactly one pair of adjacent digits swapped."""
     diff = [i for i in range(12) if a[i] != b[i]]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
 
 def test_register_numbers_valid_unique(data: dict) -> None:
@@ -61,7 +69,9 @@ def test_register_columns_and_formats(data: dict) -> None:
         assert re.fullmatch(r"\d{3}-\d{4}", r["postcode"])
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["date_of_birth"])
         assert r["sex"] in ("M", "F")
-        assert re.search(r"[都道府県]", r["address"]) and re.search(r"\d+丁目\d+番\d+号", r["address"])
+        assert re.search(r"[都道府県]", r["address"]) and re.search(
+            r"\d+丁目\d+番\d+号", r["address"]
+        )
         assert re.fullmatch(r"[ァ-ヶー]+", r["family_name_kana"] + r["given_name_kana"])
         assert r["household_id"].startswith("H")
 
@@ -74,7 +84,9 @@ def test_kana_matches_kanji(data: dict) -> None:
     female = set(zip(names.female.kanji, names.female.kana, strict=True))
     for r in data["register"]:
         assert (to_new_form(r["family_name_kanji"]), r["family_name_kana"]) in surnames or (
-            r["family_name_kanji"], r["family_name_kana"]) in surnames
+            r["family_name_kanji"],
+            r["family_name_kana"],
+        ) in surnames
         table = female if r["sex"] == "F" else male
         assert (r["given_name_kanji"], r["given_name_kana"]) in table
 
@@ -94,8 +106,15 @@ def test_truth_one_row_per_claim(data: dict) -> None:
 def test_every_kind_planted(data: dict) -> None:
     """Each error kind is present even at 20,000 people."""
     kinds = {(t["file"], t["error_kind"]) for t in data["truth"]}
-    for kind in ("homonym", "homonym_same_dob", "family", "twin", "data_entry",
-                 "transposed_digits", "invalid_check_digit"):
+    for kind in (
+        "homonym",
+        "homonym_same_dob",
+        "family",
+        "twin",
+        "data_entry",
+        "transposed_digits",
+        "invalid_check_digit",
+    ):
         assert ("insurer.csv", kind) in kinds
     assert ("bank.csv", "bank_carryover") in kinds
     wrong = [t for t in data["truth"] if t["link_status"] != "correct"]
@@ -111,8 +130,10 @@ def test_planted_errors_are_what_truth_says(data: dict) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_planted_errors_small_dense(tmp_path: Path, seed: int) -> None:
     """Tiny populations with a 20% mislink rate still plant only well-formed errors."""
-    generate(SynthConfig(people=400, seed=seed, mislink_rate=0.2, invalid_rate=0.05,
-                         bank_claims=150), tmp_path)
+    generate(
+        SynthConfig(people=400, seed=seed, mislink_rate=0.2, invalid_rate=0.05, bank_claims=150),
+        tmp_path,
+    )
     reg = _read(tmp_path / "register.csv")
     assert len({r["my_number"] for r in reg}) == 400 and all(is_valid(r["my_number"]) for r in reg)
     truth = _read(tmp_path / "truth.csv")
@@ -133,8 +154,9 @@ def _check_planted(truth: list[dict[str, str]], by_number: dict[str, dict[str, s
             continue
         assert status == "wrong" and linked != t["true_number"]
         other = by_number[linked]
-        same_name = (to_new_form(other["family_name_kanji"] + other["given_name_kanji"])
-                     == to_new_form(owner["family_name_kanji"] + owner["given_name_kanji"]))
+        same_name = to_new_form(
+            other["family_name_kanji"] + other["given_name_kanji"]
+        ) == to_new_form(owner["family_name_kanji"] + owner["given_name_kanji"])
         same_hh = other["household_id"] == owner["household_id"]
         same_dob = other["date_of_birth"] == owner["date_of_birth"]
         if kind == "homonym":
@@ -171,15 +193,25 @@ _AFFECTS = {
     "address_format": {"address"},
     "missing_sex": {"sex"},
 }
-_IDENTITY = ["family_name_kanji", "given_name_kanji", "family_name_kana", "given_name_kana",
-             "date_of_birth", "sex", "postcode", "address"]
+_IDENTITY = [
+    "family_name_kanji",
+    "given_name_kanji",
+    "family_name_kana",
+    "given_name_kana",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "address",
+]
 
 
 def _affected(noise: list[str]) -> set[str]:
     """Columns that the listed noise kinds may change."""
     cols: set[str] = set()
     for kind in noise:
-        cols |= {"date_of_birth"} if kind.endswith("dob") or kind.startswith("dob_") else _AFFECTS[kind]
+        cols |= (
+            {"date_of_birth"} if kind.endswith("dob") or kind.startswith("dob_") else _AFFECTS[kind]
+        )
     return cols
 
 
@@ -196,8 +228,12 @@ def test_insurer_noise_matches_differences(data: dict) -> None:
         kana = c["family_name_kana"] + c["given_name_kana"]
         for kind in noise:
             if kind.startswith("missing_"):
-                col = {"missing_kana": "given_name_kana", "missing_dob": "date_of_birth",
-                       "missing_address": "address", "missing_sex": "sex"}[kind]
+                col = {
+                    "missing_kana": "given_name_kana",
+                    "missing_dob": "date_of_birth",
+                    "missing_address": "address",
+                    "missing_sex": "sex",
+                }[kind]
                 assert c[col] == ""
             elif kind.startswith("dob_"):
                 assert c["date_of_birth"] != reg["date_of_birth"]
@@ -212,7 +248,9 @@ def test_insurer_noise_matches_differences(data: dict) -> None:
                 if col:
                     assert c["address"].replace("丁目", "-") != reg["address"].replace("丁目", "-")
                 elif kind == "maiden_name":
-                    assert c["family_name_kana"] != reg["family_name_kana"] or "missing_kana" in noise
+                    assert (
+                        c["family_name_kana"] != reg["family_name_kana"] or "missing_kana" in noise
+                    )
                 else:
                     name_c = c["family_name_kanji"] + c["given_name_kanji"]
                     assert name_c != reg["family_name_kanji"] + reg["given_name_kanji"]
@@ -228,7 +266,9 @@ def test_bank_rows_clean_when_no_noise(data: dict) -> None:
         reg = data["by_number"][t["true_number"]]
         expected = bank_kana(reg["family_name_kana"]) + " " + bank_kana(reg["given_name_kana"])
         if not t["noise"]:
-            assert b["account_holder_kana"] == expected and b["date_of_birth"] == reg["date_of_birth"]
+            assert (
+                b["account_holder_kana"] == expected and b["date_of_birth"] == reg["date_of_birth"]
+            )
         assert not re.search("[ｧ-ｯ]", b["account_holder_kana"]), "small kana must be written large"
 
 
@@ -236,9 +276,15 @@ def test_same_seed_identical_other_seed_differs(tmp_path: Path) -> None:
     """Same seed -> byte-identical files; another seed -> different files."""
     runs = []
     for seed, name in ((3, "a"), (3, "b"), (4, "c")):
-        generate(SynthConfig(people=3000, seed=seed, bank_claims=500, chunk_rows=700), tmp_path / name)
-        runs.append({f: (tmp_path / name / f).read_bytes() for f in
-                     ("register.csv", "insurer.csv", "bank.csv", "truth.csv")})
+        generate(
+            SynthConfig(people=3000, seed=seed, bank_claims=500, chunk_rows=700), tmp_path / name
+        )
+        runs.append(
+            {
+                f: (tmp_path / name / f).read_bytes()
+                for f in ("register.csv", "insurer.csv", "bank.csv", "truth.csv")
+            }
+        )
     assert runs[0] == runs[1]
     assert all(runs[0][f] != runs[2][f] for f in runs[0])
 
@@ -256,7 +302,11 @@ def test_output_path_errors(tmp_path: Path) -> None:
 def test_no_temp_files_left(data: dict) -> None:
     """Atomic writes leave no temporary files behind."""
     assert sorted(p.name for p in data["dir"].iterdir()) == [
-        "bank.csv", "insurer.csv", "register.csv", "truth.csv"]
+        "bank.csv",
+        "insurer.csv",
+        "register.csv",
+        "truth.csv",
+    ]
 
 
 @given(st.lists(st.integers(0, 10**11 - 1), min_size=1, max_size=50))

@@ -46,12 +46,20 @@ def encodings(clks, tokens, label, path, schema=None) -> Encodings:
     n = len(clks)
     has = np.array([t is not None for t in tokens])
     toks = np.stack([token(t) if t is not None else np.zeros(32, np.uint8) for t in tokens])
-    enc = Encodings(rows=np.arange(n, dtype=np.int64), tokens=toks, has_token=has,
-                    clks=np.stack(clks), meta={"party": label, "key_fingerprint": "a" * 16,
-                                               "schema_digest": "b" * 32,
-                                               "schema_name": "jp-resident",
-                                               **({"schema": schema} if schema else {})},
-                    block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))})
+    enc = Encodings(
+        rows=np.arange(n, dtype=np.int64),
+        tokens=toks,
+        has_token=has,
+        clks=np.stack(clks),
+        meta={
+            "party": label,
+            "key_fingerprint": "a" * 16,
+            "schema_digest": "b" * 32,
+            "schema_name": "jp-resident",
+            **({"schema": schema} if schema else {}),
+        },
+        block_keys={"all": (np.zeros(n, np.uint64), np.ones(n, bool))},
+    )
     write_encodings(enc, path)
     return enc
 
@@ -64,16 +72,20 @@ def case(tmp_path, rng):
     write = encodings(register, [1, 2, 3, 4, 5], "register", tmp_path / "register.parquet")
     a_claimed = variant(rng, a, 0.97)
     claims = [
-        (a_claimed, 1),               # 0 confirmed
-        (variant(rng, b, 0.97), 1),   # 1 B's record under A's number: suspect, better match elsewhere
-        (variant(rng, a, 0.56), 1),   # 2 weak: review
-        (e, 1),                       # 3 unrelated person, not in register: suspect, low score
+        (a_claimed, 1),  # 0 confirmed
+        (
+            variant(rng, b, 0.97),
+            1,
+        ),  # 1 B's record under A's number: suspect, better match elsewhere
+        (variant(rng, a, 0.56), 1),  # 2 weak: review
+        (e, 1),  # 3 unrelated person, not in register: suspect, low score
         (variant(rng, a_claimed, 0.98), None),  # 4 invalid number
         (variant(rng, a_claimed, 0.98), 99),  # 5 unknown number, the same person as claim 0
-        (c.copy(), 3),                # 6 twin: thin evidence, review
+        (c.copy(), 3),  # 6 twin: thin evidence, review
     ]
-    encodings([c for c, _ in claims], [t for _, t in claims], "insurer",
-              tmp_path / "insurer.parquet")
+    encodings(
+        [c for c, _ in claims], [t for _, t in claims], "insurer", tmp_path / "insurer.parquet"
+    )
     return tmp_path, write
 
 
@@ -102,9 +114,9 @@ def test_best_alternative_is_the_true_owner(case):
     tmp_path, _ = case
     result = run(tmp_path)
     cand, claimed = column(result, "candidate_ref_row"), column(result, "claimed_ref_row")
-    assert claimed[1] == 0 and cand[1] == 1          # claimed A, really B
-    assert cand[4] == 0 and cand[5] == 0             # invalid/unknown numbers: owner is A
-    assert cand[6] == 3                              # the twin
+    assert claimed[1] == 0 and cand[1] == 1  # claimed A, really B
+    assert cand[4] == 0 and cand[5] == 0  # invalid/unknown numbers: owner is A
+    assert cand[6] == 3  # the twin
     assert cand[0] != claimed[0]
     margin = column(result, "margin")[1]
     scores = column(result, "candidate_score")[1] - column(result, "score")[1]
@@ -127,7 +139,7 @@ def test_alternative_claimed_by_another_record(case):
     one whose alternative nobody claims is not."""
     tmp_path, _ = case
     reason = column(run(tmp_path), "reason")
-    assert "alternative_claimed_by_other_record" in reason[5]      # A, claimed by claim 0
+    assert "alternative_claimed_by_other_record" in reason[5]  # A, claimed by claim 0
     assert "alternative_claimed_by_other_record" in reason[4]
     assert "alternative_claimed_by_other_record" not in reason[1]  # B: nobody claims it
     assert "alternative_claimed_by_other_record" not in reason[6]  # the twin's record
@@ -147,13 +159,13 @@ def test_threshold_overrides_keep_the_schemas_tuned_values(tmp_path, rng):
     exactly as given; no thresholds means the schema's values."""
     a = person(rng)
     encodings([a], [1], "register", tmp_path / "register.parquet", schema=TUNED)
-    encodings([variant(rng, a, 0.9)], [1], "insurer", tmp_path / "insurer.parquet",
-              schema=TUNED)
+    encodings([variant(rng, a, 0.9)], [1], "insurer", tmp_path / "insurer.parquet", schema=TUNED)
     tuned = Thresholds(confirm_score=0.7, suspect_score=0.3, search_score=0.4)
     assert run(tmp_path).summary.thresholds == tuned
     overridden = run(tmp_path, thresholds={"confirm_score": 0.8, "margin_suspect": None})
-    assert overridden.summary.thresholds == Thresholds(confirm_score=0.8, suspect_score=0.3,
-                                                       search_score=0.4)
+    assert overridden.summary.thresholds == Thresholds(
+        confirm_score=0.8, suspect_score=0.3, search_score=0.4
+    )
     given = Thresholds(confirm_score=0.9)
     assert run(tmp_path, thresholds=given).summary.thresholds == given
     with pytest.raises(InputError, match="unknown verification threshold"):
@@ -171,8 +183,10 @@ def test_summary_names_the_keys_searched_and_when(case, tmp_path):
     from pprl.store import read_encodings
 
     reg = read_encodings(path / "register.parquet")
-    reg.block_keys["register_only"] = (np.arange(len(reg), dtype=np.uint64),
-                                       np.ones(len(reg), bool))
+    reg.block_keys["register_only"] = (
+        np.arange(len(reg), dtype=np.uint64),
+        np.ones(len(reg), bool),
+    )
     del reg.meta["digest"]
     write_encodings(reg, tmp_path / "register.parquet")
     result = verify(tmp_path / "register.parquet", [path / "insurer.parquet"])
@@ -186,8 +200,9 @@ def test_local_engine_reads_fsspec_urls(case):
     """``file://`` URLs give the same findings as paths."""
     tmp_path, _ = case
     plain = run(tmp_path)
-    urls = verify(f"file://{tmp_path / 'register.parquet'}",
-                  [f"file://{tmp_path / 'insurer.parquet'}"])
+    urls = verify(
+        f"file://{tmp_path / 'register.parquet'}", [f"file://{tmp_path / 'insurer.parquet'}"]
+    )
     assert urls.findings.drop(["claims_file"]).equals(plain.findings.drop(["claims_file"]))
     assert urls.findings.column("claims_file").to_pylist()[0] == "insurer.parquet"
 
@@ -208,8 +223,14 @@ def test_outputs_written(case, tmp_path):
     out = tmp_path / "out"
     write_outputs(result, out)
     names = {p.name for p in out.rglob("*") if p.is_file()}
-    assert {"findings.csv", "findings.parquet", "summary.json", "report.html",
-            "insurer.csv", "register.reference.csv"} <= names
+    assert {
+        "findings.csv",
+        "findings.parquet",
+        "summary.json",
+        "report.html",
+        "insurer.csv",
+        "register.reference.csv",
+    } <= names
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["suspect"] == 2
     assert sum(summary["counts"].values()) == 7
@@ -235,8 +256,12 @@ def test_reference_as_claims_refused(case):
 
 def test_duplicate_register_numbers_are_reported(tmp_path, rng):
     a = person(rng)
-    encodings([variant(rng, a, 0.7), a, person(rng), person(rng)], [1, 1, 2, 2], "register",
-              tmp_path / "register.parquet")
+    encodings(
+        [variant(rng, a, 0.7), a, person(rng), person(rng)],
+        [1, 1, 2, 2],
+        "register",
+        tmp_path / "register.parquet",
+    )
     encodings([variant(rng, a, 0.98)], [1], "insurer", tmp_path / "insurer.parquet")
     result = run(tmp_path)
     assert column(result, "claimed_ref_row") == [1]
@@ -251,8 +276,12 @@ def test_pseudonyms_sharing_their_first_bytes_are_different_numbers(tmp_path, rn
     reg.tokens[1, :8] = reg.tokens[0, :8]  # same first 8 bytes, different pseudonyms
     del reg.meta["digest"]
     write_encodings(reg, tmp_path / "register.parquet")
-    claims = encodings([variant(rng, a, 0.97), variant(rng, b, 0.97)], [1, 2], "insurer",
-                       tmp_path / "insurer.parquet")
+    claims = encodings(
+        [variant(rng, a, 0.97), variant(rng, b, 0.97)],
+        [1, 2],
+        "insurer",
+        tmp_path / "insurer.parquet",
+    )
     claims.tokens[:] = reg.tokens
     del claims.meta["digest"]
     write_encodings(claims, tmp_path / "insurer.parquet")
@@ -272,11 +301,14 @@ def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
 
 def test_empty_claims_file_gives_no_findings(case):
     tmp_path, _ = case
-    empty = Encodings(rows=np.zeros(0, np.int64), tokens=np.zeros((0, 32), np.uint8),
-                      has_token=np.zeros(0, bool), clks=np.zeros((0, WORDS), np.uint64),
-                      meta={"party": "empty", "key_fingerprint": "a" * 16,
-                            "schema_digest": "b" * 32},
-                      block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))})
+    empty = Encodings(
+        rows=np.zeros(0, np.int64),
+        tokens=np.zeros((0, 32), np.uint8),
+        has_token=np.zeros(0, bool),
+        clks=np.zeros((0, WORDS), np.uint64),
+        meta={"party": "empty", "key_fingerprint": "a" * 16, "schema_digest": "b" * 32},
+        block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))},
+    )
     write_encodings(empty, tmp_path / "empty.parquet")
     result = verify(tmp_path / "register.parquet", [tmp_path / "empty.parquet"])
     assert result.findings.num_rows == 0
@@ -285,10 +317,14 @@ def test_empty_claims_file_gives_no_findings(case):
 
 def test_empty_reference_refused(case):
     tmp_path, _ = case
-    empty = Encodings(rows=np.zeros(0, np.int64), tokens=np.zeros((0, 32), np.uint8),
-                      has_token=np.zeros(0, bool), clks=np.zeros((0, WORDS), np.uint64),
-                      meta={"party": "r", "key_fingerprint": "a" * 16, "schema_digest": "b" * 32},
-                      block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))})
+    empty = Encodings(
+        rows=np.zeros(0, np.int64),
+        tokens=np.zeros((0, 32), np.uint8),
+        has_token=np.zeros(0, bool),
+        clks=np.zeros((0, WORDS), np.uint64),
+        meta={"party": "r", "key_fingerprint": "a" * 16, "schema_digest": "b" * 32},
+        block_keys={"all": (np.zeros(0, np.uint64), np.zeros(0, bool))},
+    )
     write_encodings(empty, tmp_path / "none.parquet")
     with pytest.raises(InputError, match="holds no records"):
         verify(tmp_path / "none.parquet", [tmp_path / "insurer.parquet"])
@@ -300,11 +336,21 @@ def test_cli_verify_and_json(case, tmp_path):
 
     path, _ = case
     out = tmp_path / "cli-out"
-    result = CliRunner().invoke(app, ["verify", "--reference", str(path / "register.parquet"),
-                                      "--claims", str(path / "insurer.parquet"),
-                                      "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "verify",
+            "--reference",
+            str(path / "register.parquet"),
+            "--claims",
+            str(path / "insurer.parquet"),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary = json.loads(result.output[result.output.index("{") :])
     assert summary["counts"]["suspect"] == 2 and (out / "report.html").exists()
 
 
@@ -317,8 +363,18 @@ def test_cli_verify_mismatch_is_one_line_error(case, tmp_path, rng):
     other.meta["key_fingerprint"] = "c" * 16
     write_encodings(other, path / "other.parquet")
     out = tmp_path / "cli-out"
-    result = CliRunner().invoke(app, ["verify", "--reference", str(path / "register.parquet"),
-                                      "--claims", str(path / "other.parquet"), "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "verify",
+            "--reference",
+            str(path / "register.parquet"),
+            "--claims",
+            str(path / "other.parquet"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 2
     assert result.output.startswith("error:") and len(result.output.strip().splitlines()) == 1
     assert not out.exists()

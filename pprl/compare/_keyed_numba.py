@@ -29,9 +29,20 @@ def _popcount64(typingctx: Any, x: Any) -> Any:  # noqa: ARG001 - numba's intrin
 
 
 @njit(parallel=True, cache=True)  # type: ignore[misc, unused-ignore]
-def _topk_in_ranges(q_clks: U64Matrix, q_pop: I64Array, q_idx: I64Array, r_clks: U64Matrix,
-                    r_pop: I64Array, r_sorted: I64Array, lo: I64Array, hi: I64Array,
-                    exclude: I64Array, threshold: float, out_r: I64Array, out_s: F64Array) -> None:
+def _topk_in_ranges(
+    q_clks: U64Matrix,
+    q_pop: I64Array,
+    q_idx: I64Array,
+    r_clks: U64Matrix,
+    r_pop: I64Array,
+    r_sorted: I64Array,
+    lo: I64Array,
+    hi: I64Array,
+    exclude: I64Array,
+    threshold: float,
+    out_r: I64Array,
+    out_s: F64Array,
+) -> None:
     k = out_r.shape[1]
     words = q_clks.shape[1]
     for t in prange(q_idx.shape[0]):
@@ -60,8 +71,9 @@ def _topk_in_ranges(q_clks: U64Matrix, q_pop: I64Array, q_idx: I64Array, r_clks:
             if seen:
                 continue
             pos = k - 1
-            while pos > 0 and (out_s[q, pos - 1] < s
-                               or (out_s[q, pos - 1] == s and out_r[q, pos - 1] > r)):
+            while pos > 0 and (
+                out_s[q, pos - 1] < s or (out_s[q, pos - 1] == s and out_r[q, pos - 1] > r)
+            ):
                 out_s[q, pos] = out_s[q, pos - 1]
                 out_r[q, pos] = out_r[q, pos - 1]
                 pos -= 1
@@ -69,11 +81,31 @@ def _topk_in_ranges(q_clks: U64Matrix, q_pop: I64Array, q_idx: I64Array, r_clks:
             out_r[q, pos] = r
 
 
-def topk_numba(queries: U64Matrix, refs: U64Matrix, q_pop: U32Array, r_pop: U32Array,
-               keys: Sequence[BlockKeyLike], exclude: I64Array, threshold: float,
-               out_r: I64Array, out_s: F64Array) -> None:
+def topk_numba(
+    queries: U64Matrix,
+    refs: U64Matrix,
+    q_pop: U32Array,
+    r_pop: U32Array,
+    keys: Sequence[BlockKeyLike],
+    exclude: I64Array,
+    threshold: float,
+    out_r: I64Array,
+    out_s: F64Array,
+) -> None:
     """Fill ``out_r``/``out_s`` (n_queries, k), initialised to -1/-1.0, key by key."""
     qp, rp = q_pop.astype(np.int64), r_pop.astype(np.int64)
     for plan in key_ranges(keys):
-        _topk_in_ranges(queries, qp, plan.q_idx, refs, rp, plan.r_sorted, plan.lo, plan.hi,
-                        exclude, float(threshold), out_r, out_s)
+        _topk_in_ranges(
+            queries,
+            qp,
+            plan.q_idx,
+            refs,
+            rp,
+            plan.r_sorted,
+            plan.lo,
+            plan.hi,
+            exclude,
+            float(threshold),
+            out_r,
+            out_s,
+        )

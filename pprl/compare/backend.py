@@ -73,21 +73,37 @@ class Backend(Protocol):
         """Dice of aligned rows of two equal-shape arrays (0.0 when both rows are empty)."""
         ...
 
-    def dice_index(self, a: U64Matrix, b: U64Matrix, qi: I64Array, rj: I64Array,
-                   pop_a: U32Array, pop_b: U32Array) -> F64Array:
+    def dice_index(
+        self,
+        a: U64Matrix,
+        b: U64Matrix,
+        qi: I64Array,
+        rj: I64Array,
+        pop_a: U32Array,
+        pop_b: U32Array,
+    ) -> F64Array:
         """Dice of the index pairs ``(a[qi[k]], b[rj[k]])``; IndexError if out of range."""
         ...
 
-    def search(self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array,
-               params: SearchParams) -> list[Candidates]:
+    def search(
+        self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array, params: SearchParams
+    ) -> list[Candidates]:
         """Every pair of the query block ``q`` (ids ``qid``, popcounts ``qpop``, sorted by
         popcount) with the prepared refs scoring ``>= params.threshold``, or each query's
         ``params.top_k`` best (score desc, then lower ref id), as pieces of at most about
         ``params.buffer`` pairs.  Ids in the output are ``qid`` and ``refs.rid`` values."""
         ...
 
-    def topk_by_block_keys(self, queries: U64Matrix, refs: U64Matrix, keys: Sequence[BlockKeyLike], *,
-                           k: int, threshold: float, exclude: I64Array) -> tuple[I64Array, F64Array]:
+    def topk_by_block_keys(
+        self,
+        queries: U64Matrix,
+        refs: U64Matrix,
+        keys: Sequence[BlockKeyLike],
+        *,
+        k: int,
+        threshold: float,
+        exclude: I64Array,
+    ) -> tuple[I64Array, F64Array]:
         """Best ``k`` refs per query among refs sharing any block key (the union of the
         blocks), never ``exclude[q]``; ``(ref_index, score)`` of shape (n_queries, k), best
         first, -1 / -1.0 where fewer than ``k`` reach ``threshold``.
@@ -99,8 +115,9 @@ class Backend(Protocol):
         ``fold_best`` reproduces)."""
         ...
 
-    def greedy_mask(self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int,
-                    max_rounds: int = 64) -> NDArray[np.bool_]:
+    def greedy_mask(
+        self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int, max_rounds: int = 64
+    ) -> NDArray[np.bool_]:
         """Mask of the pairs greedy 1:1 matching accepts (anonlink's order: score desc,
         then q, then r; a repeated pair only at its first occurrence).  ``max_rounds``
         bounds the parallel rounds before a sequential scan (where a backend has rounds)."""
@@ -131,16 +148,24 @@ class CpuBackend:
             self._k.dice_rows(a, b, a.shape[1], out)
         return out
 
-    def dice_index(self, a: U64Matrix, b: U64Matrix, qi: I64Array, rj: I64Array,
-                   pop_a: U32Array, pop_b: U32Array) -> F64Array:
+    def dice_index(
+        self,
+        a: U64Matrix,
+        b: U64Matrix,
+        qi: I64Array,
+        rj: I64Array,
+        pop_a: U32Array,
+        pop_b: U32Array,
+    ) -> F64Array:
         """Index-pair Dice via the C kernel (bounds-checked in C)."""
         out = np.empty(qi.shape[0], dtype=np.float64)
         if qi.shape[0]:
             self._k.dice_index(a, b, a.shape[1], qi, rj, pop_a, pop_b, out)
         return out
 
-    def search(self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array,
-               params: SearchParams) -> list[Candidates]:
+    def search(
+        self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array, params: SearchParams
+    ) -> list[Candidates]:
         """Run the resumable C search until the block is done.
 
         Each kernel call fills fresh buffers that become a piece as they are (no copy,
@@ -152,11 +177,31 @@ class CpuBackend:
         parts: list[Candidates] = []
         qpos, rpos = 0, -1
         while qpos < q.shape[0]:
-            oq, orr, osc = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.float64)
+            oq, orr, osc = (
+                np.empty(cap, np.int64),
+                np.empty(cap, np.int64),
+                np.empty(cap, np.float64),
+            )
             count, qpos, rpos = self._k.search(
-                q, qpop, qid, refs.rblk, refs.rpop, refs.rpopd, refs.rid, refs.start,
-                refs.words, refs.bits, float(params.threshold), params.dedupe, params.q_base,
-                top_k, oq, orr, osc, qpos, rpos,
+                q,
+                qpop,
+                qid,
+                refs.rblk,
+                refs.rpop,
+                refs.rpopd,
+                refs.rid,
+                refs.start,
+                refs.words,
+                refs.bits,
+                float(params.threshold),
+                params.dedupe,
+                params.q_base,
+                top_k,
+                oq,
+                orr,
+                osc,
+                qpos,
+                rpos,
             )
             if count:
                 piece = Candidates(oq[:count], orr[:count], osc[:count])
@@ -165,20 +210,38 @@ class CpuBackend:
                 parts.append(piece)
         return parts
 
-    def topk_by_block_keys(self, queries: U64Matrix, refs: U64Matrix, keys: Sequence[BlockKeyLike], *,
-                           k: int, threshold: float, exclude: I64Array) -> tuple[I64Array, F64Array]:
+    def topk_by_block_keys(
+        self,
+        queries: U64Matrix,
+        refs: U64Matrix,
+        keys: Sequence[BlockKeyLike],
+        *,
+        k: int,
+        threshold: float,
+        exclude: I64Array,
+    ) -> tuple[I64Array, F64Array]:
         """The numba scan (parallel over queries) of :mod:`pprl.compare._keyed_numba`."""
         from pprl.compare._keyed_numba import topk_numba  # numba is slow to import
 
         nq = queries.shape[0]
         out_r = np.full((nq, k), -1, dtype=np.int64)
         out_s = np.full((nq, k), -1.0, dtype=np.float64)
-        topk_numba(queries, refs, self.popcounts(queries), self.popcounts(refs), keys, exclude,
-                   threshold, out_r, out_s)
+        topk_numba(
+            queries,
+            refs,
+            self.popcounts(queries),
+            self.popcounts(refs),
+            keys,
+            exclude,
+            threshold,
+            out_r,
+            out_s,
+        )
         return out_r, out_s
 
-    def greedy_mask(self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int,
-                    max_rounds: int = 64) -> NDArray[np.bool_]:
+    def greedy_mask(
+        self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int, max_rounds: int = 64
+    ) -> NDArray[np.bool_]:
         """Greedy 1:1 in C (rounds of locally dominant pairs, then a sorted scan)."""
         keep = np.zeros(q.shape[0], dtype=np.uint8)
         if q.shape[0]:
@@ -238,7 +301,9 @@ def select_kernel(name: str) -> str:
     if _kernel is None:
         if name == "auto":
             return NUMPY
-        raise RuntimeError(f"kernel path {name!r} needs the compiled extension, which is not available")
+        raise RuntimeError(
+            f"kernel path {name!r} needs the compiled extension, which is not available"
+        )
     chosen = str(_kernel.select(name))
     _use_numpy = False
     return chosen

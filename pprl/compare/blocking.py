@@ -81,7 +81,11 @@ class BlockKeys:
     def keys(self, queries: np.ndarray, refs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Return the stored keys as int64 matrices, checking row counts."""
         qk = _as_key_matrix(self.query_keys)
-        rk = qk if refs is None else _as_key_matrix(self.ref_keys if self.ref_keys is not None else [])
+        rk = (
+            qk
+            if refs is None
+            else _as_key_matrix(self.ref_keys if self.ref_keys is not None else [])
+        )
         if qk.shape[0] != queries.shape[0] or (refs is not None and rk.shape[0] != refs.shape[0]):
             raise ValueError("block keys must have one row per record")
         return qk, rk
@@ -120,7 +124,9 @@ class LshBlocking:
         if not 1 <= self.bits_per_band <= 64:
             raise ValueError("bits_per_band must be in 1..64")
         rng = np.random.default_rng(self.seed)
-        return np.stack([rng.choice(bits, self.bits_per_band, replace=False) for _ in range(self.bands)])
+        return np.stack(
+            [rng.choice(bits, self.bits_per_band, replace=False) for _ in range(self.bands)]
+        )
 
     def signatures(self, clks: np.ndarray) -> np.ndarray:
         """Band keys (n, bands) int64 for packed CLKs."""
@@ -168,13 +174,16 @@ def _index(keymat: np.ndarray) -> _Index:
     return _Index(keys, starts.astype(np.int64), sizes.astype(np.int64), rec)
 
 
-def _min_shared_key(qk: np.ndarray, rk: np.ndarray, qi: np.ndarray, rj: np.ndarray,
-                    aligned: bool) -> np.ndarray:
+def _min_shared_key(
+    qk: np.ndarray, rk: np.ndarray, qi: np.ndarray, rj: np.ndarray, aligned: bool
+) -> np.ndarray:
     """Smallest key that records qi[k] and rj[k] share (per pair)."""
     best = np.full(qi.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
     a_keys, b_keys = qk[qi], rk[rj]
     cols = range(qk.shape[1])
-    combos = ((a, a) for a in cols) if aligned else ((a, b) for a in cols for b in range(rk.shape[1]))
+    combos = (
+        ((a, a) for a in cols) if aligned else ((a, b) for a in cols for b in range(rk.shape[1]))
+    )
     for a, b in combos:
         ka = a_keys[:, a]
         hit = (ka == b_keys[:, b]) & (ka != MISSING)
@@ -182,7 +191,9 @@ def _min_shared_key(qk: np.ndarray, rk: np.ndarray, qi: np.ndarray, rj: np.ndarr
     return best
 
 
-def _expand(qidx: _Index, ridx: _Index, qsel: np.ndarray, rsel: np.ndarray) -> tuple[np.ndarray, ...]:
+def _expand(
+    qidx: _Index, ridx: _Index, qsel: np.ndarray, rsel: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """All (query, ref, key) pairs of the given common blocks (vectorised)."""
     sq, sr = qidx.sizes[qsel], ridx.sizes[rsel]
     cnt = sq * sr
@@ -207,14 +218,23 @@ def _batches(cnt: np.ndarray, limit: int) -> Iterator[np.ndarray]:
 
 
 def iter_blocked_candidates(
-    queries: np.ndarray, refs: np.ndarray, threshold: float, blocking: Blocking, *,
-    dedupe: bool = False, workers: int = 1, chunk_queries: int = 512, device: str = "cpu",
+    queries: np.ndarray,
+    refs: np.ndarray,
+    threshold: float,
+    blocking: Blocking,
+    *,
+    dedupe: bool = False,
+    workers: int = 1,
+    chunk_queries: int = 512,
+    device: str = "cpu",
 ) -> Iterator[Candidates]:
     """Candidate chunks restricted to pairs sharing a block key (each pair once)."""
     qk, rk = blocking.keys(queries, None if dedupe else refs)
     qidx = _index(qk)
     ridx = qidx if dedupe else _index(rk)
-    common, qsel, rsel = np.intersect1d(qidx.keys, ridx.keys, assume_unique=True, return_indices=True)
+    common, qsel, rsel = np.intersect1d(
+        qidx.keys, ridx.keys, assume_unique=True, return_indices=True
+    )
     cnt = qidx.sizes[qsel] * ridx.sizes[rsel]
     big = cnt >= BIG_BLOCK
     backend = get_backend(device)
@@ -238,18 +258,43 @@ def iter_blocked_candidates(
         if chunk.q.shape[0]:
             yield chunk
     for pos in np.flatnonzero(big).tolist():
-        yield from _big_block(queries, refs, qk, rk, qidx, ridx, int(qsel[pos]), int(rsel[pos]),
-                              threshold, blocking.aligned, dedupe, workers, chunk_queries, device)
+        yield from _big_block(
+            queries,
+            refs,
+            qk,
+            rk,
+            qidx,
+            ridx,
+            int(qsel[pos]),
+            int(rsel[pos]),
+            threshold,
+            blocking.aligned,
+            dedupe,
+            workers,
+            chunk_queries,
+            device,
+        )
 
 
 def _big_block(
-    queries: np.ndarray, refs: np.ndarray, qk: np.ndarray, rk: np.ndarray, qidx: _Index,
-    ridx: _Index, qs: int, rs: int, threshold: float, aligned: bool, dedupe: bool,
-    workers: int, chunk_queries: int, device: str,
+    queries: np.ndarray,
+    refs: np.ndarray,
+    qk: np.ndarray,
+    rk: np.ndarray,
+    qidx: _Index,
+    ridx: _Index,
+    qs: int,
+    rs: int,
+    threshold: float,
+    aligned: bool,
+    dedupe: bool,
+    workers: int,
+    chunk_queries: int,
+    device: str,
 ) -> Iterator[Candidates]:
     """Run the popcount-filtered kernel on one large block, mapping ids back."""
-    qrec = qidx.recs[qidx.starts[qs]: qidx.starts[qs] + qidx.sizes[qs]]
-    rrec = ridx.recs[ridx.starts[rs]: ridx.starts[rs] + ridx.sizes[rs]]
+    qrec = qidx.recs[qidx.starts[qs] : qidx.starts[qs] + qidx.sizes[qs]]
+    rrec = ridx.recs[ridx.starts[rs] : ridx.starts[rs] + ridx.sizes[rs]]
     key = qidx.keys[qs]
     sub_q = np.ascontiguousarray(queries[qrec])
     sub_r = sub_q if dedupe else np.ascontiguousarray(refs[rrec])
@@ -261,19 +306,27 @@ def _big_block(
 
 
 def blocked_pairs(
-    queries: np.ndarray, refs: np.ndarray | None, blocking: Blocking, *, dedupe: bool = False,
+    queries: np.ndarray,
+    refs: np.ndarray | None,
+    blocking: Blocking,
+    *,
+    dedupe: bool = False,
     workers: int | None = None,
 ) -> Candidates:
     """Every pair the blocking lets through (no threshold), e.g. to measure it."""
     queries = as_clks(queries)
     refs = queries if dedupe or refs is None else as_clks(refs)
-    parts = list(iter_blocked_candidates(queries, refs, -np.inf, blocking, dedupe=dedupe,
-                                         workers=workers or 1))
+    parts = list(
+        iter_blocked_candidates(
+            queries, refs, -np.inf, blocking, dedupe=dedupe, workers=workers or 1
+        )
+    )
     return concat_candidates(parts)
 
 
-def pair_completeness(cand_q: np.ndarray, cand_r: np.ndarray, true_q: np.ndarray,
-                      true_r: np.ndarray) -> float:
+def pair_completeness(
+    cand_q: np.ndarray, cand_r: np.ndarray, true_q: np.ndarray, true_r: np.ndarray
+) -> float:
     """Fraction of true pairs (true_q[i], true_r[i]) present among the candidate pairs."""
     if len(true_q) == 0:
         return 1.0
@@ -282,7 +335,9 @@ def pair_completeness(cand_q: np.ndarray, cand_r: np.ndarray, true_q: np.ndarray
     return float(np.isin(true, cand, assume_unique=True).mean())
 
 
-def reduction_ratio(n_candidates: int, n: int, m: int | None = None, *, dedupe: bool = False) -> float:
+def reduction_ratio(
+    n_candidates: int, n: int, m: int | None = None, *, dedupe: bool = False
+) -> float:
     """1 - candidate pairs / all pairs (n*m, or n(n-1)/2 when deduplicating)."""
     total = n * (n - 1) // 2 if dedupe else n * (m if m is not None else n)
     return 1.0 - n_candidates / total if total else 0.0

@@ -28,11 +28,16 @@ def popcounts(clks: np.ndarray) -> I64Array:
     return get_backend().popcounts(x).astype(np.int64)
 
 
-def topk_by_block_keys(queries: U64Matrix, refs: U64Matrix,
-                       keys: Sequence[BlockKeyLike],
-                       *, k: int = 1, threshold: float = 0.0,
-                       exclude: np.ndarray | None = None,
-                       device: str = "cpu") -> tuple[I64Array, F64Array]:
+def topk_by_block_keys(
+    queries: U64Matrix,
+    refs: U64Matrix,
+    keys: Sequence[BlockKeyLike],
+    *,
+    k: int = 1,
+    threshold: float = 0.0,
+    exclude: np.ndarray | None = None,
+    device: str = "cpu",
+) -> tuple[I64Array, F64Array]:
     """Best ``k`` references for every query among references sharing a block key.
 
     ``keys`` holds one :class:`~pprl.compare.types.BlockKeyPair` (or plain tuple
@@ -53,6 +58,9 @@ def topk_by_block_keys(queries: U64Matrix, refs: U64Matrix,
     r = np.ascontiguousarray(refs, dtype=np.uint64)
     if q.shape[1] != r.shape[1]:
         raise ValueError(f"filter widths differ: {q.shape[1]} vs {r.shape[1]} words")
-    excl = np.full(nq, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
-    return get_backend(device).topk_by_block_keys(q, r, keys, k=k, threshold=float(threshold),
-                                                  exclude=excl)
+    excl = (
+        np.full(nq, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    )
+    return get_backend(device).topk_by_block_keys(
+        q, r, keys, k=k, threshold=float(threshold), exclude=excl
+    )

@@ -47,8 +47,9 @@ def key_ranges(keys: Sequence[BlockKeyLike]) -> Iterator[KeyRanges]:
         q_idx = q_idx[np.argsort(q_val[q_idx], kind="stable")]
         lo = np.searchsorted(sorted_vals, q_val[q_idx], side="left")
         hi = np.searchsorted(sorted_vals, q_val[q_idx], side="right")
-        yield KeyRanges(q_idx.astype(np.int64), order.astype(np.int64),
-                        lo.astype(np.int64), hi.astype(np.int64))
+        yield KeyRanges(
+            q_idx.astype(np.int64), order.astype(np.int64), lo.astype(np.int64), hi.astype(np.int64)
+        )
 
 
 def block_pair_count(keys: Sequence[BlockKeyLike]) -> int:
@@ -58,5 +59,7 @@ def block_pair_count(keys: Sequence[BlockKeyLike]) -> int:
         q_val, q_ok, r_val, r_ok = as_block_key_pair(key)
         r_sorted = np.sort(r_val[r_ok])
         q = q_val[q_ok]
-        total += int((np.searchsorted(r_sorted, q, "right") - np.searchsorted(r_sorted, q, "left")).sum())
+        total += int(
+            (np.searchsorted(r_sorted, q, "right") - np.searchsorted(r_sorted, q, "left")).sum()
+        )
     return total

@@ -43,7 +43,9 @@ def _dice(inter: NDArray[np.int64], den: NDArray[np.int64]) -> F64Array:
     return np.where(den == 0, 0.0, s)
 
 
-def query_windows(qpop: U32Array, prep: PreparedRefs, params: SearchParams) -> tuple[I64Array, I64Array]:
+def query_windows(
+    qpop: U32Array, prep: PreparedRefs, params: SearchParams
+) -> tuple[I64Array, I64Array]:
     """Sorted-reference window ``[lo, hi)`` of every query, exactly as the C kernel's
     ``query_window`` computes it (same double arithmetic and truncations)."""
     nq = qpop.shape[0]
@@ -51,7 +53,9 @@ def query_windows(qpop: U32Array, prep: PreparedRefs, params: SearchParams) -> t
     t = params.threshold
     if t > 0:
         d = (2 * p).astype(np.float64) * (1.0 / t - 1.0)
-        delta = np.where(d >= prep.bits, prep.bits, np.trunc(np.minimum(d, prep.bits))).astype(np.int64)
+        delta = np.where(d >= prep.bits, prep.bits, np.trunc(np.minimum(d, prep.bits))).astype(
+            np.int64
+        )
         vlo, vhi = p - delta, p + delta + 1
         if t < 2.0:
             tight = p.astype(np.float64) * t / (2.0 - t) - 1.0
@@ -94,7 +98,7 @@ class NumpyBackend:
         out = np.empty(clks.shape[0], dtype=np.uint32)
         step = max(1, ELEMENTS // max(1, clks.shape[1]))
         for i in range(0, clks.shape[0], step):
-            out[i:i + step] = _popcount_rows(clks[i:i + step])
+            out[i : i + step] = _popcount_rows(clks[i : i + step])
         return out
 
     def dice_rows(self, a: U64Matrix, b: U64Matrix) -> F64Array:
@@ -102,21 +106,31 @@ class NumpyBackend:
         pa, pb = _popcount_rows(a), _popcount_rows(b)
         return _dice(_popcount_rows(a & b), pa + pb)
 
-    def dice_index(self, a: U64Matrix, b: U64Matrix, qi: I64Array, rj: I64Array,
-                   pop_a: U32Array, pop_b: U32Array) -> F64Array:
+    def dice_index(
+        self,
+        a: U64Matrix,
+        b: U64Matrix,
+        qi: I64Array,
+        rj: I64Array,
+        pop_a: U32Array,
+        pop_b: U32Array,
+    ) -> F64Array:
         """Dice of the index pairs ``(a[qi[k]], b[rj[k]])``."""
-        if qi.size and (qi.min() < 0 or qi.max() >= a.shape[0] or rj.min() < 0 or rj.max() >= b.shape[0]):
+        if qi.size and (
+            qi.min() < 0 or qi.max() >= a.shape[0] or rj.min() < 0 or rj.max() >= b.shape[0]
+        ):
             raise IndexError("pair index out of range")
         out = np.empty(qi.shape[0], dtype=np.float64)
         step = max(1, ELEMENTS // max(1, a.shape[1]))
         for i in range(0, qi.shape[0], step):
-            x, y = qi[i:i + step], rj[i:i + step]
+            x, y = qi[i : i + step], rj[i : i + step]
             inter = _popcount_rows(a[x] & b[y])
-            out[i:i + step] = _dice(inter, pop_a[x].astype(np.int64) + pop_b[y].astype(np.int64))
+            out[i : i + step] = _dice(inter, pop_a[x].astype(np.int64) + pop_b[y].astype(np.int64))
         return out
 
-    def search(self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array,
-               params: SearchParams) -> list[Candidates]:
+    def search(
+        self, refs: PreparedRefs, q: U64Matrix, qpop: U32Array, qid: I64Array, params: SearchParams
+    ) -> list[Candidates]:
         """Candidates of the query block against the prepared refs (see ``Backend.search``)."""
         nq, n = q.shape[0], refs.n
         if nq == 0 or n == 0:
@@ -136,10 +150,12 @@ class NumpyBackend:
                     break
                 a, b, j = a2, b2, j + 1
             if b > a:
-                inter = np.bitwise_count(q[i:j, None, :] & rows[None, a:b, :]).sum(axis=2, dtype=np.int64)
+                inter = np.bitwise_count(q[i:j, None, :] & rows[None, a:b, :]).sum(
+                    axis=2, dtype=np.int64
+                )
                 score = _dice(inter, qp[i:j, None] + rpop[None, a:b])
                 pos = np.arange(a, b)
-                ok = ((score >= params.threshold) & (pos >= lo[i:j, None]) & (pos < hi[i:j, None]))
+                ok = (score >= params.threshold) & (pos >= lo[i:j, None]) & (pos < hi[i:j, None])
                 qq, pp = np.nonzero(ok)
                 qo, ro, so = qid[i + qq], refs.rid[a + pp], score[qq, pp]
                 if params.top_k:
@@ -152,8 +168,16 @@ class NumpyBackend:
             i = j
         return parts
 
-    def topk_by_block_keys(self, queries: U64Matrix, refs: U64Matrix, keys: Sequence[BlockKeyLike], *,
-                           k: int, threshold: float, exclude: I64Array) -> tuple[I64Array, F64Array]:
+    def topk_by_block_keys(
+        self,
+        queries: U64Matrix,
+        refs: U64Matrix,
+        keys: Sequence[BlockKeyLike],
+        *,
+        k: int,
+        threshold: float,
+        exclude: I64Array,
+    ) -> tuple[I64Array, F64Array]:
         """Best ``k`` refs per query among refs sharing a block key (see ``Backend``)."""
         nq = queries.shape[0]
         out_r = np.full((nq, k), -1, dtype=np.int64)
@@ -184,7 +208,9 @@ class NumpyBackend:
         return out_r, out_s
 
     @staticmethod
-    def _merge(out_r: I64Array, out_s: F64Array, q: I64Array, r: I64Array, s: F64Array, k: int) -> None:
+    def _merge(
+        out_r: I64Array, out_s: F64Array, q: I64Array, r: I64Array, s: F64Array, k: int
+    ) -> None:
         """Fold new pairs, in visit order, into the per-query best-k tables: the CPU
         kernel's sequential rule, vectorised over queries (one step per visit rank)."""
         if q.size == 0:
@@ -205,14 +231,29 @@ class NumpyBackend:
             above = (ls > ss[:, None]) | ((ls == ss[:, None]) & (lr < rs[:, None]) & (lr >= 0))
             pos = above[:, : k - 1].sum(axis=1)[:, None]
             prev = np.maximum(cols - 1, 0)[None, :]
-            new_r = np.where(cols < pos, lr, np.where(cols == pos, rs[:, None], np.take_along_axis(
-                lr, np.broadcast_to(prev, lr.shape), axis=1)))
-            new_s = np.where(cols < pos, ls, np.where(cols == pos, ss[:, None], np.take_along_axis(
-                ls, np.broadcast_to(prev, ls.shape), axis=1)))
+            new_r = np.where(
+                cols < pos,
+                lr,
+                np.where(
+                    cols == pos,
+                    rs[:, None],
+                    np.take_along_axis(lr, np.broadcast_to(prev, lr.shape), axis=1),
+                ),
+            )
+            new_s = np.where(
+                cols < pos,
+                ls,
+                np.where(
+                    cols == pos,
+                    ss[:, None],
+                    np.take_along_axis(ls, np.broadcast_to(prev, ls.shape), axis=1),
+                ),
+            )
             out_r[qs], out_s[qs] = new_r, new_s
 
-    def greedy_mask(self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int,
-                    max_rounds: int = 64) -> NDArray[np.bool_]:
+    def greedy_mask(
+        self, q: I64Array, r: I64Array, score: F64Array, nq: int, nr: int, max_rounds: int = 64
+    ) -> NDArray[np.bool_]:
         """Greedy 1:1 matching: the sequential algorithm (score desc, then q, r, position);
         ``max_rounds`` does not apply (no parallel rounds here)."""
         keep = np.zeros(q.shape[0], dtype=bool)

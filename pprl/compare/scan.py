@@ -61,7 +61,7 @@ def prepare_refs(refs: np.ndarray, pops: np.ndarray, ids: np.ndarray | None = No
     rid = order.astype(np.int64) if ids is None else np.asarray(ids, dtype=np.int64)[order]
     rest = np.zeros(nblocks * LANES, dtype=np.float64)  # for the kernel's half-way early exit
     if n and words > 1:
-        rest[:n] = get_backend().popcounts(np.ascontiguousarray(padded[:n, words // 2:]))
+        rest[:n] = get_backend().popcounts(np.ascontiguousarray(padded[:n, words // 2 :]))
     rpopd = np.concatenate([rpop.astype(np.float64), rest])
     return PreparedRefs(rblk, rpop, rpopd, np.ascontiguousarray(rid), start, words, bits)
 
@@ -82,12 +82,28 @@ def tile_refs(prep: PreparedRefs, size: int) -> list[tuple[int, PreparedRefs]]:
     for t0 in range(0, n, size):
         t1 = min(t0 + size, n)
         b0, b1 = t0 // LANES, (t1 + LANES - 1) // LANES
-        rpop = prep.rpop[b0 * LANES: b1 * LANES]
-        rpopd = np.concatenate([prep.rpopd[b0 * LANES: b1 * LANES],
-                                prep.rpopd[nb_all + b0 * LANES: nb_all + b1 * LANES]])
+        rpop = prep.rpop[b0 * LANES : b1 * LANES]
+        rpopd = np.concatenate(
+            [
+                prep.rpopd[b0 * LANES : b1 * LANES],
+                prep.rpopd[nb_all + b0 * LANES : nb_all + b1 * LANES],
+            ]
+        )
         start = np.searchsorted(rpop[: t1 - t0], np.arange(prep.bits + 2), side="left")
-        tiles.append((t0, PreparedRefs(prep.rblk[b0:b1], rpop, rpopd, prep.rid[t0:t1],
-                                       start.astype(np.int64), prep.words, prep.bits)))
+        tiles.append(
+            (
+                t0,
+                PreparedRefs(
+                    prep.rblk[b0:b1],
+                    rpop,
+                    rpopd,
+                    prep.rid[t0:t1],
+                    start.astype(np.int64),
+                    prep.words,
+                    prep.bits,
+                ),
+            )
+        )
     return tiles
 
 
@@ -104,11 +120,21 @@ def top_k_per_query(c: Candidates, k: int) -> Candidates:
 
 
 def _search_block(
-    backend: Backend, prep: PreparedRefs, q: np.ndarray, qpop: np.ndarray, qid: np.ndarray,
-    threshold: float, top_k: int, dedupe: bool, q_base: int, buffer: int,
+    backend: Backend,
+    prep: PreparedRefs,
+    q: np.ndarray,
+    qpop: np.ndarray,
+    qid: np.ndarray,
+    threshold: float,
+    top_k: int,
+    dedupe: bool,
+    q_base: int,
+    buffer: int,
 ) -> list[Candidates]:
     """Search one query block against prepared refs on ``backend``; return its pieces."""
-    return backend.search(prep, q, qpop, qid, SearchParams(float(threshold), top_k, dedupe, q_base, buffer))
+    return backend.search(
+        prep, q, qpop, qid, SearchParams(float(threshold), top_k, dedupe, q_base, buffer)
+    )
 
 
 def concat_candidates(parts: list[Candidates]) -> Candidates:
@@ -120,7 +146,9 @@ def concat_candidates(parts: list[Candidates]) -> Candidates:
     return Candidates(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
 
 
-def ordered_results(jobs: Iterator[tuple[Any, ...]], fn: Callable[..., Any], workers: int) -> Iterator[Any]:
+def ordered_results(
+    jobs: Iterator[tuple[Any, ...]], fn: Callable[..., Any], workers: int
+) -> Iterator[Any]:
     """Run ``fn(*job)`` on a thread pool, yielding results in job order.
 
     At most ``2 * workers`` jobs are in flight, so memory stays bounded.
@@ -140,8 +168,14 @@ def ordered_results(jobs: Iterator[tuple[Any, ...]], fn: Callable[..., Any], wor
 
 
 def iter_full(
-    queries: np.ndarray, refs: np.ndarray, threshold: float, k: int, dedupe: bool,
-    workers: int, chunk_queries: int, device: str,
+    queries: np.ndarray,
+    refs: np.ndarray,
+    threshold: float,
+    k: int,
+    dedupe: bool,
+    workers: int,
+    chunk_queries: int,
+    device: str,
 ) -> Iterator[Candidates]:
     """Unblocked search: prepare refs once, stream query blocks through the pool."""
     backend = get_backend(device)
@@ -165,8 +199,18 @@ def iter_full(
         """Search query rows [s, e) against every ref tile."""
         parts: list[Candidates] = []
         for t0, tile in tiles:
-            parts += _search_block(backend, tile, sorted_q[s:e], qpops[s:e], qids[s:e],
-                                   threshold, k, dedupe, s - t0 if dedupe else 0, DEFAULT_BUFFER)
+            parts += _search_block(
+                backend,
+                tile,
+                sorted_q[s:e],
+                qpops[s:e],
+                qids[s:e],
+                threshold,
+                k,
+                dedupe,
+                s - t0 if dedupe else 0,
+                DEFAULT_BUFFER,
+            )
         if k and len(tiles) > 1:
             parts = [top_k_per_query(concat_candidates(parts), k)]
         return parts

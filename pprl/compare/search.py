@@ -33,10 +33,23 @@ from pprl.compare.scan import (
 from pprl.compare.types import Candidates, PreparedRefs, empty_candidates
 
 __all__ = [
-    "DEFAULT_BUFFER", "DEFAULT_CHUNK_QUERIES", "TILE_REFS", "Candidates", "PreparedRefs",
-    "as_clks", "concat_candidates", "dice_indexed", "dice_pairs", "empty_candidates",
-    "find_candidates", "iter_candidates", "popcounts", "prepare_refs", "sort_candidates",
-    "tile_refs", "top_k_per_query",
+    "DEFAULT_BUFFER",
+    "DEFAULT_CHUNK_QUERIES",
+    "TILE_REFS",
+    "Candidates",
+    "PreparedRefs",
+    "as_clks",
+    "concat_candidates",
+    "dice_indexed",
+    "dice_pairs",
+    "empty_candidates",
+    "find_candidates",
+    "iter_candidates",
+    "popcounts",
+    "prepare_refs",
+    "sort_candidates",
+    "tile_refs",
+    "top_k_per_query",
 ]
 
 
@@ -135,10 +148,18 @@ def iter_candidates(
         return
     if blocking is not None:
         if k:
-            raise ValueError("top_k is not supported together with blocking: block, then keep the best per query")
+            raise ValueError(
+                "top_k is not supported together with blocking: block, then keep the best per query"
+            )
         yield from iter_blocked_candidates(
-            queries, refs, threshold, blocking, dedupe=dedupe, workers=nworkers,
-            chunk_queries=chunk_queries, device=device,
+            queries,
+            refs,
+            threshold,
+            blocking,
+            dedupe=dedupe,
+            workers=nworkers,
+            chunk_queries=chunk_queries,
+            device=device,
         )
         return
     yield from iter_full(queries, refs, threshold, k, dedupe, nworkers, chunk_queries, device)

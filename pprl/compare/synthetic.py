@@ -24,7 +24,12 @@ def _pack(bitmat: np.ndarray) -> np.ndarray:
 
 
 def realistic_clks(
-    n: int, *, bits: int = 1024, seed: int = 0, vocab: int = 3000, k: int = 20,
+    n: int,
+    *,
+    bits: int = 1024,
+    seed: int = 0,
+    vocab: int = 3000,
+    k: int = 20,
     tokens: tuple[int, int] = (12, 26),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (clks, token_ids): n clkhash-like filters and the tokens behind them.
@@ -44,7 +49,7 @@ def realistic_clks(
     out = np.empty((n, bits // 64), dtype=np.uint64)
     step = 20_000  # encode in slices to keep peak memory small
     for s in range(0, n, step):
-        out[s: s + step] = _encode(tok[s: s + step], pos, bits)
+        out[s : s + step] = _encode(tok[s : s + step], pos, bits)
     return out, tok
 
 
@@ -59,9 +64,7 @@ def _encode(tok: np.ndarray, pos: np.ndarray, bits: int) -> np.ndarray:
     return _pack(bitmat)
 
 
-def noisy_copies(
-    clks: np.ndarray, *, flip: float = 0.02, seed: int = 1
-) -> np.ndarray:
+def noisy_copies(clks: np.ndarray, *, flip: float = 0.02, seed: int = 1) -> np.ndarray:
     """Correlated variants: each bit flipped with probability ``flip`` (set bits
     are cleared and clear bits set at rates keeping density about the same)."""
     rng = np.random.default_rng(seed)

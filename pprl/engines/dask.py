@@ -88,8 +88,14 @@ from pprl.verify.plan import (
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["ALLOWED_FAILURES", "DEFAULT_PARTITION_ROWS", "DEFAULT_TIMEOUT", "dask_client",
-           "match_dask", "verify_dask"]
+__all__ = [
+    "ALLOWED_FAILURES",
+    "DEFAULT_PARTITION_ROWS",
+    "DEFAULT_TIMEOUT",
+    "dask_client",
+    "match_dask",
+    "verify_dask",
+]
 
 DEFAULT_PARTITION_ROWS = 1 << 20
 ALLOWED_FAILURES = 3
@@ -106,8 +112,9 @@ def _quiet(stage: str) -> None:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None,
-                connect_timeout: float = 30.0) -> Iterator[Client]:
+def dask_client(
+    workers: int | None = None, scheduler: str | None = None, connect_timeout: float = 30.0
+) -> Iterator[Client]:
     """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes.
 
     The local cluster (1 thread per worker, loopback only, no dashboard) is started here,
@@ -126,25 +133,37 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             try:
                 client = Client(scheduler, timeout=connect_timeout)
             except (OSError, TimeoutError) as exc:
-                raise PprlError(f"cannot reach the Dask scheduler at {scheduler}: "
-                                f"{str(exc).splitlines()[0][:160]}") from None
+                raise PprlError(
+                    f"cannot reach the Dask scheduler at {scheduler}: "
+                    f"{str(exc).splitlines()[0][:160]}"
+                ) from None
             with client:
                 yield client
             return
         assert workers is not None
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None) as cluster, \
-                Client(cluster, timeout=connect_timeout) as client:
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster, timeout=connect_timeout) as client,
+        ):
             try:
                 client.wait_for_workers(workers, timeout=connect_timeout * workers)
             except TimeoutError:
-                raise PprlError(f"the local Dask cluster did not start {workers} workers "
-                                f"within {connect_timeout * workers:.0f} s") from None
+                raise PprlError(
+                    f"the local Dask cluster did not start {workers} workers "
+                    f"within {connect_timeout * workers:.0f} s"
+                ) from None
             yield client
 
 
-def _gather(client: Client, futures: Sequence[Future[object]], what: str, timeout: float,
-            kind: type[_T]) -> list[_T]:
+def _gather(
+    client: Client, futures: Sequence[Future[object]], what: str, timeout: float, kind: type[_T]
+) -> list[_T]:
     """Results (each a ``kind``) of all futures within ``timeout`` seconds, or a one-line
     :class:`PprlError` when workers kept dying, the connection was lost or time ran out."""
     from distributed import wait
@@ -153,20 +172,26 @@ def _gather(client: Client, futures: Sequence[Future[object]], what: str, timeou
     try:
         wait(list(futures), timeout=timeout)
     except TimeoutError:
-        raise PprlError(f"{what}: the cluster did not finish a stage within {timeout:.0f} s"
-                        ) from None
+        raise PprlError(
+            f"{what}: the cluster did not finish a stage within {timeout:.0f} s"
+        ) from None
     try:
         results = list(client.gather(list(futures)))
     except KilledWorker as exc:
-        raise PprlError(f"{what}: a task failed because its worker died "
-                        f"{ALLOWED_FAILURES + 1} times (out of memory?): {exc.args[0]}") from None
+        raise PprlError(
+            f"{what}: a task failed because its worker died "
+            f"{ALLOWED_FAILURES + 1} times (out of memory?): {exc.args[0]}"
+        ) from None
     except (OSError, TimeoutError) as exc:
-        raise PprlError(f"{what}: lost the connection to the Dask cluster: "
-                        f"{str(exc).splitlines()[0][:160]}") from None
+        raise PprlError(
+            f"{what}: lost the connection to the Dask cluster: {str(exc).splitlines()[0][:160]}"
+        ) from None
     wrong = [type(r).__name__ for r in results if not isinstance(r, kind)]
     if wrong:
-        raise PprlError(f"{what}: a task returned {wrong[0]}, not {kind.__name__} (mixed pprl "
-                        "versions on the cluster?)")
+        raise PprlError(
+            f"{what}: a task returned {wrong[0]}, not {kind.__name__} (mixed pprl "
+            "versions on the cluster?)"
+        )
     return results
 
 
@@ -196,34 +221,51 @@ def _whole_worker() -> Iterator[int]:
 # ------------------------------------------------------------------ tasks (on workers)
 
 
-def _join_task(ref: list[Piece], claims: list[Piece], words: int, different_people: float
-               ) -> JoinOutput:
+def _join_task(
+    ref: list[Piece], claims: list[Piece], words: int, different_people: float
+) -> JoinOutput:
     """One pseudonym range of the join stage."""
     with _whole_worker():
-        return join_partition(concat_pieces(ref, words, None), concat_pieces(claims, words, None),
-                              different_people)
+        return join_partition(
+            concat_pieces(ref, words, None), concat_pieces(claims, words, None), different_people
+        )
 
 
-def _search_task(ref: list[Piece], claims: list[Piece], near: list[Piece] | None,
-                 near_is_claims: bool, words: int, key: str, search_score: float,
-                 same_person: float) -> SearchOutput:
+def _search_task(
+    ref: list[Piece],
+    claims: list[Piece],
+    near: list[Piece] | None,
+    near_is_claims: bool,
+    words: int,
+    key: str,
+    search_score: float,
+    same_person: float,
+) -> SearchOutput:
     """One block-value range of a search stage; ``near_is_claims``: the claim-to-claim
     search compares the same claims (``near`` is then None)."""
     with _whole_worker():
         queries = concat_pieces(claims, words, key)
-        others = queries if near_is_claims else (
-            None if near is None else concat_pieces(near, words, key))
-        return search_partition(concat_pieces(ref, words, key), queries, others, search_score,
-                                same_person)
+        others = (
+            queries
+            if near_is_claims
+            else (None if near is None else concat_pieces(near, words, key))
+        )
+        return search_partition(
+            concat_pieces(ref, words, key), queries, others, search_score, same_person
+        )
 
 
-def _match_block_task(a: list[Piece], b: list[Piece] | None, words: int, key: str,
-                      threshold: float) -> PairArrays:
+def _match_block_task(
+    a: list[Piece], b: list[Piece] | None, words: int, key: str, threshold: float
+) -> PairArrays:
     """One block-value range of one block key of keyed matching."""
     with _whole_worker() as threads:
-        return match_block_partition(concat_pieces(a, words, key),
-                                     None if b is None else concat_pieces(b, words, key),
-                                     threshold, threads)
+        return match_block_partition(
+            concat_pieces(a, words, key),
+            None if b is None else concat_pieces(b, words, key),
+            threshold,
+            threads,
+        )
 
 
 def _load_checked(ref: FileRef) -> Encodings:
@@ -236,6 +278,7 @@ def _load_checked(ref: FileRef) -> Encodings:
 
 def _match_rows_task(task: MatchTask) -> PairArrays:
     """One row range of A against all of B (both files held once per worker process)."""
+
     def build() -> tuple[Encodings, Encodings | None, BlockKeys | LshBlocking | None]:
         a = _load_checked(task.a)
         b = None if task.b is None else _load_checked(task.b)
@@ -250,16 +293,26 @@ def _match_rows_task(task: MatchTask) -> PairArrays:
 # ------------------------------------------------------------------- driver: submitting
 
 
-def _pieces(client: Client, tasks: list[SplitTask], prefix: str, parts: int, priority: int
-            ) -> list[list[Future[object]]]:
+def _pieces(
+    client: Client, tasks: list[SplitTask], prefix: str, parts: int, priority: int
+) -> list[list[Future[object]]]:
     """Submit the map tasks; ``pieces[p]`` holds partition ``p``'s piece of each, in order.
 
     The pieces stay on the workers that cut them until the partition's task fetches them.
     """
-    maps = [client.submit(split_rows, t, pure=False, key=f"{prefix}-split-{i}",
-                          priority=priority) for i, t in enumerate(tasks)]
-    return [[client.submit(operator.getitem, m, p, pure=False, key=f"{prefix}-piece-{i}-{p}",
-                           priority=priority) for i, m in enumerate(maps)] for p in range(parts)]
+    maps = [
+        client.submit(split_rows, t, pure=False, key=f"{prefix}-split-{i}", priority=priority)
+        for i, t in enumerate(tasks)
+    ]
+    return [
+        [
+            client.submit(
+                operator.getitem, m, p, pure=False, key=f"{prefix}-piece-{i}-{p}", priority=priority
+            )
+            for i, m in enumerate(maps)
+        ]
+        for p in range(parts)
+    ]
 
 
 def _file_splits(files: Sequence[FileRef], block: str | None, lay: Layout) -> list[SplitTask]:
@@ -267,47 +320,82 @@ def _file_splits(files: Sequence[FileRef], block: str | None, lay: Layout) -> li
     return [t for f in files for t in split_tasks(f.path, f.digest, block, f.offset, lay)]
 
 
-def _submit_join(client: Client, plan: VerifyPlan, prefix: str, priority: int) -> list[Future[object]]:
+def _submit_join(
+    client: Client, plan: VerifyPlan, prefix: str, priority: int
+) -> list[Future[object]]:
     """The join stage: one task per pseudonym range."""
     lay = plan.layout
-    ref = _pieces(client, _file_splits([plan.reference], None, lay), f"{prefix}-ref",
-                  lay.parts, priority)
-    claims = _pieces(client, _file_splits(plan.claims, None, lay), f"{prefix}-claims",
-                     lay.parts, priority)
-    return [client.submit(_join_task, ref[p], claims[p], plan.words,
-                          plan.thresholds.different_people, pure=False,
-                          key=f"{prefix}-join-{p}", priority=priority)
-            for p in range(lay.parts)]
+    ref = _pieces(
+        client, _file_splits([plan.reference], None, lay), f"{prefix}-ref", lay.parts, priority
+    )
+    claims = _pieces(
+        client, _file_splits(plan.claims, None, lay), f"{prefix}-claims", lay.parts, priority
+    )
+    return [
+        client.submit(
+            _join_task,
+            ref[p],
+            claims[p],
+            plan.words,
+            plan.thresholds.different_people,
+            pure=False,
+            key=f"{prefix}-join-{p}",
+            priority=priority,
+        )
+        for p in range(lay.parts)
+    ]
 
 
-def _submit_search(client: Client, plan: VerifyPlan, stage: SearchStage, prefix: str,
-                   priority: int) -> list[Future[object]]:
+def _submit_search(
+    client: Client, plan: VerifyPlan, stage: SearchStage, prefix: str, priority: int
+) -> list[Future[object]]:
     """One block key's search stage: one task per block-value range."""
     lay, key = plan.layout, stage.key
     search = [plan.claims[f] for f in stage.searching_files()]
     near = list(plan.claims) if stage.near_rank >= 0 else []
-    ref = _pieces(client, _file_splits([plan.reference], key, lay), f"{prefix}-ref",
-                  lay.parts, priority)
-    claims = _pieces(client, _file_splits(search, key, lay), f"{prefix}-claims", lay.parts,
-                     priority)
+    ref = _pieces(
+        client, _file_splits([plan.reference], key, lay), f"{prefix}-ref", lay.parts, priority
+    )
+    claims = _pieces(
+        client, _file_splits(search, key, lay), f"{prefix}-claims", lay.parts, priority
+    )
     same = near == search
-    others = None if same or not near else _pieces(
-        client, _file_splits(near, key, lay), f"{prefix}-near", lay.parts, priority)
+    others = (
+        None
+        if same or not near
+        else _pieces(client, _file_splits(near, key, lay), f"{prefix}-near", lay.parts, priority)
+    )
     th = plan.thresholds
-    return [client.submit(_search_task, ref[p], claims[p], None if others is None else others[p],
-                          same, plan.words, key, th.search_score, th.same_person, pure=False,
-                          key=f"{prefix}-search-{p}", priority=priority)
-            for p in range(lay.parts)]
+    return [
+        client.submit(
+            _search_task,
+            ref[p],
+            claims[p],
+            None if others is None else others[p],
+            same,
+            plan.words,
+            key,
+            th.search_score,
+            th.same_person,
+            pure=False,
+            key=f"{prefix}-search-{p}",
+            priority=priority,
+        )
+        for p in range(lay.parts)
+    ]
 
 
 def _check_files(client: Client, files: Sequence[FileRef], prefix: str) -> list[Future[object]]:
     """One streamed content-digest check per file."""
-    return [client.submit(check_file, f.path, f.digest, pure=False, key=f"{prefix}-check-{i}")
-            for i, f in enumerate(files)]
+    return [
+        client.submit(check_file, f.path, f.digest, pure=False, key=f"{prefix}-check-{i}")
+        for i, f in enumerate(files)
+    ]
 
 
-def _run_stages(client: Client, plan: VerifyPlan, say: StageProgress,
-                timings: dict[str, float], timeout: float) -> Accumulator:
+def _run_stages(
+    client: Client, plan: VerifyPlan, say: StageProgress, timings: dict[str, float], timeout: float
+) -> Accumulator:
     """Run the join and every search stage on the cluster; fold their outputs in stage
     order.
 
@@ -319,8 +407,10 @@ def _run_stages(client: Client, plan: VerifyPlan, say: StageProgress,
     checks = _check_files(client, [plan.reference, *plan.claims], run)
     n = len(plan.searches) + 1
     join = _submit_join(client, plan, f"{run}-join", n)
-    searches = [_submit_search(client, plan, stage, f"{run}-{i}", n - 1 - i)
-                for i, stage in enumerate(plan.searches)]
+    searches = [
+        _submit_search(client, plan, stage, f"{run}-{i}", n - 1 - i)
+        for i, stage in enumerate(plan.searches)
+    ]
     acc = Accumulator(plan)
     t = time.perf_counter()
     say("joining claims to the register on the cluster")
@@ -337,12 +427,19 @@ def _run_stages(client: Client, plan: VerifyPlan, say: StageProgress,
     return acc
 
 
-def verify_dask(reference: str | Path, claims: Sequence[str | Path], *,
-                thresholds: ThresholdSpec = None, blocking: Sequence[str] | None = None,
-                progress: StageProgress | None = None, workers: int | None = None,
-                scheduler: str | None = None, partition_rows: int = DEFAULT_PARTITION_ROWS,
-                connect_timeout: float = 30.0, timeout: float = DEFAULT_TIMEOUT
-                ) -> VerifyResult:
+def verify_dask(
+    reference: str | Path,
+    claims: Sequence[str | Path],
+    *,
+    thresholds: ThresholdSpec = None,
+    blocking: Sequence[str] | None = None,
+    progress: StageProgress | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    connect_timeout: float = 30.0,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> VerifyResult:
     """:func:`pprl.verify.verify` on a Dask cluster: the core's plan, partitioned by
     pseudonym and block-key ranges of about ``partition_rows`` records."""
     say = progress or _quiet
@@ -353,9 +450,14 @@ def verify_dask(reference: str | Path, claims: Sequence[str | Path], *,
     ref = read_outline(reference)
     encs = [read_outline(c) for c in claims]
     total = len(ref) + sum(len(e) for e in encs)
-    plan = plan_verify(ref, encs, thresholds=thresholds, blocking=blocking,  # refuse bad input
-                       layout=layout(total, partition_rows, 1),  # before starting a cluster
-                       paths=(str(reference), [str(c) for c in claims]))
+    plan = plan_verify(
+        ref,
+        encs,
+        thresholds=thresholds,
+        blocking=blocking,  # refuse bad input
+        layout=layout(total, partition_rows, 1),  # before starting a cluster
+        paths=(str(reference), [str(c) for c in claims]),
+    )
     with dask_client(workers, scheduler, connect_timeout) as client:
         processes = len(client.nthreads()) or 1  # partition tasks run one per process
         plan = replace(plan, layout=layout(total, partition_rows, processes))
@@ -375,24 +477,46 @@ def _match_by_blocks(client: Client, plan: KeyedMatchPlan, timeout: float) -> Pa
     futures = []
     for k, name in enumerate(plan.names):
         prio = len(plan.names) - k
-        a_p = _pieces(client, _file_splits([plan.a], name, lay), f"{run}-{name}-a", lay.parts,
-                      prio)
-        b_p = None if plan.b is None else _pieces(
-            client, _file_splits([plan.b], name, lay), f"{run}-{name}-b", lay.parts, prio)
-        futures += [client.submit(_match_block_task, a_p[p], None if b_p is None else b_p[p],
-                                  plan.words, name, plan.threshold, pure=False,
-                                  key=f"{run}-{name}-pairs-{p}", priority=prio)
-                    for p in range(lay.parts)]
+        a_p = _pieces(client, _file_splits([plan.a], name, lay), f"{run}-{name}-a", lay.parts, prio)
+        b_p = (
+            None
+            if plan.b is None
+            else _pieces(
+                client, _file_splits([plan.b], name, lay), f"{run}-{name}-b", lay.parts, prio
+            )
+        )
+        futures += [
+            client.submit(
+                _match_block_task,
+                a_p[p],
+                None if b_p is None else b_p[p],
+                plan.words,
+                name,
+                plan.threshold,
+                pure=False,
+                key=f"{run}-{name}-pairs-{p}",
+                priority=prio,
+            )
+            for p in range(lay.parts)
+        ]
     checks = _check_files(client, [plan.a] + ([plan.b] if plan.b is not None else []), run)
     outs = _gather(client, futures, "match", timeout, tuple)
     _gather(client, checks, "match", timeout, type(None))
     return merge_pairs(outs, plan.b.records if plan.b is not None else plan.a.records)
 
 
-def match_dask(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
-               progress: StageProgress | None = None, workers: int | None = None,
-               scheduler: str | None = None, partition_rows: int = 1 << 15,
-               connect_timeout: float = 30.0, timeout: float = DEFAULT_TIMEOUT) -> pa.Table:
+def match_dask(
+    a_path: str | Path,
+    b_path: str | Path | None,
+    opts: MatchOptions,
+    *,
+    progress: StageProgress | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    partition_rows: int = 1 << 15,
+    connect_timeout: float = 30.0,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> pa.Table:
     """:func:`pprl.match.match_files` on a Dask cluster.
 
     With keyed blocking both files are cut by block-key range, so no worker holds a
@@ -411,15 +535,25 @@ def match_dask(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions
         if choice.kind == "keys":
             processes = len(client.nthreads()) or 1
             total = len(a) + (len(b) if b is not None else 0)
-            plan = KeyedMatchPlan(a_ref, b_ref, choice.names, opts.threshold, a.nbits // 64,
-                                  layout(total, partition_rows, processes))
+            plan = KeyedMatchPlan(
+                a_ref,
+                b_ref,
+                choice.names,
+                opts.threshold,
+                a.nbits // 64,
+                layout(total, partition_rows, processes),
+            )
             q, r, s = _match_by_blocks(client, plan, timeout)
         else:
             run = uuid.uuid4().hex[:12]
-            futures = [client.submit(_match_rows_task, t, pure=False,
-                                     key=f"pprl-match-{run}-{t.start}")
-                       for t in row_tasks(a_ref, b_ref, opts, partition_rows)]
+            futures = [
+                client.submit(_match_rows_task, t, pure=False, key=f"pprl-match-{run}-{t.start}")
+                for t in row_tasks(a_ref, b_ref, opts, partition_rows)
+            ]
             rows = _gather(client, futures, "match", timeout, tuple)
-            q, r, s = (np.concatenate([o[i] for o in rows]) for i in range(3)) if rows else (
-                np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+            q, r, s = (
+                (np.concatenate([o[i] for o in rows]) for i in range(3))
+                if rows
+                else (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+            )
     return links_table(a, b, q, r, s, opts)

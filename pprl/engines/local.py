@@ -38,10 +38,15 @@ def _quiet(stage: str) -> None:
     """A progress callback that reports nothing."""
 
 
-def verify_local(reference: str | Path, claims: Sequence[str | Path], *,
-                 thresholds: ThresholdSpec = None, blocking: Sequence[str] | None = None,
-                 progress: StageProgress | None = None, threads: int | None = None
-                 ) -> VerifyResult:
+def verify_local(
+    reference: str | Path,
+    claims: Sequence[str | Path],
+    *,
+    thresholds: ThresholdSpec = None,
+    blocking: Sequence[str] | None = None,
+    progress: StageProgress | None = None,
+    threads: int | None = None,
+) -> VerifyResult:
     """:func:`pprl.verify.verify` in this process."""
     say = progress or _quiet
     start = started_at()
@@ -52,8 +57,13 @@ def verify_local(reference: str | Path, claims: Sequence[str | Path], *,
     encs = [read_encodings(c) for c in claims]
     ref_outline, claim_outlines = ref.outline(), [e.outline() for e in encs]
     total = len(ref) + sum(len(e) for e in encs)
-    plan = plan_verify(ref_outline, claim_outlines, thresholds=thresholds, blocking=blocking,
-                       layout=Layout(1, max(1, total)))
+    plan = plan_verify(
+        ref_outline,
+        claim_outlines,
+        thresholds=thresholds,
+        blocking=blocking,
+        layout=Layout(1, max(1, total)),
+    )
     timings["read"] = time.perf_counter() - t0
     with kernel_threads(threads):
         acc = run_verify_plan(plan, ref, encs, say, timings)
@@ -61,8 +71,13 @@ def verify_local(reference: str | Path, claims: Sequence[str | Path], *,
     return finish(plan, acc, ref_outline, claim_outlines, timings, say, start)
 
 
-def run_verify_plan(plan: VerifyPlan, ref: Encodings, claims: Sequence[Encodings],
-                    say: StageProgress, timings: dict[str, float]) -> Accumulator:
+def run_verify_plan(
+    plan: VerifyPlan,
+    ref: Encodings,
+    claims: Sequence[Encodings],
+    say: StageProgress,
+    timings: dict[str, float],
+) -> Accumulator:
     """Every stage of ``plan`` as one whole-file partition, folded into an
     :class:`Accumulator`."""
     side = _ClaimsSide(claims)
@@ -70,8 +85,9 @@ def run_verify_plan(plan: VerifyPlan, ref: Encodings, claims: Sequence[Encodings
     th = plan.thresholds
     t = time.perf_counter()
     say("joining claims to the register")
-    acc.add_join(join_partition(whole_piece(ref, None), side.piece(None, None),
-                                th.different_people))
+    acc.add_join(
+        join_partition(whole_piece(ref, None), side.piece(None, None), th.different_people)
+    )
     timings["join"] = time.perf_counter() - t
     everyone = list(range(len(claims)))
     for stage in plan.searches:
@@ -82,8 +98,12 @@ def run_verify_plan(plan: VerifyPlan, ref: Encodings, claims: Sequence[Encodings
         near = None
         if stage.near_rank >= 0:
             near = search if files == everyone else side.piece(stage.key, everyone)
-        acc.add_search(stage, search_partition(whole_piece(ref, stage.key), search, near,
-                                               th.search_score, th.same_person))
+        acc.add_search(
+            stage,
+            search_partition(
+                whole_piece(ref, stage.key), search, near, th.search_score, th.same_person
+            ),
+        )
         timings[f"search:{stage.key}"] = time.perf_counter() - t
     return acc
 
@@ -94,8 +114,7 @@ class _ClaimsSide:
 
     def __init__(self, claims: Sequence[Encodings]) -> None:
         self.claims = list(claims)
-        self.clks = claims[0].clks if len(claims) == 1 else np.concatenate(
-            [c.clks for c in claims])
+        self.clks = claims[0].clks if len(claims) == 1 else np.concatenate([c.clks for c in claims])
         self.idx = np.arange(sum(len(c) for c in claims), dtype=np.int64)
 
     def piece(self, block: str | None, files: list[int] | None) -> Piece:
@@ -116,8 +135,13 @@ class _ClaimsSide:
         return Piece(self.idx, self.clks, np.concatenate(keys), np.concatenate(valid))
 
 
-def match_local(a_path: str | Path, b_path: str | Path | None, opts: MatchOptions, *,
-                progress: StageProgress | None = None) -> pa.Table:
+def match_local(
+    a_path: str | Path,
+    b_path: str | Path | None,
+    opts: MatchOptions,
+    *,
+    progress: StageProgress | None = None,
+) -> pa.Table:
     """:func:`pprl.match.match_files` in this process: the row-range plan as one range."""
     say = progress or _quiet
     say("reading encoding files")

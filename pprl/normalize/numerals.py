@@ -33,4 +33,3 @@ def kanji_to_int(numeral: str) -> int | None:
         else:
             return None
     return total + (current or 0)
-

@@ -54,15 +54,22 @@ def _empty_guesses(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _group_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group id per row and group sizes, for rows of a 2-D array of identical width."""
-    view = np.ascontiguousarray(values).view(np.dtype((np.void, values.dtype.itemsize
-                                                       * values.shape[1]))).ravel()
+    view = (
+        np.ascontiguousarray(values)
+        .view(np.dtype((np.void, values.dtype.itemsize * values.shape[1])))
+        .ravel()
+    )
     _, inverse, counts = np.unique(view, return_inverse=True, return_counts=True)
     return inverse.ravel(), counts
 
 
-def align_by_frequency(inverse: np.ndarray, counts: np.ndarray, plain: dict[str, float],
-                       valid: np.ndarray, min_count: int = 3
-                       ) -> tuple[np.ndarray, np.ndarray, int]:
+def align_by_frequency(
+    inverse: np.ndarray,
+    counts: np.ndarray,
+    plain: dict[str, float],
+    valid: np.ndarray,
+    min_count: int = 3,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Kuzu-style alignment: the i-th most frequent encoding gets the i-th most frequent
     plaintext, for encodings seen at least ``min_count`` times.
 
@@ -74,7 +81,7 @@ def align_by_frequency(inverse: np.ndarray, counts: np.ndarray, plain: dict[str,
     order = np.argsort(-counts, kind="stable")
     ranked = sorted(plain.items(), key=lambda kv: -kv[1])
     claimed = 0
-    for rank, g in enumerate(order[:len(ranked)]):
+    for rank, g in enumerate(order[: len(ranked)]):
         if counts[g] < min_count:
             break
         nxt = counts[order[rank + 1]] if rank + 1 < len(order) else 0
@@ -123,7 +130,7 @@ def _joint_by_independence(lists: Sequence[dict[str, float]], top: int = 200) ->
         best = sorted(plain.items(), key=lambda kv: -kv[1])[:top]
         total = sum(plain.values()) or 1.0
         joint = {f"{a} {b}".strip(): fa * fb / total for a, fa in joint.items() for b, fb in best}
-        joint = dict(sorted(joint.items(), key=lambda kv: -kv[1])[:top * 4])
+        joint = dict(sorted(joint.items(), key=lambda kv: -kv[1])[: top * 4])
     return joint
 
 
@@ -143,7 +150,7 @@ def _merge(guesses: Guesses, fld: str, values: np.ndarray, conf: np.ndarray) -> 
 def qgrams(value: str, n: int) -> set[str]:
     """The q-grams clkhash hashes for a non-positional n-gram field (padded with spaces)."""
     word = " " * (n - 1) + value + " " * (n - 1) if n > 1 else value
-    return {word[i:i + n] for i in range(len(word) - n + 1)}
+    return {word[i : i + n] for i in range(len(word) - n + 1)}
 
 
 def _ngram_size(schema: Schema, fld: str) -> int | None:
@@ -156,8 +163,9 @@ def _ngram_size(schema: Schema, fld: str) -> int | None:
     return None
 
 
-def qgram_frequencies(schema: Schema, names: NameList, min_share: float
-                      ) -> list[tuple[str, str, float]]:
+def qgram_frequencies(
+    schema: Schema, names: NameList, min_share: float
+) -> list[tuple[str, str, float]]:
     """(field, q-gram, share of people whose value contains it), most frequent first."""
     out = []
     for fld in name_fields(schema):
@@ -173,9 +181,15 @@ def qgram_frequencies(schema: Schema, names: NameList, min_share: float
     return sorted(out, key=lambda t: -t[2])
 
 
-def mine_patterns(bits: np.ndarray, min_support: float, max_patterns: int = 150,
-                  member_share: float = 0.9, min_bits: int = 4, max_bit_frequency: float = 0.6,
-                  grow_steps: int = 6) -> list[tuple[np.ndarray, float]]:
+def mine_patterns(
+    bits: np.ndarray,
+    min_support: float,
+    max_patterns: int = 150,
+    member_share: float = 0.9,
+    min_bits: int = 4,
+    max_bit_frequency: float = 0.6,
+    grow_steps: int = 6,
+) -> list[tuple[np.ndarray, float]]:
     """Frequent bit patterns: sets of positions set together in >= ``min_support`` of rows.
 
     Seeds are bit pairs with the highest lift (co-occurrence over independence); a seed's
@@ -211,8 +225,11 @@ def mine_patterns(bits: np.ndarray, min_support: float, max_patterns: int = 150,
             if pattern.sum() < min_bits:
                 break
             members = bits[:, pattern].mean(axis=1) >= member_share
-        if pattern.sum() >= min_bits and members.mean() >= min_support and not any(
-                (members & k).sum() > 0.8 * (members | k).sum() for k in kept):
+        if (
+            pattern.sum() >= min_bits
+            and members.mean() >= min_support
+            and not any((members & k).sum() > 0.8 * (members | k).sum() for k in kept)
+        ):
             patterns.append((pattern, float(members.mean())))
             kept.append(members)
             used |= pattern
@@ -222,8 +239,9 @@ def mine_patterns(bits: np.ndarray, min_support: float, max_patterns: int = 150,
     return sorted(patterns, key=lambda p: -p[1])
 
 
-def _grow_seed(bits: np.ndarray, seed: list[int], usable: np.ndarray, min_count: float,
-               steps: int) -> np.ndarray:
+def _grow_seed(
+    bits: np.ndarray, seed: list[int], usable: np.ndarray, min_count: float, steps: int
+) -> np.ndarray:
     """Records having every bit of a greedily grown seed: each step adds the bit most often
     set among the current records, which strips chance co-occurrence (about the fill
     ratio per bit) while keeping every record of the q-gram behind the seed."""
@@ -247,9 +265,16 @@ def unpack(enc: Encodings, rows: np.ndarray | None = None) -> np.ndarray:
     return np.unpackbits(np.ascontiguousarray(clks).view(np.uint8), axis=1).astype(bool)
 
 
-def pattern_mining_attack(enc: Encodings, schema: Schema, names: NameList, *,
-                          sample: int = 20_000, min_support: float = 0.005,
-                          member_share: float = 0.9, seed: int = 0) -> AttackResult:
+def pattern_mining_attack(
+    enc: Encodings,
+    schema: Schema,
+    names: NameList,
+    *,
+    sample: int = 20_000,
+    min_support: float = 0.005,
+    member_share: float = 0.9,
+    seed: int = 0,
+) -> AttackResult:
     """Christen et al.-style pattern mining: bit patterns -> q-grams -> names."""
     n = len(enc)
     result = AttackResult("pattern_mining")
@@ -267,15 +292,17 @@ def pattern_mining_attack(enc: Encodings, schema: Schema, names: NameList, *,
     assigned = [(patterns[j], candidates[c]) for j, c in pairs]
     result.details["patterns_aligned"] = len(assigned)
     bits = unpack(enc)
-    present = {(fld, q): bits[:, pat].mean(axis=1) >= member_share
-               for (pat, _), (fld, q, _) in assigned}
+    present = {
+        (fld, q): bits[:, pat].mean(axis=1) >= member_share for (pat, _), (fld, q, _) in assigned
+    }
     for fld in {fld for _, (fld, _, _) in assigned}:
         result.guesses[fld] = _reidentify(fld, schema, names[fld], present)
     return result
 
 
-def joint_shares(schema: Schema, names: NameList, candidates: list[tuple[str, str, float]]
-                 ) -> np.ndarray:
+def joint_shares(
+    schema: Schema, names: NameList, candidates: list[tuple[str, str, float]]
+) -> np.ndarray:
     """Share of people whose name contains both q-grams, for candidates of the same field
     (NaN across fields: the list says nothing about how fields co-occur)."""
     k = len(candidates)
@@ -285,16 +312,21 @@ def joint_shares(schema: Schema, names: NameList, candidates: list[tuple[str, st
         n = _ngram_size(schema, fld) or 2
         values = list(names[fld].items())
         total = sum(f for _, f in values) or 1.0
-        member = np.array([[candidates[i][1] in qgrams(v, n) for i in idx] for v, _ in values],
-                          dtype=np.float64)
+        member = np.array(
+            [[candidates[i][1] in qgrams(v, n) for i in idx] for v, _ in values], dtype=np.float64
+        )
         weights = np.array([f for _, f in values]) / total
         joint[np.ix_(idx, idx)] = member.T @ (member * weights[:, None])
     return joint
 
 
-def align_patterns(members: list[np.ndarray], candidates: list[tuple[str, str, float]],
-                   joint: np.ndarray, max_score: float = 0.4, starts: int = 30
-                   ) -> list[tuple[int, int]]:
+def align_patterns(
+    members: list[np.ndarray],
+    candidates: list[tuple[str, str, float]],
+    joint: np.ndarray,
+    max_score: float = 0.4,
+    starts: int = 30,
+) -> list[tuple[int, int]]:
     """Align mined patterns with q-grams by their share *and* their co-occurrence with the
     pairs already aligned (conditional frequencies, as in Christen et al.'s partitioning).
 
@@ -315,16 +347,23 @@ def align_patterns(members: list[np.ndarray], candidates: list[tuple[str, str, f
     best: tuple[float, list[tuple[int, int]]] = (-1.0, [])
     for first in np.argsort(base, axis=None)[:starts]:
         j0, c0 = np.unravel_index(int(first), base.shape)
-        slack, pairs = _greedy_alignment(base, observed, joint, fields, (int(j0), int(c0)),
-                                         max_score)
+        slack, pairs = _greedy_alignment(
+            base, observed, joint, fields, (int(j0), int(c0)), max_score
+        )
         if slack > best[0]:
             best = (slack, pairs)
     return best[1]
 
 
-def _greedy_alignment(base: np.ndarray, observed: np.ndarray, joint: np.ndarray,
-                      fields: np.ndarray, first: tuple[int, int], max_score: float,
-                      delta: float = 0.002) -> tuple[float, list[tuple[int, int]]]:
+def _greedy_alignment(
+    base: np.ndarray,
+    observed: np.ndarray,
+    joint: np.ndarray,
+    fields: np.ndarray,
+    first: tuple[int, int],
+    max_score: float,
+    delta: float = 0.002,
+) -> tuple[float, list[tuple[int, int]]]:
     """One greedy alignment from a given first anchor; returns (total slack, pairs)."""
     diff_sum = np.zeros_like(base)
     anchors_in = np.zeros(base.shape[1])
@@ -352,8 +391,9 @@ def _greedy_alignment(base: np.ndarray, observed: np.ndarray, joint: np.ndarray,
     return slack, pairs
 
 
-def _reidentify(fld: str, schema: Schema, plain: dict[str, float],
-                present: dict[tuple[str, str], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _reidentify(
+    fld: str, schema: Schema, plain: dict[str, float], present: dict[tuple[str, str], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per record, the most frequent listed name whose assigned q-grams are exactly those
     found in the record; confidence is its share among all such names."""
     grams = [q for (f, q) in present if f == fld]

@@ -43,8 +43,10 @@ from pprl.privacy.attacks import (
 from pprl.schema import Schema, parse_schema
 from pprl.store import Encodings, read_encodings
 
-CAVEAT = ("These numbers measure the stated attacks on this file; they are not a guarantee "
-          "against other or better attacks, nor against a party that holds the secret.")
+CAVEAT = (
+    "These numbers measure the stated attacks on this file; they are not a guarantee "
+    "against other or better attacks, nor against a party that holds the secret."
+)
 CLAIM_CONFIDENCE = 0.5
 
 
@@ -53,12 +55,17 @@ def _read_csv(path: Path, what: str) -> dict[str, list[str]]:
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
     try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            strings_can_be_null=False, column_types={}, auto_dict_encode=False),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=False))
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=False, column_types={}, auto_dict_encode=False
+            ),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
+        )
     except Exception as exc:  # arrow raises several types for unreadable CSV
-        raise InputError(f"{path}: cannot read {what} CSV ({str(exc).splitlines()[0][:120]})"
-                         ) from None
+        raise InputError(
+            f"{path}: cannot read {what} CSV ({str(exc).splitlines()[0][:120]})"
+        ) from None
     return {c: [str(v) for v in table.column(c).to_pylist()] for c in table.column_names}
 
 
@@ -76,19 +83,22 @@ def read_names(path: Path, schema: Schema) -> NameList:
     block_names = {s.name: [p.field for p in s.parts] for s in schema.block_keys}
     out: NameList = {}
     fields = cols.get("field") or [""] * len(cols["name"])
-    for i, (fld, value, freq) in enumerate(zip(fields, cols["name"], cols["frequency"],
-                                               strict=True)):
+    for i, (fld, value, freq) in enumerate(
+        zip(fields, cols["name"], cols["frequency"], strict=True)
+    ):
         try:
             weight = float(freq)
         except ValueError:
             raise InputError(f"{path}: row {i}: frequency {freq!r} is not a number") from None
-        for target in ([fld] if fld else targets):
+        for target in [fld] if fld else targets:
             if target in block_names:
                 parts = value.split(" ")
                 if len(parts) != len(block_names[target]):
                     continue
-                norm = [_normalizer(schema, f)(p) for f, p in zip(block_names[target], parts,
-                                                                   strict=True)]
+                norm = [
+                    _normalizer(schema, f)(p)
+                    for f, p in zip(block_names[target], parts, strict=True)
+                ]
                 key = " ".join(norm) if all(norm) else None
             else:
                 key = _normalizer(schema, target)(value)
@@ -110,19 +120,22 @@ def read_truth(path: Path, schema: Schema, rows: np.ndarray) -> dict[str, np.nda
         if fld in cols:
             raw = cols[fld]
         elif sources and all(s in cols for s in sources):  # e.g. bank holder from a register
-            raw = [" ".join(v for v in vs if v) for vs in zip(*(cols[s] for s in sources),
-                                                                strict=True)]
+            raw = [
+                " ".join(v for v in vs if v) for vs in zip(*(cols[s] for s in sources), strict=True)
+            ]
         else:
             continue
         norm = _normalizer(schema, fld)
         values = [norm(v) for v in raw]
-        out[fld] = np.array([values[where[r]] if r in where else None for r in rows.tolist()],
-                            dtype=object)
+        out[fld] = np.array(
+            [values[where[r]] if r in where else None for r in rows.tolist()], dtype=object
+        )
     return out
 
 
-def bit_leakage(enc: Encodings, schema: Schema, names: NameList, sample: int = 50_000
-                ) -> dict[str, Any]:
+def bit_leakage(
+    enc: Encodings, schema: Schema, names: NameList, sample: int = 50_000
+) -> dict[str, Any]:
     """Bit-frequency and popcount statistics that reveal leakage."""
     bits = unpack(enc, np.arange(min(len(enc), sample)))
     if bits.shape[0] == 0:
@@ -132,8 +145,16 @@ def bit_leakage(enc: Encodings, schema: Schema, names: NameList, sample: int = 5
     p = np.clip(freq, 1e-12, 1 - 1e-12)
     entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     top = [s for _, _, s in qgram_frequencies(schema, names, 0.01)[:50]]
-    matching = int(sum(bool(np.any(np.abs(freq[:, None] - np.array(top)) < 0.005, axis=1)[b])
-                       for b in range(len(freq)))) if top else 0
+    matching = (
+        int(
+            sum(
+                bool(np.any(np.abs(freq[:, None] - np.array(top)) < 0.005, axis=1)[b])
+                for b in range(len(freq))
+            )
+        )
+        if top
+        else 0
+    )
     return {
         "records": int(len(enc)),
         "bits": int(bits.shape[1]),
@@ -149,8 +170,9 @@ def bit_leakage(enc: Encodings, schema: Schema, names: NameList, sample: int = 5
     }
 
 
-def score_attack(result: AttackResult, truth: dict[str, np.ndarray] | None, schema: Schema,
-                 n: int) -> dict[str, Any]:
+def score_attack(
+    result: AttackResult, truth: dict[str, np.ndarray] | None, schema: Schema, n: int
+) -> dict[str, Any]:
     """What the attack claims, and (with truth) how many records it re-identified.
 
     A record is re-identified when every name field of one script (fields sharing a
@@ -161,12 +183,19 @@ def score_attack(result: AttackResult, truth: dict[str, np.ndarray] | None, sche
     for _, (values, conf) in result.guesses.items():
         claims |= np.array([v is not None for v in values]) & (conf >= CLAIM_CONFIDENCE)
     out["records_claimed"] = int(claims.sum())
-    out["mean_confidence_of_claims"] = round(float(np.mean(
-        [c[claims].mean() for _, c in result.guesses.values()])) if claims.any() else 0.0, 3)
+    out["mean_confidence_of_claims"] = round(
+        float(np.mean([c[claims].mean() for _, c in result.guesses.values()]))
+        if claims.any()
+        else 0.0,
+        3,
+    )
     if truth is None:
         return out
-    correct = {f: np.array([g is not None and g == t for g, t in zip(v, truth[f], strict=True)])
-               for f, (v, _) in result.guesses.items() if f in truth}
+    correct = {
+        f: np.array([g is not None and g == t for g, t in zip(v, truth[f], strict=True)])
+        for f, (v, _) in result.guesses.items()
+        if f in truth
+    }
     out["field_accuracy"] = {f: round(float(c.mean()), 4) for f, c in correct.items()}
     scripts: dict[str, list[str]] = {}
     for f in name_fields(schema):
@@ -191,8 +220,9 @@ def baseline(truth: dict[str, np.ndarray], names: NameList) -> dict[str, float]:
     return out
 
 
-def attacker_coverage(truth: dict[str, np.ndarray], attacker: graph_attack.AttackerRecords,
-                      schema: Schema) -> float:
+def attacker_coverage(
+    truth: dict[str, np.ndarray], attacker: graph_attack.AttackerRecords, schema: Schema
+) -> float:
     """Share of encoded records whose true name (every name field of one script) is the
     name of some attacker record: the most the graph-matching attack can re-identify."""
     covered = np.zeros(len(next(iter(truth.values()), [])), dtype=bool)
@@ -203,14 +233,23 @@ def attacker_coverage(truth: dict[str, np.ndarray], attacker: graph_attack.Attac
         if not all(f in truth and f in attacker.names for f in fields):
             continue
         known = set(zip(*(attacker.names[f].tolist() for f in fields), strict=True))
-        covered |= np.array([t in known and None not in t
-                             for t in zip(*(truth[f].tolist() for f in fields), strict=True)])
+        covered |= np.array(
+            [
+                t in known and None not in t
+                for t in zip(*(truth[f].tolist() for f in fields), strict=True)
+            ]
+        )
     return round(float(covered.mean()) if len(covered) else 0.0, 5)
 
 
-def audit(path: str | Path, names_path: str | Path | None,
-          truth_path: str | Path | None = None, *, sample: int = 20_000,
-          attacker_records: str | Path | None = None) -> dict[str, Any]:
+def audit(
+    path: str | Path,
+    names_path: str | Path | None,
+    truth_path: str | Path | None = None,
+    *,
+    sample: int = 20_000,
+    attacker_records: str | Path | None = None,
+) -> dict[str, Any]:
     """Run the attacks on one encoding file; return statistics, attack results, caveat.
 
     With a name list: the frequency and pattern-mining attacks; with attacker records:
@@ -227,15 +266,22 @@ def audit(path: str | Path, names_path: str | Path | None,
     if names_path is not None:
         names = read_names(Path(names_path), schema)
         if not names:
-            raise InputError(f"{names_path}: no names for any name field of schema "
-                             f"'{schema.name}' ({', '.join(name_fields(schema))})")
-    records = (graph_attack.read_attacker_records(attacker_records, schema)
-               if attacker_records is not None else None)
+            raise InputError(
+                f"{names_path}: no names for any name field of schema "
+                f"'{schema.name}' ({', '.join(name_fields(schema))})"
+            )
+    records = (
+        graph_attack.read_attacker_records(attacker_records, schema)
+        if attacker_records is not None
+        else None
+    )
     truth = read_truth(Path(truth_path), schema, enc.rows) if truth_path else None
     attacks = []
     if names:
-        attacks += [frequency_attack(enc, schema, names),
-                    pattern_mining_attack(enc, schema, names, sample=sample)]
+        attacks += [
+            frequency_attack(enc, schema, names),
+            pattern_mining_attack(enc, schema, names, sample=sample),
+        ]
     if records is not None:
         attacks.append(graph_attack.graph_matching_attack(enc, schema, records))
     scored = [score_attack(a, truth, schema, len(enc)) for a in attacks]
@@ -246,8 +292,11 @@ def audit(path: str | Path, names_path: str | Path | None,
     if names_path is not None:
         attacker |= {"names_file": str(names_path), "name_fields": sorted(names)}
     if records is not None:
-        attacker |= {"records_file": str(attacker_records), "records": len(records),
-                     "known_rows": int((records.known_rows >= 0).sum())}
+        attacker |= {
+            "records_file": str(attacker_records),
+            "records": len(records),
+            "known_rows": int((records.known_rows >= 0).sum()),
+        }
     report: dict[str, Any] = {
         "file": str(path),
         "schema": schema.name,
@@ -268,8 +317,10 @@ def audit(path: str | Path, names_path: str | Path | None,
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """Human-readable lines of an audit report (no secrets: the audit never has one)."""
-    lines = [f"audit of {report['file']} (schema {report['schema']}, hardening "
-             f"{report['hardening'] or 'none'})"]
+    lines = [
+        f"audit of {report['file']} (schema {report['schema']}, hardening "
+        f"{report['hardening'] or 'none'})"
+    ]
     lk = report["leakage"]
     lines.append("leakage: " + ", ".join(f"{k}={v}" for k, v in lk.items()))
     for a in report["attacks"]:
@@ -277,12 +328,16 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         if "reidentified_rate" in a:
             text += f", {a['reidentified']} re-identified ({100 * a['reidentified_rate']:.2f}%)"
         if a["attack"] == "graph_matching":
-            text += (f" (attacker holds {a['attacker_records']} records, "
-                     f"{a['known_rows']} of them with a known row)")
+            text += (
+                f" (attacker holds {a['attacker_records']} records, "
+                f"{a['known_rows']} of them with a known row)"
+            )
         lines.append(text)
     if "attacker_records_cover_rate" in report:
-        lines.append(f"the attacker's records hold the true name of "
-                     f"{100 * report['attacker_records_cover_rate']:.1f}% of the file's records "
-                     "(the most graph matching can re-identify)")
+        lines.append(
+            f"the attacker's records hold the true name of "
+            f"{100 * report['attacker_records_cover_rate']:.1f}% of the file's records "
+            "(the most graph matching can re-identify)"
+        )
     lines.append(report["caveat"])
     return lines

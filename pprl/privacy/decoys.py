@@ -52,8 +52,13 @@ def random_numbers(rng: np.random.Generator, n: int) -> list[str]:
     return ["".join(map(str, b)) + str(int(c)) for b, c in zip(body, check, strict=True)]
 
 
-def decoy_chunk(sample: CsvData | None, schema: Schema, secret: Secret, total_rows: int,
-                column_map: dict[str, str] | None = None) -> CsvData | None:
+def decoy_chunk(
+    sample: CsvData | None,
+    schema: Schema,
+    secret: Secret,
+    total_rows: int,
+    column_map: dict[str, str] | None = None,
+) -> CsvData | None:
     """Decoy records as one more CSV chunk, numbered from ``total_rows`` on (None: no decoys).
 
     Values are drawn uniformly from the distinct values of each column of ``sample`` (the
@@ -84,8 +89,9 @@ def drop_decoys(table: pa.Table, nrows: int, column: str | None = None) -> pa.Ta
     ``column`` defaults to ``claim_row`` (a claims party's file) or ``ref_row`` (the
     register holder's file).
     """
-    col = column or next((c for c in ("claim_row", "ref_row", "row") if c in table.column_names),
-                         None)
+    col = column or next(
+        (c for c in ("claim_row", "ref_row", "row") if c in table.column_names), None
+    )
     if col is None or col not in table.column_names:
         raise InputError(f"findings lack a row column ({column or 'claim_row/ref_row/row'})")
     rows = table.column(col).to_numpy(zero_copy_only=False)
@@ -96,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: drop findings on decoy rows from a party's result file."""
     parser = argparse.ArgumentParser(description="Drop findings on decoy rows (row >= --rows).")
     parser.add_argument("findings", type=Path, help="parties/<party>.csv from pprl verify")
-    parser.add_argument("--rows", type=int, required=True,
-                        help="number of data rows in the CSV you encoded")
+    parser.add_argument(
+        "--rows", type=int, required=True, help="number of data rows in the CSV you encoded"
+    )
     parser.add_argument("--column", default=None, help="row column (default: claim_row/ref_row)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)

@@ -117,8 +117,10 @@ def read_attacker_records(path: str | Path, schema: Schema) -> AttackerRecords:
         sources = schema.sources.get(fld, ())
         if fld not in data.columns and not (sources and all(s in data.columns for s in sources)):
             via = f" (or {'+'.join(sources)})" if sources else ""
-            raise InputError(f"{p}: attacker records lack column '{fld}'{via}, which schema "
-                             f"'{schema.name}' encodes")
+            raise InputError(
+                f"{p}: attacker records lack column '{fld}'{via}, which schema "
+                f"'{schema.name}' encodes"
+            )
     if data.nrows == 0:
         raise InputError(f"{p}: no attacker records")
     known = np.full(data.nrows, -1, dtype=np.int64)
@@ -156,13 +158,14 @@ def dice_to(bits: np.ndarray, cols: np.ndarray) -> np.ndarray:
     ref = bits[cols]
     out = np.empty((bits.shape[0], len(cols)), dtype=np.float32)
     for s in range(0, bits.shape[0], CHUNK):
-        inter = bits[s:s + CHUNK] @ ref.T
-        out[s:s + CHUNK] = 2 * inter / np.maximum(pops[s:s + CHUNK, None] + pops[cols][None, :], 1)
+        inter = bits[s : s + CHUNK] @ ref.T
+        out[s : s + CHUNK] = (
+            2 * inter / np.maximum(pops[s : s + CHUNK, None] + pops[cols][None, :], 1)
+        )
     return out
 
 
-def nearest_neighbours(clks: np.ndarray, k: int, threshold: float
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(clks: np.ndarray, k: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Similarities of each record's k nearest other records (n × k, best first, 0 when a
     record has fewer neighbours at or above ``threshold``) and their indices (-1 then),
     with pprl's top-k search."""
@@ -181,8 +184,9 @@ def nearest_neighbours(clks: np.ndarray, k: int, threshold: float
     return sims, ids
 
 
-def node_features(clks: np.ndarray, scale: float, *, sample: int = 4000, seed: int = 0
-                  ) -> np.ndarray:
+def node_features(
+    clks: np.ndarray, scale: float, *, sample: int = 4000, seed: int = 0
+) -> np.ndarray:
     """Per-record features of a similarity graph, comparable between graphs of different
     size: ``scale`` = this graph's size / the smaller graph's size stretches neighbour ranks
     (the 2nd neighbour of a graph of half the people is about the 4th of the full one).
@@ -200,19 +204,22 @@ def node_features(clks: np.ndarray, scale: float, *, sample: int = 4000, seed: i
     table[ref, np.arange(len(ref))] = 0.0  # a record's similarity to itself says nothing
     table.sort(axis=1)
     last = table.shape[1] - 1
-    base = np.column_stack([table[:, [int(q * last) for q in QUANTILES]],
-                            table.mean(axis=1), table.std(axis=1)])
+    base = np.column_stack(
+        [table[:, [int(q * last) for q in QUANTILES]], table.mean(axis=1), table.std(axis=1)]
+    )
     threshold = float(np.quantile(table[:, last // 2], 0.5))  # most records have n/2 above
     del table
     depth = max(NEIGHBOURS, math.ceil(NEIGHBOURS * scale))
     sims, ids = nearest_neighbours(clks, min(depth, n - 1), threshold)
-    ranks = np.minimum(np.round(np.arange(1, NEIGHBOURS + 1) * scale).astype(int) - 1,
-                       sims.shape[1] - 1)
+    ranks = np.minimum(
+        np.round(np.arange(1, NEIGHBOURS + 1) * scale).astype(int) - 1, sims.shape[1] - 1
+    )
     near = sims[:, ranks]
     first = ids[:, ranks[:NEIGHBOUR_MEAN]]
     valid = first >= 0
     neighbour_mean = (base[np.maximum(first, 0)] * valid[..., None]).sum(axis=1) / np.maximum(
-        valid.sum(axis=1), 1)[:, None]
+        valid.sum(axis=1), 1
+    )[:, None]
     return np.column_stack([base, near, neighbour_mean]).astype(np.float32)
 
 
@@ -277,9 +284,9 @@ def row_top(scores: np.ndarray, k: int, block: int = 64) -> tuple[np.ndarray, np
     if full < 2 * k:
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:
-        maxima = scores[:, :full * block].reshape(rows, full, block).max(axis=2)
+        maxima = scores[:, : full * block].reshape(rows, full, block).max(axis=2)
         if full * block < cols:
-            maxima = np.column_stack([maxima, scores[:, full * block:].max(axis=1)])
+            maxima = np.column_stack([maxima, scores[:, full * block :].max(axis=1)])
         bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, -k]
         r, c = np.nonzero(scores >= bound[:, None])
         order = np.lexsort((-scores[r, c], r))
@@ -312,8 +319,8 @@ def best_matches(att: np.ndarray, enc: np.ndarray, *, distance: bool = False) ->
     row_arg = np.empty((m, tail), dtype=np.int64)
     col_top = np.full((tail, n), -np.inf)
     for s in range(0, m, CHUNK):
-        scores = att[s:s + CHUNK] @ enc.T + bias[None, :] + att_bias[s:s + CHUNK, None]
-        row_arg[s:s + CHUNK], row_top_v[s:s + CHUNK] = row_top(scores, tail)
+        scores = att[s : s + CHUNK] @ enc.T + bias[None, :] + att_bias[s : s + CHUNK, None]
+        row_arg[s : s + CHUNK], row_top_v[s : s + CHUNK] = row_top(scores, tail)
         k = min(tail, scores.shape[0])
         merged = np.concatenate([col_top, np.partition(scores, scores.shape[0] - k, axis=0)[-k:]])
         col_top = np.partition(merged, merged.shape[0] - tail, axis=0)[-tail:]
@@ -334,8 +341,9 @@ def fingerprints(bits: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return table - table.mean(axis=1, keepdims=True)
 
 
-def anchor_weights(fa: np.ndarray, fb: np.ndarray, enc_rows: np.ndarray, att_rows: np.ndarray
-                   ) -> np.ndarray:
+def anchor_weights(
+    fa: np.ndarray, fb: np.ndarray, enc_rows: np.ndarray, att_rows: np.ndarray
+) -> np.ndarray:
     """How well each anchor's column agrees between the graphs over matched pairs (their
     correlation, floored at 0): a wrong anchor's columns are unrelated, so it drops out."""
     if len(enc_rows) < 20:
@@ -355,12 +363,19 @@ def confident(matches: Matches, limit: int) -> np.ndarray:
 def _with_seeds(seeds: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
     """The seeds, then up to ``size`` in all with the other rows in their order."""
     rest = rows[~np.isin(rows, seeds)]
-    return np.concatenate([seeds, rest[:max(size - len(seeds), 0)]])
+    return np.concatenate([seeds, rest[: max(size - len(seeds), 0)]])
 
 
-def refine(enc_bits: np.ndarray, att_bits: np.ndarray, start: Matches, known: np.ndarray, *,
-           rounds: int = 8, first_anchors: int = 64, max_anchors: int = 512
-           ) -> tuple[Matches, dict[str, Any]]:
+def refine(
+    enc_bits: np.ndarray,
+    att_bits: np.ndarray,
+    start: Matches,
+    known: np.ndarray,
+    *,
+    rounds: int = 8,
+    first_anchors: int = 64,
+    max_anchors: int = 512,
+) -> tuple[Matches, dict[str, Any]]:
     """Grow anchors from the known rows or the confident matches and re-match by anchor
     fingerprints; returns the last matches and what each round did (for the report).
 
@@ -373,8 +388,11 @@ def refine(enc_bits: np.ndarray, att_bits: np.ndarray, start: Matches, known: np
     """
     matches = start
     seeds = np.flatnonzero(known >= 0)
-    rows = seeds if len(seeds) >= MIN_SEEDS else _with_seeds(
-        seeds, confident(start, first_anchors), first_anchors)
+    rows = (
+        seeds
+        if len(seeds) >= MIN_SEEDS
+        else _with_seeds(seeds, confident(start, first_anchors), first_anchors)
+    )
     log: list[dict[str, Any]] = []
     previous: np.ndarray | None = None
     for _ in range(rounds):
@@ -392,31 +410,49 @@ def refine(enc_bits: np.ndarray, att_bits: np.ndarray, start: Matches, known: np
         fa_w /= np.maximum(np.linalg.norm(fa_w, axis=1, keepdims=True), 1e-9)
         fb_w /= np.maximum(np.linalg.norm(fb_w, axis=1, keepdims=True), 1e-9)
         matches = best_matches(fb_w, fa_w)
-        log.append({"anchors": int(len(rows)), "anchors_weighted": int((weights > 0.05).sum()),
-                    "mutual_matches": int(matches.mutual.sum())})
+        log.append(
+            {
+                "anchors": int(len(rows)),
+                "anchors_weighted": int((weights > 0.05).sum()),
+                "mutual_matches": int(matches.mutual.sum()),
+            }
+        )
         size = min(max(2 * len(rows), first_anchors), max_anchors)
         rows = _with_seeds(seeds, confident(matches, size), size)
-        if previous is not None and len(rows) >= max_anchors and (
-                np.mean(previous[matches.mutual] != matches.best[matches.mutual]) < STABLE):
+        if (
+            previous is not None
+            and len(rows) >= max_anchors
+            and (np.mean(previous[matches.mutual] != matches.best[matches.mutual]) < STABLE)
+        ):
             break
         previous = matches.best
     return matches, {"rounds": log}
 
 
-def graph_matching_attack(enc: Encodings, schema: Schema, attacker: AttackerRecords, *,
-                          sample: int = 4000, rounds: int = 8, max_anchors: int = 512,
-                          seed: int = 0) -> AttackResult:
+def graph_matching_attack(
+    enc: Encodings,
+    schema: Schema,
+    attacker: AttackerRecords,
+    *,
+    sample: int = 4000,
+    rounds: int = 8,
+    max_anchors: int = 512,
+    seed: int = 0,
+) -> AttackResult:
     """Match the encoded similarity graph with the attacker's own (module docstring);
     guesses are the names of the attacker record matched to each encoded record."""
     n, m = len(enc), len(attacker)
     result = AttackResult("graph_matching")
-    result.details.update({"attacker_records": m, "known_rows": int((attacker.known_rows >= 0)
-                                                                    .sum())})
+    result.details.update(
+        {"attacker_records": m, "known_rows": int((attacker.known_rows >= 0).sum())}
+    )
     if n < 2 or m < 2:
         return result
     if enc.nbits != attacker.clks.shape[1] * 64:
-        raise InputError(f"{attacker.path}: the attacker's encoding has {attacker.clks.shape[1] * 64}"
-                         f" bits, the file {enc.nbits}")
+        raise InputError(
+            f"{attacker.path}: the attacker's encoding has {attacker.clks.shape[1] * 64}"
+            f" bits, the file {enc.nbits}"
+        )
     where = {int(r): i for i, r in enumerate(enc.rows.tolist())}
     known = np.array([where.get(int(r), -1) for r in attacker.known_rows], dtype=np.int64)
     small = min(n, m)
@@ -426,8 +462,14 @@ def graph_matching_attack(enc: Encodings, schema: Schema, attacker: AttackerReco
     white = noise_whitening(fp, fq).astype(np.float32)
     start = best_matches(fp @ white, fe @ white, distance=True)
     result.details["feature_mutual_matches"] = int(start.mutual.sum())
-    matches, log = refine(unpack_bits(enc.clks), unpack_bits(attacker.clks), start, known,
-                          rounds=rounds, max_anchors=max_anchors)
+    matches, log = refine(
+        unpack_bits(enc.clks),
+        unpack_bits(attacker.clks),
+        start,
+        known,
+        rounds=rounds,
+        max_anchors=max_anchors,
+    )
     result.details.update(log)
     q = np.concatenate([matches.best, matches.second])
     r = np.concatenate([np.arange(m), np.arange(m)])

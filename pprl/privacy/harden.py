@@ -43,12 +43,17 @@ def salt_secret(secret: Secret, salt_value: str) -> str:
 
 def salt_values(h: Hardening, values: Sequence[str | None]) -> list[str]:
     """The salt of each record: the (sliced) normalized attribute, '' when missing."""
-    return [(v or "")[h.salt_start:h.salt_stop] for v in values]
+    return [(v or "")[h.salt_start : h.salt_stop] for v in values]
 
 
-def salted_clks(schema: Schema, columns: Sequence[Sequence[str]], salts: Sequence[str],
-                secret: Secret, workers: int | None = None,
-                progress: Progress | None = None) -> np.ndarray:
+def salted_clks(
+    schema: Schema,
+    columns: Sequence[Sequence[str]],
+    salts: Sequence[str],
+    secret: Secret,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """Encode each salt group with its own derived secret (``encode_clks`` per group)."""
     n = len(salts)
     groups: dict[str, list[int]] = {}
@@ -112,10 +117,16 @@ def balance(clks: np.ndarray, permute_key: bytes | None = None) -> np.ndarray:
     return np.ascontiguousarray(np.packbits(both, axis=1)).view("<u8").reshape(n, -1)
 
 
-def hardened_clks(schema: Schema, columns: Sequence[Sequence[str]],
-                  normalized: dict[str, list[str | None]], raw: dict[str, list[str]],
-                  secret: Secret, *, workers: int | None = None,
-                  progress: Progress | None = None) -> np.ndarray:
+def hardened_clks(
+    schema: Schema,
+    columns: Sequence[Sequence[str]],
+    normalized: dict[str, list[str | None]],
+    raw: dict[str, list[str]],
+    secret: Secret,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """Encode CLKs with the schema's hardening: salting, then BLIP, then balancing.
 
     Without hardening this is exactly ``encode_clks`` (bit-identical to clkhash).
@@ -126,8 +137,9 @@ def hardened_clks(schema: Schema, columns: Sequence[Sequence[str]],
         attr = normalized.get(h.salt_field) or raw.get(h.salt_field) or [""] * len(columns[0])
         clks = salted_clks(schema, columns, salt_values(h, attr), secret, workers, progress)
     else:
-        clks = encode_clks(schema.clk, columns, secret.clk_secret, workers=workers,
-                           progress=progress)
+        clks = encode_clks(
+            schema.clk, columns, secret.clk_secret, workers=workers, progress=progress
+        )
     if h.blip_epsilon is not None:
         clks = blip(clks, h.blip_epsilon, derive_key(secret, BLIP_CONTEXT))
     if h.balance:

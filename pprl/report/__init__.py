@@ -64,8 +64,9 @@ def render_report(findings: pa.Table, summary: VerifySummary, *, max_rows: int =
     return render_page(FindingsArrays(findings), summary, max_rows)
 
 
-def write_report(findings: pa.Table, summary: VerifySummary, path: str | Path, *,
-                 max_rows: int = 50) -> Path:
+def write_report(
+    findings: pa.Table, summary: VerifySummary, path: str | Path, *, max_rows: int = 50
+) -> Path:
     """Render the report and write it to ``path`` atomically; return the path.
 
     The text goes to a temporary file in the same directory, which is then moved into

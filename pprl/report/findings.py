@@ -39,8 +39,10 @@ class FindingsArrays:
     def __init__(self, table: pa.Table) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
         if missing:
-            raise InputError(f"findings table lacks column(s) {', '.join(missing)}; "
-                             f"expected {', '.join(REQUIRED_COLUMNS)}")
+            raise InputError(
+                f"findings table lacks column(s) {', '.join(missing)}; "
+                f"expected {', '.join(REQUIRED_COLUMNS)}"
+            )
         self.table = table
         self.n: int = table.num_rows
         self.status: npt.NDArray[np.int8] = _status_codes(table.column("status"))
@@ -74,8 +76,10 @@ def _status_codes(column: pa.ChunkedArray) -> npt.NDArray[np.int8]:
     labels = encoded.dictionary.to_pylist()
     unknown = sorted(set(labels) - set(_LABEL_TO_STATUS))
     if unknown:
-        raise InputError(f"findings table holds unknown status(es) {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(_LABEL_TO_STATUS)}")
+        raise InputError(
+            f"findings table holds unknown status(es) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(_LABEL_TO_STATUS)}"
+        )
     lookup = np.array([int(_LABEL_TO_STATUS[label]) for label in labels] or [0], dtype=np.int8)
     codes: npt.NDArray[np.int8] = lookup[encoded.indices.to_numpy(zero_copy_only=False)]
     return codes

@@ -105,7 +105,7 @@ def render_page(findings: FindingsArrays, summary: VerifySummary, max_rows: int)
     body = "\n".join(s for s in sections if s)
     title = TITLE + (f" — {summary.started_at}" if summary.started_at else "")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"{body}\n{_footer_html(summary.pprl_version)}\n</main>\n</body>\n</html>\n"
@@ -141,8 +141,10 @@ def _header_html(summary: VerifySummary) -> str:
     """Title, run metadata, inputs table and the plain-language status explanation."""
     meta = []
     if summary.started_at:
-        meta.append(f'Run started <time datetime="{esc(summary.started_at)}">'
-                    f"{esc(summary.started_at)}</time>")
+        meta.append(
+            f'Run started <time datetime="{esc(summary.started_at)}">'
+            f"{esc(summary.started_at)}</time>"
+        )
     meta.append(f"pprl version {esc(summary.pprl_version)}")
     intro = (
         "<p>This report checks <em>claimed links</em>: each claim record names a number "
@@ -154,10 +156,11 @@ def _header_html(summary: VerifySummary) -> str:
         "the <em>margin</em> is how much better the best other register record scores "
         "than the claimed one (positive means someone else matches better).</p>"
     )
-    blocking = (", ".join(f"<code>{esc(k)}</code>" for k in summary.blocking)
-                if summary.blocking else _DASH)
+    blocking = (
+        ", ".join(f"<code>{esc(k)}</code>" for k in summary.blocking) if summary.blocking else _DASH
+    )
     return (
-        f"<header>\n<h1>{esc(TITLE)}</h1>\n<p class=\"meta\">{' · '.join(meta)}</p>\n"
+        f'<header>\n<h1>{esc(TITLE)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
         f"</header>\n{intro}\n<h2>What was verified</h2>\n{_inputs_html(summary.inputs)}"
         f"<p>Other register records were searched within the block keys {blocking}.</p>\n"
         f"<h3>What the statuses mean</h3>\n{_status_glossary_html()}"
@@ -168,25 +171,35 @@ def _inputs_html(inputs: Sequence[InputInfo]) -> str:
     """Table of the input files: role, party, file, records, schema, digest, key."""
     rows = []
     for item in inputs:
-        digest = (f'<code title="{esc(item.digest)}">{esc(item.digest[:16])}…</code>'
-                  if item.digest else _DASH)
-        rows.append([
-            esc(item.role),
-            esc(item.party),
-            f'<td class="path">{esc(item.file)}</td>',
-            num_cell(f"{item.records:,}"),
-            f"<code>{esc(item.schema)}</code>" if item.schema else _DASH,
-            digest,
-            f"<code>{esc(item.key_fingerprint)}</code>" if item.key_fingerprint else _DASH,
-        ])
-    table = html_table(["Role", "Party", "File", "Records", "Schema", "File digest (prefix)",
-                        "Key fingerprint"], rows, numeric={3})
+        digest = (
+            f'<code title="{esc(item.digest)}">{esc(item.digest[:16])}…</code>'
+            if item.digest
+            else _DASH
+        )
+        rows.append(
+            [
+                esc(item.role),
+                esc(item.party),
+                f'<td class="path">{esc(item.file)}</td>',
+                num_cell(f"{item.records:,}"),
+                f"<code>{esc(item.schema)}</code>" if item.schema else _DASH,
+                digest,
+                f"<code>{esc(item.key_fingerprint)}</code>" if item.key_fingerprint else _DASH,
+            ]
+        )
+    table = html_table(
+        ["Role", "Party", "File", "Records", "Schema", "File digest (prefix)", "Key fingerprint"],
+        rows,
+        numeric={3},
+    )
     prints = {i.key_fingerprint for i in inputs} - {None, ""}
     if len(prints) == 1:
         note = '<p class="note">All inputs were encoded with the same key.</p>\n'
     elif len(prints) > 1:
-        note = ('<p class="warn">The inputs carry different key fingerprints; encodings '
-                "made with different keys cannot be compared meaningfully.</p>\n")
+        note = (
+            '<p class="warn">The inputs carry different key fingerprints; encodings '
+            "made with different keys cannot be compared meaningfully.</p>\n"
+        )
     else:
         note = ""
     return table + note
@@ -201,12 +214,18 @@ def _status_glossary_html() -> str:
 def _glance_html(counts: Mapping[Status, int], total: int) -> str:
     """One plain sentence with the headline numbers."""
     if total == 0:
-        return ('<h2>At a glance</h2>\n<p class="glance">No claim records were verified '
-                "(zero findings).</p>")
-    parts = [f"<strong>{n:,}</strong> {esc(s.label.replace('_', ' '))} ({pct(n, total)})"
-             for s, n in counts.items()]
-    return (f'<h2>At a glance</h2>\n<p class="glance">{total:,} claim records '
-            f"verified: {', '.join(parts)}.</p>")
+        return (
+            '<h2>At a glance</h2>\n<p class="glance">No claim records were verified '
+            "(zero findings).</p>"
+        )
+    parts = [
+        f"<strong>{n:,}</strong> {esc(s.label.replace('_', ' '))} ({pct(n, total)})"
+        for s, n in counts.items()
+    ]
+    return (
+        f'<h2>At a glance</h2>\n<p class="glance">{total:,} claim records '
+        f"verified: {', '.join(parts)}.</p>"
+    )
 
 
 def _warnings_html(warnings: Sequence[str]) -> str:
@@ -218,43 +237,68 @@ def _consistency_html(data: FindingsArrays, counts: Mapping[Status, int], claims
     """Warn when the summary's counts disagree with the findings table it came with."""
     if data.counts() == dict(counts) and data.n == claims:
         return ""
-    return ('<p class="warn">The status counts in the run summary differ from the findings '
-            "table this report was given; the counts use the summary, the plots and the "
-            "suspects table use the findings.</p>")
+    return (
+        '<p class="warn">The status counts in the run summary differ from the findings '
+        "table this report was given; the counts use the summary, the plots and the "
+        "suspects table use the findings.</p>"
+    )
 
 
 def _counts_html(counts: Mapping[Status, int], total: int) -> str:
     """Counts per status with percentages and a one-line meaning."""
-    rows = [[badge(s), num_cell(f"{n:,}"), num_cell(pct(n, total)), esc(STATUS_MEANINGS[s])]
-            for s, n in counts.items()]
-    rows.append(['<span class="total">Total</span>', num_cell(f"{total:,}", "total"),
-                 num_cell(pct(total, total), "total"), ""])
-    return ("<h2>Results per status</h2>\n"
-            + html_table(["Status", "Claim records", "Share", "Meaning"], rows, numeric={1, 2}))
+    rows = [
+        [badge(s), num_cell(f"{n:,}"), num_cell(pct(n, total)), esc(STATUS_MEANINGS[s])]
+        for s, n in counts.items()
+    ]
+    rows.append(
+        [
+            '<span class="total">Total</span>',
+            num_cell(f"{total:,}", "total"),
+            num_cell(pct(total, total), "total"),
+            "",
+        ]
+    )
+    return "<h2>Results per status</h2>\n" + html_table(
+        ["Status", "Claim records", "Share", "Meaning"], rows, numeric={1, 2}
+    )
 
 
 def _reasons_html(reasons: Mapping[Reason, int], claims: int) -> str:
     """Reason chart and table (a claim with several reasons counts for each)."""
-    head = ("<h2>Reasons</h2>\n<p>Each claim carries one or more reasons; a claim with "
-            "several is counted once for each. The reasons from comparing the claim with "
-            "the register and those from cross-checking claims against each other are "
-            "shown apart.</p>\n")
+    head = (
+        "<h2>Reasons</h2>\n<p>Each claim carries one or more reasons; a claim with "
+        "several is counted once for each. The reasons from comparing the claim with "
+        "the register and those from cross-checking claims against each other are "
+        "shown apart.</p>\n"
+    )
     shown = {r: n for r, n in reasons.items() if n > 0}
     if not shown:
         return head + _NONE
     rows = [
-        [f"<code>{esc(r.label)}</code>", esc(reason_group(r)), num_cell(f"{n:,}"),
-         num_cell(pct(n, claims)), esc(REASON_MEANINGS[r])]
-        for r, n in sorted(shown.items(),
-                           key=lambda kv: (reason_group(kv[0]) != REGISTER_GROUP, -kv[1]))
+        [
+            f"<code>{esc(r.label)}</code>",
+            esc(reason_group(r)),
+            num_cell(f"{n:,}"),
+            num_cell(pct(n, claims)),
+            esc(REASON_MEANINGS[r]),
+        ]
+        for r, n in sorted(
+            shown.items(), key=lambda kv: (reason_group(kv[0]) != REGISTER_GROUP, -kv[1])
+        )
     ]
-    figure = figure_html(png_data_uri(reasons_figure(shown)),
-                         "Claim records per reason, log scale (each step of the axis is ten "
-                         "times the previous), in two panels: claim vs register, and "
-                         "cross-checks between claims.",
-                         "Bar chart of claim records per reason, log scale")
-    table = html_table(["Reason", "Check", "Claim records", "Share of claims", "Meaning"],
-                       rows, numeric={2, 3}, table_id="reasons")
+    figure = figure_html(
+        png_data_uri(reasons_figure(shown)),
+        "Claim records per reason, log scale (each step of the axis is ten "
+        "times the previous), in two panels: claim vs register, and "
+        "cross-checks between claims.",
+        "Bar chart of claim records per reason, log scale",
+    )
+    table = html_table(
+        ["Reason", "Check", "Claim records", "Share of claims", "Meaning"],
+        rows,
+        numeric={2, 3},
+        table_id="reasons",
+    )
     return head + figure + table
 
 
@@ -263,8 +307,10 @@ def _scores_html(data: FindingsArrays, thresholds: Thresholds) -> str:
     head = "<h2>Score distribution</h2>\n"
     scored = int((~np.isnan(data.score)).sum())
     if not scored:
-        return head + ('<p class="none">none — no claim has a claimed-pair score '
-                       "(no claimed number was found in the register).</p>")
+        return head + (
+            '<p class="none">none — no claim has a claimed-pair score '
+            "(no claimed number was found in the register).</p>"
+        )
     hist = figure_html(
         png_data_uri(histogram_figure(data, thresholds)),
         f"Claimed-pair score per status (log scale). Vertical lines: confirm_score "
@@ -281,12 +327,17 @@ def _scatter_html(data: FindingsArrays, thresholds: Thresholds) -> str:
     head = "<h3>Score vs margin</h3>\n"
     usable = np.flatnonzero(~np.isnan(data.score) & ~np.isnan(data.margin))
     if not usable.size:
-        return head + ('<p class="none">none — no claim has an alternative register record '
-                       f"scoring at least search_score ({thresholds.search_score:g}), so no "
-                       "claim has a margin.</p>")
+        return head + (
+            '<p class="none">none — no claim has an alternative register record '
+            f"scoring at least search_score ({thresholds.search_score:g}), so no "
+            "claim has a margin.</p>"
+        )
     chosen = subsample(usable, data.status, MAX_SCATTER_POINTS)
-    shown = (f"all {len(chosen):,}" if len(chosen) == usable.size
-             else f"a sample of {len(chosen):,} of {usable.size:,}")
+    shown = (
+        f"all {len(chosen):,}"
+        if len(chosen) == usable.size
+        else f"a sample of {len(chosen):,} of {usable.size:,}"
+    )
     caption = (
         f"Claimed-pair score vs margin ({shown} claims with an alternative register record "
         f"scoring at least search_score, {thresholds.search_score:g}; claims without one "
@@ -295,8 +346,11 @@ def _scatter_html(data: FindingsArrays, thresholds: Thresholds) -> str:
         "drawn where it changes the status; the tint shows the status the score and margin "
         "give (cross-checks can still move a confirmed claim to review)."
     )
-    return head + figure_html(png_data_uri(scatter_figure(data, chosen, thresholds)), caption,
-                              "Scatter plot of claimed-pair score against margin by status")
+    return head + figure_html(
+        png_data_uri(scatter_figure(data, chosen, thresholds)),
+        caption,
+        "Scatter plot of claimed-pair score against margin by status",
+    )
 
 
 def _suspects_html(data: FindingsArrays, max_rows: int) -> str:
@@ -312,9 +366,16 @@ def _suspects_html(data: FindingsArrays, max_rows: int) -> str:
         return head + _NONE
     shown = order[:max_rows].tolist()
     rows = [_suspect_row(r) for r in data.rows(shown, [c for c, _ in SUSPECT_COLUMNS])]
-    note = f'<p class="note">Showing {len(shown):,} of {order.size:,} suspect and review claims.</p>\n'
-    return head + note + html_table([h for _, h in SUSPECT_COLUMNS], rows,
-                                    numeric={1, 3, 4, 5, 6}, table_id="top-suspects")
+    note = (
+        f'<p class="note">Showing {len(shown):,} of {order.size:,} suspect and review claims.</p>\n'
+    )
+    return (
+        head
+        + note
+        + html_table(
+            [h for _, h in SUSPECT_COLUMNS], rows, numeric={1, 3, 4, 5, 6}, table_id="top-suspects"
+        )
+    )
 
 
 def suspect_order(data: FindingsArrays) -> npt.NDArray[np.intp]:
@@ -326,8 +387,10 @@ def suspect_order(data: FindingsArrays) -> npt.NDArray[np.intp]:
     idx = np.flatnonzero(data.is_status(Status.SUSPECT) | is_review)
     margin, score = data.margin[idx], data.score[idx]
     keys = (  # np.lexsort: the last key is the primary one; the sort is stable
-        np.nan_to_num(score, nan=0.0), np.isnan(score),
-        -np.nan_to_num(margin, nan=0.0), np.isnan(margin),
+        np.nan_to_num(score, nan=0.0),
+        np.isnan(score),
+        -np.nan_to_num(margin, nan=0.0),
+        np.isnan(margin),
         is_review[idx],
     )
     return idx[np.lexsort(keys)]
@@ -343,18 +406,22 @@ def _suspect_row(row: Mapping[str, Any]) -> list[str]:
         num_cell(fmt_row(row["candidate_ref_row"])),
         num_cell(fmt_score(row["candidate_score"])),
         num_cell(fmt_score(row["margin"], signed=True)),
-        " ".join(f"<code>{esc(c)}</code>" for c in (row["reason"] or "").split(";") if c)
-        or _DASH,
+        " ".join(f"<code>{esc(c)}</code>" for c in (row["reason"] or "").split(";") if c) or _DASH,
     ]
 
 
 def _thresholds_html(thresholds: Thresholds) -> str:
     """Table of the decision thresholds of the run and what each decides."""
-    rows = [[f"<code>{esc(name)}</code>", num_cell(f"{value:g}"), esc(THRESHOLD_MEANINGS[name])]
-            for name, value in thresholds.to_json().items()]
-    return ("<h2>Thresholds</h2>\n<p>The decision rules of this run used these values.</p>\n"
-            + html_table(["Threshold", "Value", "What it decides"], rows, numeric={1},
-                         table_id="thresholds"))
+    rows = [
+        [f"<code>{esc(name)}</code>", num_cell(f"{value:g}"), esc(THRESHOLD_MEANINGS[name])]
+        for name, value in thresholds.to_json().items()
+    ]
+    return (
+        "<h2>Thresholds</h2>\n<p>The decision rules of this run used these values.</p>\n"
+        + html_table(
+            ["Threshold", "Value", "What it decides"], rows, numeric={1}, table_id="thresholds"
+        )
+    )
 
 
 def _timings_html(timings: Mapping[str, float]) -> str:
@@ -363,18 +430,20 @@ def _timings_html(timings: Mapping[str, float]) -> str:
     if not timings:
         return head + _NONE
     total = float(sum(timings.values()))
-    rows = [[esc(k), num_cell(fmt_seconds(v)), num_cell(pct(v, total))]
-            for k, v in timings.items()]
-    rows.append(['<span class="total">Total</span>', num_cell(fmt_seconds(total), "total"),
-                 num_cell(_DASH)])
+    rows = [[esc(k), num_cell(fmt_seconds(v)), num_cell(pct(v, total))] for k, v in timings.items()]
+    rows.append(
+        ['<span class="total">Total</span>', num_cell(fmt_seconds(total), "total"), num_cell(_DASH)]
+    )
     return head + html_table(["Stage", "Time", "Share"], rows, numeric={1, 2})
 
 
 def _footer_html(version: str) -> str:
     """Closing note: what the report does and does not contain."""
-    return (f"<footer>Generated by pprl {esc(version)}. This file is self-contained and works "
-            "offline. It holds only file names, row numbers, scores and reason codes, never "
-            "identities.</footer>")
+    return (
+        f"<footer>Generated by pprl {esc(version)}. This file is self-contained and works "
+        "offline. It holds only file names, row numbers, scores and reason codes, never "
+        "identities.</footer>"
+    )
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -387,18 +456,26 @@ def esc(value: object) -> str:
 
 def badge(status: Status) -> str:
     """A status label on its colour."""
-    return (f'<span class="badge" style="background:{STATUS_COLORS[status]}">'
-            f"{esc(status.label)}</span>")
+    return (
+        f'<span class="badge" style="background:{STATUS_COLORS[status]}">{esc(status.label)}</span>'
+    )
 
 
 def figure_html(uri: str, caption: str, alt: str) -> str:
     """An embedded image in a ``<figure>`` with an escaped caption and alt text."""
-    return (f'<figure><img src="{uri}" alt="{esc(alt)}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>\n")
+    return (
+        f'<figure><img src="{uri}" alt="{esc(alt)}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>\n"
+    )
 
 
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
-               numeric: Collection[int] = (), table_id: str | None = None) -> str:
+def html_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Collection[int] = (),
+    table_id: str | None = None,
+) -> str:
     """A table from plain-text headers and already escaped cells.
 
     A cell that is a whole ``<td ...>`` element (as from :func:`num_cell`) is used as it
@@ -406,15 +483,18 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
     """
     if not rows:
         return _NONE
-    head = "".join(f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
-                   for i, h in enumerate(headers))
+    head = "".join(
+        f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     body = "\n".join(
         "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row) + "</tr>"
         for row in rows
     )
     id_attr = f' id="{esc(table_id)}"' if table_id else ""
-    return (f"<table{id_attr}>\n<thead><tr>{head}</tr></thead>\n"
-            f"<tbody>\n{body}\n</tbody>\n</table>\n")
+    return (
+        f"<table{id_attr}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
+    )
 
 
 def num_cell(text: str, extra_class: str = "") -> str:

@@ -69,8 +69,13 @@ def reasons_figure(reasons: Mapping[Reason, int]) -> Figure:
         raise ValueError("no reason has a count above zero")
     bars_total = sum(len(items) for _, items in panels)
     fig = _new_figure(9.0, 0.8 + 0.7 * len(panels) + 0.3 * bars_total)
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False,
-                        height_ratios=[len(items) + 1.2 for _, items in panels])[:, 0]
+    axes = fig.subplots(
+        len(panels),
+        1,
+        sharex=True,
+        squeeze=False,
+        height_ratios=[len(items) + 1.2 for _, items in panels],
+    )[:, 0]
     top = max(n for _, items in panels for _, n in items)
     for ax, (name, items) in zip(axes, panels, strict=True):
         labels = [r.label for r, _ in reversed(items)]
@@ -100,9 +105,14 @@ def histogram_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
     for status in Status:
         values = data.score[data.is_status(status) & scored]
         if values.size:
-            heights, _, _ = ax.hist(np.clip(values, 0.0, 1.0), bins=bins, histtype="step",
-                                    linewidth=1.6, color=STATUS_COLORS[status],
-                                    label=f"{status.label} ({values.size:,})")
+            heights, _, _ = ax.hist(
+                np.clip(values, 0.0, 1.0),
+                bins=bins,
+                histtype="step",
+                linewidth=1.6,
+                color=STATUS_COLORS[status],
+                label=f"{status.label} ({values.size:,})",
+            )
             tallest = max(tallest, float(np.max(heights)))
     for name in ("confirm_score", "suspect_score"):
         value = getattr(thresholds, name)
@@ -119,8 +129,9 @@ def histogram_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
     return fig
 
 
-def scatter_figure(data: FindingsArrays, chosen: npt.NDArray[np.intp],
-                   thresholds: Thresholds) -> Figure:
+def scatter_figure(
+    data: FindingsArrays, chosen: npt.NDArray[np.intp], thresholds: Thresholds
+) -> Figure:
     """Claimed score (x) against margin (y) of the ``chosen`` claims, with the decision
     boundaries each drawn where it applies and the regions tinted by the status they give.
     """
@@ -145,8 +156,9 @@ def scatter_figure(data: FindingsArrays, chosen: npt.NDArray[np.intp],
         (Status.CONFIRMED, c, x_hi, y_lo, mr),
     ]
     for status, x0, x1, y0, y1 in regions:
-        ax.fill_between([x0, x1], y0, y1, color=STATUS_COLORS[status], alpha=0.09,
-                        linewidth=0, zorder=0)
+        ax.fill_between(
+            [x0, x1], y0, y1, color=STATUS_COLORS[status], alpha=0.09, linewidth=0, zorder=0
+        )
 
     size, alpha = _marker_style(len(chosen))
     usable = ~np.isnan(data.score) & ~np.isnan(data.margin)
@@ -157,8 +169,16 @@ def scatter_figure(data: FindingsArrays, chosen: npt.NDArray[np.intp],
             continue
         total = int((usable & data.is_status(status)).sum())
         count = f"{total:,}" if total == pick.size else f"{pick.size:,} of {total:,}"
-        ax.scatter(data.score[pick], data.margin[pick], s=size, alpha=alpha, linewidths=0,
-                   color=STATUS_COLORS[status], label=f"{status.label} ({count})", zorder=3)
+        ax.scatter(
+            data.score[pick],
+            data.margin[pick],
+            s=size,
+            alpha=alpha,
+            linewidths=0,
+            color=STATUS_COLORS[status],
+            label=f"{status.label} ({count})",
+            zorder=3,
+        )
 
     segments = [  # (name, xs, ys): each boundary only where it separates two statuses
         ("suspect_score", (s, s), (y_lo, ms)),
@@ -167,8 +187,14 @@ def scatter_figure(data: FindingsArrays, chosen: npt.NDArray[np.intp],
         ("margin_review", (c, x_hi), (mr, mr)),
     ]
     for name, xs, ys in segments:
-        ax.plot(xs, ys, scalex=False, scaley=False, zorder=4,
-                **_threshold_style(name, getattr(thresholds, name)))
+        ax.plot(
+            xs,
+            ys,
+            scalex=False,
+            scaley=False,
+            zorder=4,
+            **_threshold_style(name, getattr(thresholds, name)),
+        )
     ax.set_xlabel(_SCORE_LABEL)
     ax.set_ylabel("margin (best other score − claimed score)")
     _legend(ax, markerscale=2.0 if size < 14 else 1.0)
@@ -176,8 +202,9 @@ def scatter_figure(data: FindingsArrays, chosen: npt.NDArray[np.intp],
     return fig
 
 
-def subsample(indices: npt.NDArray[np.intp], status: npt.NDArray[np.int8], limit: int
-              ) -> npt.NDArray[np.intp]:
+def subsample(
+    indices: npt.NDArray[np.intp], status: npt.NDArray[np.int8], limit: int
+) -> npt.NDArray[np.intp]:
     """At most ``limit`` of ``indices``, keeping rare statuses fully visible.
 
     Each status gets an equal share of the budget; statuses with fewer points than their
@@ -204,14 +231,24 @@ def subsample(indices: npt.NDArray[np.intp], status: npt.NDArray[np.int8], limit
 
 def _threshold_style(name: str, value: float) -> dict[str, Any]:
     """Line keyword arguments for threshold ``name``: its own dash pattern and a label."""
-    return {"color": _THRESHOLD_COLORS[name], "linestyle": THRESHOLD_STYLES[name], "linewidth": 1.3,
-            "label": f"{name} = {value:g}"}
+    return {
+        "color": _THRESHOLD_COLORS[name],
+        "linestyle": THRESHOLD_STYLES[name],
+        "linewidth": 1.3,
+        "label": f"{name} = {value:g}",
+    }
 
 
 def _legend(ax: Axes, markerscale: float = 1.0) -> None:
     """The legend beside the plot (never over the data), statuses first, then thresholds."""
-    ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              markerscale=markerscale, handlelength=3.2)
+    ax.legend(
+        fontsize=8.5,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        markerscale=markerscale,
+        handlelength=3.2,
+    )
 
 
 def _marker_style(points: int) -> tuple[float, float]:
@@ -245,4 +282,3 @@ def png_data_uri(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-

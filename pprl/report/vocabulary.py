@@ -20,10 +20,10 @@ STATUS_COLORS: dict[Status, str] = {
 #: What each status means, shown in the header glossary and the counts table.
 STATUS_MEANINGS: dict[Status, str] = {
     Status.CONFIRMED: "the claimed register record matches the claim record well and no "
-                      "other register record matches better",
+    "other register record matches better",
     Status.REVIEW: "the evidence is mixed; a person should look at this link",
     Status.SUSPECT: "the claimed register record matches poorly and/or another register "
-                    "record matches clearly better; likely a wrong link",
+    "record matches clearly better; likely a wrong link",
     Status.UNKNOWN_NUMBER: "the claimed number is not in the register",
     Status.INVALID_NUMBER: "the number failed its check digit or was missing",
 }
@@ -32,20 +32,20 @@ STATUS_MEANINGS: dict[Status, str] = {
 REASON_MEANINGS: dict[Reason, str] = {
     Reason.MATCH: "the claimed register record matches well and no other record comes close",
     Reason.WEAK_SCORE: "the claimed pair's similarity is below the confirm threshold (often "
-                       "a changed surname or a move)",
+    "a changed surname or a move)",
     Reason.LOW_SCORE: "the claimed pair's similarity is below the suspect threshold: the "
-                      "claimed person hardly matches",
+    "claimed person hardly matches",
     Reason.BETTER_MATCH_ELSEWHERE: "another register record matches the claim record clearly "
-                                   "better than the claimed one (likely the true owner)",
+    "better than the claimed one (likely the true owner)",
     Reason.THIN_EVIDENCE: "another register record matches about as well as the claimed one "
-                          "(twins, namesakes with the same birth date): the encodings cannot "
-                          "tell them apart",
+    "(twins, namesakes with the same birth date): the encodings cannot "
+    "tell them apart",
     Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE: "the same number is claimed for records that "
-                                              "look like different people",
+    "look like different people",
     Reason.PERSON_UNDER_SEVERAL_NUMBERS: "the same person appears to be claimed under "
-                                         "several numbers",
+    "several numbers",
     Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD: "the better-matching register record is "
-                                                "itself claimed by another claim record",
+    "itself claimed by another claim record",
     Reason.NO_REGISTER_RECORD: "no register record carries this number",
     Reason.NO_VALID_NUMBER: "the number was missing or failed its check digit",
 }
@@ -53,18 +53,16 @@ REASON_MEANINGS: dict[Reason, str] = {
 #: What each threshold decides, shown in the thresholds table.
 THRESHOLD_MEANINGS: dict[str, str] = {
     "confirm_score": "a claimed pair scoring at least this, with nobody else close, is "
-                     "confirmed; below it the claim needs review",
+    "confirmed; below it the claim needs review",
     "suspect_score": "a claimed pair scoring below this is suspect (low_score)",
     "margin_suspect": "another register record scoring this much more than the claimed one "
-                      "makes the claim suspect (better_match_elsewhere)",
+    "makes the claim suspect (better_match_elsewhere)",
     "margin_review": "another register record scoring within this of the claimed one (margin "
-                     "above it) sends the claim to review (thin_evidence)",
-    "search_score": "alternatives scoring below this are not reported (no candidate, no "
-                    "margin)",
-    "same_person": "two claim records scoring above this are taken for one person "
-                   "(cross-checks)",
+    "above it) sends the claim to review (thin_evidence)",
+    "search_score": "alternatives scoring below this are not reported (no candidate, no margin)",
+    "same_person": "two claim records scoring above this are taken for one person (cross-checks)",
     "different_people": "two claim records sharing a number and scoring below this are taken "
-                        "for two people (cross-checks)",
+    "for two people (cross-checks)",
 }
 
 

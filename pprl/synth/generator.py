@@ -77,7 +77,9 @@ def _assign_numbers(config: SynthConfig, pop: Population, state: PlantState) -> 
         raise RuntimeError("internal error: duplicate My Numbers generated")
 
 
-def _resolve(plan: ClaimPlan, pop: Population, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _resolve(
+    plan: ClaimPlan, pop: Population, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Linked and true numbers per claim row, after all numbers are final."""
     true = pop.number[plan.owner]
     linked = true.copy()
@@ -102,8 +104,9 @@ def generate(config: SynthConfig, out_dir: Path, progress: Progress | None = Non
     except OSError as exc:
         raise InputError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
     names = load_names()
-    pop = build_population(_rng(config.seed, 1), config.people, names,
-                           config.register_old_kanji_rate)
+    pop = build_population(
+        _rng(config.seed, 1), config.people, names, config.register_old_kanji_rate
+    )
     state = PlantState(np.zeros(len(pop), dtype=bool))
     _extra_namesakes(config, pop, state)
     plans = _plan_claims(config, pop, state)
@@ -119,36 +122,74 @@ def generate(config: SynthConfig, out_dir: Path, progress: Progress | None = Non
 
     files = _write_all(config, out_dir, pop, names, plans, tick)
     planted = {f: p.counts() for f, p, _ in plans}
-    return SynthSummary(len(pop), len(pop.households), len(plans[0][1].owner),
-                        len(plans[1][1].owner) if len(plans) > 1 else 0, planted, files,
-                        time.perf_counter() - t0)
+    return SynthSummary(
+        len(pop),
+        len(pop.households),
+        len(plans[0][1].owner),
+        len(plans[1][1].owner) if len(plans) > 1 else 0,
+        planted,
+        files,
+        time.perf_counter() - t0,
+    )
 
 
-def _plan_claims(config: SynthConfig, pop: Population,
-                 state: PlantState) -> list[tuple[str, ClaimPlan, int]]:
+def _plan_claims(
+    config: SynthConfig, pop: Population, state: PlantState
+) -> list[tuple[str, ClaimPlan, int]]:
     """Choose claim owners and plant errors: [(file name, plan, stream id)]."""
     rng = _rng(config.seed, 4)
     m = config.insurer_claims()
-    plans = [("insurer.csv", plant(rng, pop, insurer_owners(rng, pop, m),
-                                   round(m * config.mislink_rate), round(m * config.invalid_rate),
-                                   INSURER_KIND_WEIGHTS, state), 10)]
+    plans = [
+        (
+            "insurer.csv",
+            plant(
+                rng,
+                pop,
+                insurer_owners(rng, pop, m),
+                round(m * config.mislink_rate),
+                round(m * config.invalid_rate),
+                INSURER_KIND_WEIGHTS,
+                state,
+            ),
+            10,
+        )
+    ]
     if config.bank_claims:
         b = config.bank_claims
-        plans.append(("bank.csv", plant(rng, pop, bank_owners(rng, pop, b),
-                                        round(b * config.mislink_rate),
-                                        round(b * config.invalid_rate), BANK_KIND_WEIGHTS,
-                                        state), 20))
+        plans.append(
+            (
+                "bank.csv",
+                plant(
+                    rng,
+                    pop,
+                    bank_owners(rng, pop, b),
+                    round(b * config.mislink_rate),
+                    round(b * config.invalid_rate),
+                    BANK_KIND_WEIGHTS,
+                    state,
+                ),
+                20,
+            )
+        )
     return plans
 
 
-def _write_all(config: SynthConfig, out_dir: Path, pop: Population, names: Names,
-               plans: list[tuple[str, ClaimPlan, int]], tick: Callable[[int], None]) -> dict[str, Path]:
+def _write_all(
+    config: SynthConfig,
+    out_dir: Path,
+    pop: Population,
+    names: Names,
+    plans: list[tuple[str, ClaimPlan, int]],
+    tick: Callable[[int], None],
+) -> dict[str, Path]:
     """Write every file to temporary names, then rename them all into place."""
     fmt = Formatter(names)
     elig = KanaEligibility(names)
     chunk = config.chunk_rows
-    writers = {"register.csv": ChunkWriter(out_dir / "register.csv", REGISTER_COLUMNS),
-               "truth.csv": ChunkWriter(out_dir / "truth.csv", TRUTH_COLUMNS)}
+    writers = {
+        "register.csv": ChunkWriter(out_dir / "register.csv", REGISTER_COLUMNS),
+        "truth.csv": ChunkWriter(out_dir / "truth.csv", TRUTH_COLUMNS),
+    }
     lock = threading.Lock()
 
     def safe_tick(n: int) -> None:
@@ -158,8 +199,14 @@ def _write_all(config: SynthConfig, out_dir: Path, pop: Population, names: Names
 
     pool = ThreadPoolExecutor(max_workers=1)  # the register is written while claims are built
     try:
-        register_job = pool.submit(write_chunks, writers["register.csv"], len(pop), chunk,
-                                   lambda a, b: register_chunk(fmt, pop, a, b), safe_tick)
+        register_job = pool.submit(
+            write_chunks,
+            writers["register.csv"],
+            len(pop),
+            chunk,
+            lambda a, b: register_chunk(fmt, pop, a, b),
+            safe_tick,
+        )
         for fname, plan, stream in plans:
             cols = INSURER_COLUMNS if fname == "insurer.csv" else BANK_COLUMNS
             writers[fname] = w = ChunkWriter(out_dir / fname, cols)
@@ -168,12 +215,16 @@ def _write_all(config: SynthConfig, out_dir: Path, pop: Population, names: Names
             for a in range(0, len(plan.owner), chunk):
                 b = min(len(plan.owner), a + chunk)
                 rng = _rng(config.seed, stream, 1 + a // chunk)
-                part = ClaimPlan(plan.owner[a:b], plan.target[a:b], plan.kind[a:b],
-                                 plan.status[a:b])
-                bits, surname = decide(rng, config.noise, pop, names, elig, part.owner,
-                                       bank=fname == "bank.csv")
+                part = ClaimPlan(
+                    plan.owner[a:b], plan.target[a:b], plan.kind[a:b], plan.status[a:b]
+                )
+                bits, surname = decide(
+                    rng, config.noise, pop, names, elig, part.owner, bank=fname == "bank.csv"
+                )
                 w.write(build(fmt, pop, part, linked[a:b], bits, surname, rng))
-                writers["truth.csv"].write(truth_chunk(fname, a, part, linked[a:b], true[a:b], bits))
+                writers["truth.csv"].write(
+                    truth_chunk(fname, a, part, linked[a:b], true[a:b], bits)
+                )
                 safe_tick(b - a)
         register_job.result()
         for w in writers.values():

@@ -84,16 +84,25 @@ def _household_shapes(rng: np.random.Generator, n_people: int) -> dict[str, np.n
         spouse = np.isin(kind, (COUPLE, COUPLE_KIDS, THREE_GEN))
         kids = np.zeros(n_hh, dtype=np.int32)
         with_kids = np.isin(kind, (COUPLE_KIDS, SINGLE_PARENT, THREE_GEN))
-        kids[with_kids] = rng.choice([1, 2, 3, 4], size=int(with_kids.sum()), p=[0.4, 0.42, 0.15, 0.03])
-        kids[kind == THREE_GEN] -= rng.integers(0, 2, int((kind == THREE_GEN).sum())).astype(np.int32)
+        kids[with_kids] = rng.choice(
+            [1, 2, 3, 4], size=int(with_kids.sum()), p=[0.4, 0.42, 0.15, 0.03]
+        )
+        kids[kind == THREE_GEN] -= rng.integers(0, 2, int((kind == THREE_GEN).sum())).astype(
+            np.int32
+        )
         grand = np.where(kind == THREE_GEN, rng.integers(1, 3, n_hh), 0).astype(np.int32)
         size = (1 + spouse + kids + grand).astype(np.int32)
         if size.sum() >= n_people:
             break
         n_hh = int(n_hh * 1.2)
     keep = int(np.searchsorted(np.cumsum(size), n_people)) + 1
-    return {"kind": kind[:keep], "spouse": spouse[:keep], "kids": kids[:keep],
-            "grand": grand[:keep], "size": size[:keep]}
+    return {
+        "kind": kind[:keep],
+        "spouse": spouse[:keep],
+        "kids": kids[:keep],
+        "grand": grand[:keep],
+        "size": size[:keep],
+    }
 
 
 def _head_age(rng: np.random.Generator, kind: np.ndarray) -> np.ndarray:
@@ -115,8 +124,11 @@ def build_population(
     pos = (np.arange(n_people) - start[hh]).astype(np.int32)
     sp = shp["spouse"][hh]
     k = shp["kids"][hh]
-    role = np.where(pos == 0, HEAD, np.where(sp & (pos == 1), SPOUSE,
-                    np.where(pos < 1 + sp + k, CHILD, GRANDPARENT))).astype(np.int8)
+    role = np.where(
+        pos == 0,
+        HEAD,
+        np.where(sp & (pos == 1), SPOUSE, np.where(pos < 1 + sp + k, CHILD, GRANDPARENT)),
+    ).astype(np.int8)
     head_age = _head_age(rng, shp["kind"])
     head_female_p = np.choose(shp["kind"], [0.5, 0.12, 0.1, 0.85, 0.1])
     head_female = rng.random(n_hh) < head_female_p
@@ -144,12 +156,25 @@ def build_population(
     old_kanji = variant & (rng.random(n_people) < old_kanji_rate)
     old_kanji = old_kanji[start[hh]]  # the whole household shares the registered form
     hhs = Households(start=start, size=shp["size"], **random_addresses(rng, n_hh))
-    return Population(surname, given, female, dob, hh, role, twin, old_kanji,
-                      np.zeros(n_people, dtype=np.int64), hhs)
+    return Population(
+        surname,
+        given,
+        female,
+        dob,
+        hh,
+        role,
+        twin,
+        old_kanji,
+        np.zeros(n_people, dtype=np.int64),
+        hhs,
+    )
 
 
 def _plant_twins(
-    rng: np.random.Generator, shp: dict[str, np.ndarray], start: np.ndarray, n: int,
+    rng: np.random.Generator,
+    shp: dict[str, np.ndarray],
+    start: np.ndarray,
+    n: int,
     dob: np.ndarray,
 ) -> np.ndarray:
     """Make the first two children of some families twins (same DOB); return twin index."""
@@ -164,8 +189,12 @@ def _plant_twins(
 
 
 def _distinct_twin_names(
-    rng: np.random.Generator, names: Names, twin: np.ndarray, given: np.ndarray,
-    female: np.ndarray, birth_year: np.ndarray,
+    rng: np.random.Generator,
+    names: Names,
+    twin: np.ndarray,
+    given: np.ndarray,
+    female: np.ndarray,
+    birth_year: np.ndarray,
 ) -> None:
     """Re-draw the given name of a twin who happens to share it with the sibling."""
     for _ in range(10):

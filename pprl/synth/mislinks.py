@@ -15,8 +15,17 @@ import numpy as np
 
 from pprl.synth.households import Population
 
-KINDS = ["none", "homonym", "homonym_same_dob", "family", "twin", "data_entry",
-         "transposed_digits", "bank_carryover", "invalid_check_digit"]
+KINDS = [
+    "none",
+    "homonym",
+    "homonym_same_dob",
+    "family",
+    "twin",
+    "data_entry",
+    "transposed_digits",
+    "bank_carryover",
+    "invalid_check_digit",
+]
 KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 CORRECT, WRONG, INVALID = 0, 1, 2
 STATUS = ["correct", "wrong", "invalid_number"]
@@ -78,7 +87,10 @@ def bank_owners(rng: np.random.Generator, pop: Population, b: int) -> np.ndarray
 
 
 def plant_namesakes(
-    rng: np.random.Generator, pop: Population, source: np.ndarray, same_dob: np.ndarray,
+    rng: np.random.Generator,
+    pop: Population,
+    source: np.ndarray,
+    same_dob: np.ndarray,
     state: PlantState,
 ) -> np.ndarray:
     """Turn unlocked single-person households into namesakes of ``source`` people.
@@ -113,8 +125,11 @@ def natural_namesakes(pop: Population, people: np.ndarray) -> np.ndarray:
     hi = np.searchsorted(skey, key[people], side="right")
     out = np.full(len(people), -1, dtype=np.int64)
     for step in range(1, 4):
-        cand = order[np.minimum(lo + (np.arange(len(people)) + step) % np.maximum(hi - lo, 1),
-                                len(order) - 1)]
+        cand = order[
+            np.minimum(
+                lo + (np.arange(len(people)) + step) % np.maximum(hi - lo, 1), len(order) - 1
+            )
+        ]
         ok = (out < 0) & (hi - lo > 1) & (cand != people) & (pop.dob[cand] != pop.dob[people])
         ok &= pop.hh[cand] != pop.hh[people]
         out[ok] = cand[ok]
@@ -124,8 +139,9 @@ def natural_namesakes(pop: Population, people: np.ndarray) -> np.ndarray:
 class Planter:
     """Plants wrong links into one claims file's plan, row by row kind by kind."""
 
-    def __init__(self, rng: np.random.Generator, pop: Population, plan: ClaimPlan,
-                 state: PlantState) -> None:
+    def __init__(
+        self, rng: np.random.Generator, pop: Population, plan: ClaimPlan, state: PlantState
+    ) -> None:
         """Keep references; ``free`` marks rows not yet used by a planted error."""
         self.rng, self.pop, self.plan, self.state = rng, pop, plan, state
         self.free = np.ones(len(plan.owner), dtype=bool)
@@ -163,7 +179,10 @@ class Planter:
         pos = p - hhs.start[h]
         target = np.full(len(rows), -1, dtype=np.int64)
         for _ in range(8):
-            cand = hhs.start[h] + (pos + self.rng.integers(1, np.maximum(hhs.size[h], 2))) % hhs.size[h]
+            cand = (
+                hhs.start[h]
+                + (pos + self.rng.integers(1, np.maximum(hhs.size[h], 2))) % hhs.size[h]
+            )
             ok = (target < 0) & (cand != p) & (cand != self.pop.twin[p])
             target[ok] = cand[ok]
         keep = target >= 0
@@ -184,8 +203,9 @@ class Planter:
             self.mark(rows[sel], partner[sel], kind)
             done = len(sel)
         rows = self.rows(n - done)
-        targets = plant_namesakes(self.rng, self.pop, self.plan.owner[rows],
-                                  np.full(len(rows), same_dob), self.state)
+        targets = plant_namesakes(
+            self.rng, self.pop, self.plan.owner[rows], np.full(len(rows), same_dob), self.state
+        )
         keep = targets >= 0
         self.mark(rows[keep], targets[keep], kind)
         return done + int(keep.sum())
@@ -196,7 +216,9 @@ class Planter:
         p = self.plan.owner[rows]
         target = self.rng.integers(0, len(self.pop), len(rows))
         bad = self.pop.hh[target] == self.pop.hh[p]
-        target[bad] = (target[bad] + self.pop.households.size[self.pop.hh[target[bad]]]) % len(self.pop)
+        target[bad] = (target[bad] + self.pop.households.size[self.pop.hh[target[bad]]]) % len(
+            self.pop
+        )
         keep = self.pop.hh[target] != self.pop.hh[p]
         self.mark(rows[keep], target[keep], "data_entry")
         return int(keep.sum())
@@ -235,13 +257,22 @@ class Planter:
 
 
 def plant(
-    rng: np.random.Generator, pop: Population, owner: np.ndarray, n_wrong: int, n_invalid: int,
-    weights: dict[str, float], state: PlantState,
+    rng: np.random.Generator,
+    pop: Population,
+    owner: np.ndarray,
+    n_wrong: int,
+    n_invalid: int,
+    weights: dict[str, float],
+    state: PlantState,
 ) -> ClaimPlan:
     """Build a claims plan with ``n_wrong`` wrong links (by kind) and ``n_invalid`` invalid."""
     n = len(owner)
-    plan = ClaimPlan(owner.astype(np.int64), np.full(n, -1, dtype=np.int64),
-                     np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8))
+    plan = ClaimPlan(
+        owner.astype(np.int64),
+        np.full(n, -1, dtype=np.int64),
+        np.zeros(n, dtype=np.int8),
+        np.zeros(n, dtype=np.int8),
+    )
     planter = Planter(rng, pop, plan, state)
     want = allocate(n_wrong, weights)
     spill = 0
@@ -252,7 +283,9 @@ def plant(
     spill = max(spill, 0)
     spill = want["homonym_same_dob"] - planter.homonym(want["homonym_same_dob"], True) + spill
     spill = want["homonym"] + spill - planter.homonym(want["homonym"] + spill, False)
-    spill = want["transposed_digits"] + spill - planter.transposed(want["transposed_digits"] + spill)
+    spill = (
+        want["transposed_digits"] + spill - planter.transposed(want["transposed_digits"] + spill)
+    )
     planter.data_entry(want["data_entry"] + spill)
     planter.invalid(n_invalid)
     return plan

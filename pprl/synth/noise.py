@@ -21,31 +21,68 @@ from pprl.synth.households import SPOUSE, Population
 from pprl.synth.names import KANJI_VARIANTS, NEW_TO_OLD, Names, has_variant
 
 NOISE_KINDS = [
-    "maiden_name", "kanji_variant", "kana_long_vowel", "kana_ou_oo", "kana_typo",
-    "kana_hiragana", "kana_halfwidth", "missing_kana", "dob_day_month_swap",
-    "dob_year_off_by_one", "dob_era_format", "dob_era_error", "missing_dob",
-    "moved_address", "missing_address", "address_format", "missing_sex",
+    "maiden_name",
+    "kanji_variant",
+    "kana_long_vowel",
+    "kana_ou_oo",
+    "kana_typo",
+    "kana_hiragana",
+    "kana_halfwidth",
+    "missing_kana",
+    "dob_day_month_swap",
+    "dob_year_off_by_one",
+    "dob_era_format",
+    "dob_era_error",
+    "missing_dob",
+    "moved_address",
+    "missing_address",
+    "address_format",
+    "missing_sex",
 ]
 BIT = {k: 1 << i for i, k in enumerate(NOISE_KINDS)}
-BANK_KINDS = ("maiden_name", "kana_long_vowel", "kana_ou_oo", "kana_typo",
-              "dob_day_month_swap", "dob_year_off_by_one", "missing_dob")
-PYTHON_KINDS = ("kanji_variant", "kana_long_vowel", "kana_ou_oo", "kana_typo",
-                "kana_hiragana", "kana_halfwidth", "dob_day_month_swap",
-                "dob_year_off_by_one", "dob_era_format", "dob_era_error")
+BANK_KINDS = (
+    "maiden_name",
+    "kana_long_vowel",
+    "kana_ou_oo",
+    "kana_typo",
+    "dob_day_month_swap",
+    "dob_year_off_by_one",
+    "missing_dob",
+)
+PYTHON_KINDS = (
+    "kanji_variant",
+    "kana_long_vowel",
+    "kana_ou_oo",
+    "kana_typo",
+    "kana_hiragana",
+    "kana_halfwidth",
+    "dob_day_month_swap",
+    "dob_year_off_by_one",
+    "dob_era_format",
+    "dob_era_error",
+)
 PYTHON_MASK = sum(BIT[k] for k in PYTHON_KINDS)
 
 _O_ROW = "オコゴソゾトドノホボポモヨロョ"
 _LONG = re.compile(f"([{_O_ROW}])ウ")
 _OU_OO = re.compile(f"([{_O_ROW}])([ウオ])")
-_DAKUTEN = dict(zip("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ",
-                    strict=True))
+_DAKUTEN = dict(
+    zip(
+        "カキクケコサシスセソタチツテトハヒフヘホ",
+        "ガギグゲゴザジズゼゾダヂヅデドバビブベボ",
+        strict=True,
+    )
+)
 _DAKUTEN.update({v: k for k, v in list(_DAKUTEN.items())})
 _PLAIN = "アイエカキクケコサシスセソタチテトナニヌネノハヒフヘホマミムメモヤユラリルレロワン"
 _SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
-ERAS = [(-35000, "明治", 1867), (int(np.datetime64("1912-07-30", "D").astype(int)), "大正", 1911),
-        (int(np.datetime64("1926-12-25", "D").astype(int)), "昭和", 1925),
-        (int(np.datetime64("1989-01-08", "D").astype(int)), "平成", 1988),
-        (int(np.datetime64("2019-05-01", "D").astype(int)), "令和", 2018)]
+ERAS = [
+    (-35000, "明治", 1867),
+    (int(np.datetime64("1912-07-30", "D").astype(int)), "大正", 1911),
+    (int(np.datetime64("1926-12-25", "D").astype(int)), "昭和", 1925),
+    (int(np.datetime64("1989-01-08", "D").astype(int)), "平成", 1988),
+    (int(np.datetime64("2019-05-01", "D").astype(int)), "令和", 2018),
+]
 
 
 class KanaEligibility:
@@ -83,8 +120,13 @@ def _exclusive(rng: np.random.Generator, n: int, kinds: dict[str, float]) -> dic
 
 
 def decide(
-    rng: np.random.Generator, rates: NoiseRates, pop: Population, names: Names,
-    elig: KanaEligibility, owner: np.ndarray, bank: bool,
+    rng: np.random.Generator,
+    rates: NoiseRates,
+    pop: Population,
+    names: Names,
+    elig: KanaEligibility,
+    owner: np.ndarray,
+    bank: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose noise bits per claim record and the surname each record carries.
 
@@ -109,38 +151,67 @@ def decide(
     if not bank:
         var = elig.s_var[surname] | elig.given("g_var", female, given)
         put("kanji_variant", var & (rng.random(n) < rates.kanji_variant))
-    grp = _exclusive(rng, n, {"kana_long_vowel": rates.kana_long_vowel, "kana_ou_oo": rates.kana_ou_oo})
-    put("kana_long_vowel", grp["kana_long_vowel"] & (elig.s_long[surname] | elig.given("g_long", female, given)))
-    put("kana_ou_oo", grp["kana_ou_oo"] & (elig.s_ouoo[surname] | elig.given("g_ouoo", female, given)))
+    grp = _exclusive(
+        rng, n, {"kana_long_vowel": rates.kana_long_vowel, "kana_ou_oo": rates.kana_ou_oo}
+    )
+    put(
+        "kana_long_vowel",
+        grp["kana_long_vowel"] & (elig.s_long[surname] | elig.given("g_long", female, given)),
+    )
+    put(
+        "kana_ou_oo",
+        grp["kana_ou_oo"] & (elig.s_ouoo[surname] | elig.given("g_ouoo", female, given)),
+    )
     put("kana_typo", rng.random(n) < rates.kana_typo)
-    for k, m in _exclusive(rng, n, {"kana_hiragana": rates.kana_hiragana,
-                                    "kana_halfwidth": rates.kana_halfwidth,
-                                    "missing_kana": rates.missing_kana}).items():
+    for k, m in _exclusive(
+        rng,
+        n,
+        {
+            "kana_hiragana": rates.kana_hiragana,
+            "kana_halfwidth": rates.kana_halfwidth,
+            "missing_kana": rates.missing_kana,
+        },
+    ).items():
         put(k, m)
     if bits.any():  # a missing kana field carries no other kana noise
         miss = (bits & BIT["missing_kana"]) != 0
         kana_bits = BIT["kana_long_vowel"] | BIT["kana_ou_oo"] | BIT["kana_typo"]
         bits[miss] &= ~kana_bits
     _decide_dates(rng, rates, pop.dob[owner], n, put)
-    for k, m in _exclusive(rng, n, {"moved_address": rates.moved_address,
-                                    "missing_address": rates.missing_address}).items():
+    for k, m in _exclusive(
+        rng, n, {"moved_address": rates.moved_address, "missing_address": rates.missing_address}
+    ).items():
         put(k, m)
-    put("address_format", (rng.random(n) < rates.address_format) & ((bits & BIT["missing_address"]) == 0))
+    put(
+        "address_format",
+        (rng.random(n) < rates.address_format) & ((bits & BIT["missing_address"]) == 0),
+    )
     put("missing_sex", rng.random(n) < rates.missing_sex)
     return bits, surname
 
 
-def _decide_dates(rng: np.random.Generator, rates: NoiseRates, dob: np.ndarray, n: int,
-                  put: Callable[[str, np.ndarray], None]) -> None:
+def _decide_dates(
+    rng: np.random.Generator,
+    rates: NoiseRates,
+    dob: np.ndarray,
+    n: int,
+    put: Callable[[str, np.ndarray], None],
+) -> None:
     """Exclusive date noise; day/month swap only where it yields a different valid date."""
     dt = dob.astype("datetime64[D]")
     month = (dt.astype("datetime64[M]").astype(int) % 12) + 1
     day = (dt - dt.astype("datetime64[M]")).astype(int) + 1
-    grp = _exclusive(rng, n, {"dob_day_month_swap": rates.dob_day_month_swap,
-                              "dob_year_off_by_one": rates.dob_year_off_by_one,
-                              "dob_era_format": rates.dob_era_format,
-                              "dob_era_error": rates.dob_era_error,
-                              "missing_dob": rates.missing_dob})
+    grp = _exclusive(
+        rng,
+        n,
+        {
+            "dob_day_month_swap": rates.dob_day_month_swap,
+            "dob_year_off_by_one": rates.dob_year_off_by_one,
+            "dob_era_format": rates.dob_era_format,
+            "dob_era_error": rates.dob_era_error,
+            "missing_dob": rates.missing_dob,
+        },
+    )
     grp["dob_day_month_swap"] &= (day <= 12) & (day != month)
     for k, m in grp.items():
         put(k, m)
@@ -181,7 +252,7 @@ def kana_typo(kana: str, rnd: random.Random) -> str:
     i = rnd.choice(positions)
     c = kana[i]
     repl = _DAKUTEN.get(c) or rnd.choice([x for x in _PLAIN if x != c])
-    return kana[:i] + repl + kana[i + 1:]
+    return kana[:i] + repl + kana[i + 1 :]
 
 
 def to_era(iso: str, off: int = 0) -> str:

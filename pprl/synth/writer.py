@@ -29,11 +29,29 @@ from pprl.synth.noise import (
     flip_variant,
 )
 
-REGISTER_COLUMNS = ["my_number", "family_name_kanji", "given_name_kanji", "family_name_kana",
-                    "given_name_kana", "date_of_birth", "sex", "postcode", "address", "household_id"]
+REGISTER_COLUMNS = [
+    "my_number",
+    "family_name_kanji",
+    "given_name_kanji",
+    "family_name_kana",
+    "given_name_kana",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "address",
+    "household_id",
+]
 INSURER_COLUMNS = REGISTER_COLUMNS[:-1]
 BANK_COLUMNS = ["my_number", "account_holder_kana", "date_of_birth"]
-TRUTH_COLUMNS = ["file", "row", "linked_number", "true_number", "link_status", "error_kind", "noise"]
+TRUTH_COLUMNS = [
+    "file",
+    "row",
+    "linked_number",
+    "true_number",
+    "link_status",
+    "error_kind",
+    "noise",
+]
 _OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=8192)
 
 
@@ -86,29 +104,40 @@ class Formatter:
         """Index into the combined male+female given-name arrays."""
         return _arr(given.astype(np.int32) + female.astype(np.int32) * self.n_male)
 
-    def names(self, surname: np.ndarray, old: np.ndarray, given: np.ndarray,
-              female: np.ndarray) -> dict[str, pa.Array]:
+    def names(
+        self, surname: np.ndarray, old: np.ndarray, given: np.ndarray, female: np.ndarray
+    ) -> dict[str, pa.Array]:
         """The four name columns; ``old`` selects the old kanji form of the surname."""
         si = _arr(surname.astype(np.int32))
         gi = self.gidx(given, female)
         fk = self.s_kanji.take(si)
         if old.any():
             fk = pc.if_else(_arr(old), self.s_kanji_old.take(si), fk)
-        return {"family_name_kanji": fk, "given_name_kanji": self.g_kanji.take(gi),
-                "family_name_kana": self.s_kana.take(si), "given_name_kana": self.g_kana.take(gi)}
+        return {
+            "family_name_kanji": fk,
+            "given_name_kanji": self.g_kanji.take(gi),
+            "family_name_kana": self.s_kana.take(si),
+            "given_name_kana": self.g_kana.take(gi),
+        }
 
     def address(self, comp: dict[str, np.ndarray], hyphen: np.ndarray) -> tuple[pa.Array, pa.Array]:
         """(postcode, address) from components; ``hyphen`` selects the 1-2-3 format."""
         town = _arr(comp["town"].astype(np.int32))
         c, b, g = (pc.cast(_arr(comp[k]), pa.string()) for k in ("chome", "ban", "go"))
-        post = _join(self.post3.take(town), "-",
-                     pc.utf8_lpad(pc.cast(_arr(comp["post4"]), pa.string()), 4, "0"))
+        post = _join(
+            self.post3.take(town),
+            "-",
+            pc.utf8_lpad(pc.cast(_arr(comp["post4"]), pa.string()), 4, "0"),
+        )
         kanji = _join(c, "丁目", b, "番", g, "号")
         if hyphen.any():
             kanji = pc.if_else(_arr(hyphen), _join(c, "-", b, "-", g), kanji)
         has_b = comp["building"] >= 0
-        bldg = _join(" ", self.buildings.take(_arr(np.maximum(comp["building"], 0).astype(np.int32))),
-                     pc.cast(_arr(comp["room"]), pa.string()))
+        bldg = _join(
+            " ",
+            self.buildings.take(_arr(np.maximum(comp["building"], 0).astype(np.int32))),
+            pc.cast(_arr(comp["room"]), pa.string()),
+        )
         bldg = pc.if_else(_arr(has_b), bldg, "")
         return post, _join(self.town_prefix.take(town), kanji, bldg)
 
@@ -136,12 +165,20 @@ def sexes(female: np.ndarray) -> pa.Array:
 def household_components(pop: Population, hh: np.ndarray) -> dict[str, np.ndarray]:
     """Address components of the given households."""
     h = pop.households
-    return {k: getattr(h, k)[hh] for k in ("town", "chome", "ban", "go", "building", "room", "post4")}
+    return {
+        k: getattr(h, k)[hh] for k in ("town", "chome", "ban", "go", "building", "room", "post4")
+    }
 
 
-def _vector_name_noise(fmt: Formatter, cols: dict[str, pa.Array], pop: Population,
-                       owner: np.ndarray, surname: np.ndarray, bits: np.ndarray,
-                       maiden: np.ndarray) -> np.ndarray:
+def _vector_name_noise(
+    fmt: Formatter,
+    cols: dict[str, pa.Array],
+    pop: Population,
+    owner: np.ndarray,
+    surname: np.ndarray,
+    bits: np.ndarray,
+    maiden: np.ndarray,
+) -> np.ndarray:
     """Fill the name columns, applying kanji-variant and kana-format noise by table lookup.
 
     Returns the bits still to be applied per row in Python (kana content edits, dates);
@@ -160,11 +197,14 @@ def _vector_name_noise(fmt: Formatter, cols: dict[str, pa.Array], pop: Populatio
     gi = fmt.gidx(given, female)
     giv_flip = kv & ~fmt.s_var[surname]
     if giv_flip.any():
-        cols["given_name_kanji"] = pc.if_else(_arr(giv_flip), fmt.g_kanji_flip.take(gi),
-                                              cols["given_name_kanji"])
+        cols["given_name_kanji"] = pc.if_else(
+            _arr(giv_flip), fmt.g_kanji_flip.take(gi), cols["given_name_kanji"]
+        )
     content = (bits & (BIT["kana_long_vowel"] | BIT["kana_ou_oo"] | BIT["kana_typo"])) != 0
-    for kind, s_tab, g_tab in (("kana_hiragana", fmt.s_hira, fmt.g_hira),
-                               ("kana_halfwidth", fmt.s_half, fmt.g_half)):
+    for kind, s_tab, g_tab in (
+        ("kana_hiragana", fmt.s_hira, fmt.g_hira),
+        ("kana_halfwidth", fmt.s_half, fmt.g_half),
+    ):
         m = ((bits & BIT[kind]) != 0) & ~content
         if m.any():
             cols["family_name_kana"] = pc.if_else(_arr(m), s_tab.take(si), cols["family_name_kana"])
@@ -187,8 +227,9 @@ def register_chunk(fmt: Formatter, pop: Population, a: int, b: int) -> pa.Table:
     return pa.table(cols)
 
 
-def _python_edits(cols: dict[str, pa.Array], bits: np.ndarray, keys: list[str],
-                  rnd: random.Random, bank: bool) -> None:
+def _python_edits(
+    cols: dict[str, pa.Array], bits: np.ndarray, keys: list[str], rnd: random.Random, bank: bool
+) -> None:
     """Apply character-level noise to the few rows that need it, then splice them back."""
     rows = np.flatnonzero(bits & PYTHON_MASK)
     if not len(rows):
@@ -206,8 +247,15 @@ def _python_edits(cols: dict[str, pa.Array], bits: np.ndarray, keys: list[str],
         cols[k] = pc.replace_with_mask(cols[k], _arr(mask), pa.array(sub[k], pa.string()))
 
 
-def insurer_chunk(fmt: Formatter, pop: Population, plan: ClaimPlan, linked: np.ndarray,
-                  bits: np.ndarray, surname: np.ndarray, rng: np.random.Generator) -> pa.Table:
+def insurer_chunk(
+    fmt: Formatter,
+    pop: Population,
+    plan: ClaimPlan,
+    linked: np.ndarray,
+    bits: np.ndarray,
+    surname: np.ndarray,
+    rng: np.random.Generator,
+) -> pa.Table:
     """Insurer rows for one chunk: the owner's identity with noise, linked number."""
     owner = plan.owner
     maiden = (bits & BIT["maiden_name"]) != 0
@@ -219,30 +267,52 @@ def insurer_chunk(fmt: Formatter, pop: Population, plan: ClaimPlan, linked: np.n
     moved = (bits & BIT["moved_address"]) != 0
     if moved.any():
         new = random_addresses(rng, int(moved.sum()))
-        new["ban"] = ((comp["ban"][moved] + rng.integers(1, 29, int(moved.sum()))) % 29 + 1).astype(np.int16)
+        new["ban"] = ((comp["ban"][moved] + rng.integers(1, 29, int(moved.sum()))) % 29 + 1).astype(
+            np.int16
+        )
         for k, v in new.items():
             comp[k][moved] = v
     cols["postcode"], cols["address"] = fmt.address(comp, (bits & BIT["address_format"]) != 0)
     rnd = random.Random(int(rng.integers(0, 2**63)))
-    keys = ["family_name_kanji", "given_name_kanji", "family_name_kana", "given_name_kana",
-            "date_of_birth"]
+    keys = [
+        "family_name_kanji",
+        "given_name_kanji",
+        "family_name_kana",
+        "given_name_kana",
+        "date_of_birth",
+    ]
     _python_edits(cols, py_bits, keys, rnd, bank=False)
-    for key, kind in (("family_name_kana", "missing_kana"), ("given_name_kana", "missing_kana"),
-                      ("date_of_birth", "missing_dob"), ("postcode", "missing_address"),
-                      ("address", "missing_address"), ("sex", "missing_sex")):
+    for key, kind in (
+        ("family_name_kana", "missing_kana"),
+        ("given_name_kana", "missing_kana"),
+        ("date_of_birth", "missing_dob"),
+        ("postcode", "missing_address"),
+        ("address", "missing_address"),
+        ("sex", "missing_sex"),
+    ):
         cols[key] = _blank(cols[key], (bits & BIT[kind]) != 0)
     return pa.table(cols)
 
 
-def bank_chunk(fmt: Formatter, pop: Population, plan: ClaimPlan, linked: np.ndarray,
-               bits: np.ndarray, surname: np.ndarray, rng: np.random.Generator) -> pa.Table:
+def bank_chunk(
+    fmt: Formatter,
+    pop: Population,
+    plan: ClaimPlan,
+    linked: np.ndarray,
+    bits: np.ndarray,
+    surname: np.ndarray,
+    rng: np.random.Generator,
+) -> pa.Table:
     """Bank rows: linked number, half-width account holder kana, date of birth."""
     owner = plan.owner
     gi = fmt.gidx(pop.given[owner], pop.female[owner])
     si = _arr(surname.astype(np.int32))
     holder = _join(fmt.s_bank.take(si), " ", fmt.g_bank.take(gi))
-    cols = {"my_number": numbers(linked), "account_holder_kana": holder,
-            "date_of_birth": dates(pop.dob[owner])}
+    cols = {
+        "my_number": numbers(linked),
+        "account_holder_kana": holder,
+        "date_of_birth": dates(pop.dob[owner]),
+    }
     rows = np.flatnonzero(bits & PYTHON_MASK)
     if len(rows):
         rnd = random.Random(int(rng.integers(0, 2**63)))
@@ -252,33 +322,44 @@ def bank_chunk(fmt: Formatter, pop: Population, plan: ClaimPlan, linked: np.ndar
         dob = cols["date_of_birth"].take(idx).to_pylist()
         out_h, out_d = [], []
         for i, bit in enumerate(bits[rows].tolist()):
-            rec = {"family_name_kanji": "", "given_name_kanji": "", "family_name_kana": fam[i],
-                   "given_name_kana": giv[i], "date_of_birth": dob[i]}
+            rec = {
+                "family_name_kanji": "",
+                "given_name_kanji": "",
+                "family_name_kana": fam[i],
+                "given_name_kana": giv[i],
+                "date_of_birth": dob[i],
+            }
             apply_python(rec, bit, rnd)
-            out_h.append(bank_kana(rec["family_name_kana"]) + " " + bank_kana(rec["given_name_kana"]))
+            out_h.append(
+                bank_kana(rec["family_name_kana"]) + " " + bank_kana(rec["given_name_kana"])
+            )
             out_d.append(rec["date_of_birth"])
         mask = np.zeros(len(bits), dtype=bool)
         mask[rows] = True
         cols["account_holder_kana"] = pc.replace_with_mask(holder, _arr(mask), pa.array(out_h))
-        cols["date_of_birth"] = pc.replace_with_mask(cols["date_of_birth"], _arr(mask),
-                                                     pa.array(out_d))
+        cols["date_of_birth"] = pc.replace_with_mask(
+            cols["date_of_birth"], _arr(mask), pa.array(out_d)
+        )
     cols["date_of_birth"] = _blank(cols["date_of_birth"], (bits & BIT["missing_dob"]) != 0)
     return pa.table(cols)
 
 
-def truth_chunk(file: str, start: int, plan: ClaimPlan, linked: np.ndarray, true: np.ndarray,
-                bits: np.ndarray) -> pa.Table:
+def truth_chunk(
+    file: str, start: int, plan: ClaimPlan, linked: np.ndarray, true: np.ndarray, bits: np.ndarray
+) -> pa.Table:
     """truth.csv rows for one chunk of one claims file."""
     n = len(plan.owner)
-    return pa.table({
-        "file": pa.array([file]).take(pa.array(np.zeros(n, dtype=np.int8))),
-        "row": pa.array(np.arange(start, start + n, dtype=np.int64)),
-        "linked_number": numbers(linked),
-        "true_number": numbers(true),
-        "link_status": pa.array(STATUS).take(_arr(plan.status)),
-        "error_kind": pa.array(KINDS).take(_arr(plan.kind)),
-        "noise": bits_to_strings(bits),
-    })
+    return pa.table(
+        {
+            "file": pa.array([file]).take(pa.array(np.zeros(n, dtype=np.int8))),
+            "row": pa.array(np.arange(start, start + n, dtype=np.int64)),
+            "linked_number": numbers(linked),
+            "true_number": numbers(true),
+            "link_status": pa.array(STATUS).take(_arr(plan.status)),
+            "error_kind": pa.array(KINDS).take(_arr(plan.kind)),
+            "noise": bits_to_strings(bits),
+        }
+    )
 
 
 class ChunkWriter:
@@ -308,8 +389,13 @@ class ChunkWriter:
         self.tmp.replace(self.path)
 
 
-def write_chunks(writer: ChunkWriter, total: int, chunk: int,
-                 build: Callable[[int, int], pa.Table], tick: Callable[[int], None]) -> None:
+def write_chunks(
+    writer: ChunkWriter,
+    total: int,
+    chunk: int,
+    build: Callable[[int, int], pa.Table],
+    tick: Callable[[int], None],
+) -> None:
     """Build and write rows ``0..total`` in chunks, reporting progress per chunk."""
     for a in range(0, total, chunk):
         b = min(total, a + chunk)

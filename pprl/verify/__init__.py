@@ -47,10 +47,27 @@ from pprl.verify.model import (
 from pprl.verify.outputs import VerifyResult, party_view, reference_view, write_outputs
 from pprl.verify.plan import StageProgress, ThresholdSpec, VerifyPlan, resolve_thresholds
 
-__all__ = ["CROSS_CHECK_REASONS", "REASONS", "STATUSES", "ClaimsResult", "InputInfo", "Reason",
-           "StageProgress", "Status", "ThresholdSpec", "Thresholds", "VerifyPlan",
-           "VerifyResult", "VerifySummary", "block_pair_count", "party_view", "reference_view",
-           "schema_thresholds", "verify", "write_outputs"]
+__all__ = [
+    "CROSS_CHECK_REASONS",
+    "REASONS",
+    "STATUSES",
+    "ClaimsResult",
+    "InputInfo",
+    "Reason",
+    "StageProgress",
+    "Status",
+    "ThresholdSpec",
+    "Thresholds",
+    "VerifyPlan",
+    "VerifyResult",
+    "VerifySummary",
+    "block_pair_count",
+    "party_view",
+    "reference_view",
+    "schema_thresholds",
+    "verify",
+    "write_outputs",
+]
 
 
 def schema_thresholds(enc: Encodings | Outline, overrides: ThresholdSpec = None) -> Thresholds:
@@ -60,11 +77,17 @@ def schema_thresholds(enc: Encodings | Outline, overrides: ThresholdSpec = None)
     return resolve_thresholds(enc, overrides)
 
 
-def verify(reference: str | Path, claims: Sequence[str | Path], *,
-           thresholds: ThresholdSpec = None,
-           blocking: Sequence[str] | None = None,
-           progress: StageProgress | None = None, threads: int | None = None,
-           workers: int | None = None, scheduler: str | None = None) -> VerifyResult:
+def verify(
+    reference: str | Path,
+    claims: Sequence[str | Path],
+    *,
+    thresholds: ThresholdSpec = None,
+    blocking: Sequence[str] | None = None,
+    progress: StageProgress | None = None,
+    threads: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> VerifyResult:
     """Verify every claim record of ``claims`` against the ``reference`` register.
 
     ``thresholds``: None (the schema's tuned values), a mapping of overrides applied on
@@ -80,13 +103,28 @@ def verify(reference: str | Path, claims: Sequence[str | Path], *,
     """
     if workers is not None or scheduler is not None:
         if threads is not None:
-            raise InputError("threads apply to the single-process engine; with --workers or "
-                             "--scheduler each worker uses its own threads")
+            raise InputError(
+                "threads apply to the single-process engine; with --workers or "
+                "--scheduler each worker uses its own threads"
+            )
         from pprl.engines.dask import verify_dask
 
-        return verify_dask(reference, claims, thresholds=thresholds, blocking=blocking,
-                           progress=progress, workers=workers, scheduler=scheduler)
+        return verify_dask(
+            reference,
+            claims,
+            thresholds=thresholds,
+            blocking=blocking,
+            progress=progress,
+            workers=workers,
+            scheduler=scheduler,
+        )
     from pprl.engines.local import verify_local
 
-    return verify_local(reference, claims, thresholds=thresholds, blocking=blocking,
-                        progress=progress, threads=threads)
+    return verify_local(
+        reference,
+        claims,
+        thresholds=thresholds,
+        blocking=blocking,
+        progress=progress,
+        threads=threads,
+    )

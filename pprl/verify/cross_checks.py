@@ -39,8 +39,9 @@ def pairs_within_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(a_list), np.concatenate(b_list)
 
 
-def shared_number_pairs(clks: np.ndarray, number: np.ndarray, different_people: float
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def shared_number_pairs(
+    clks: np.ndarray, number: np.ndarray, different_people: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, j) of claims with the same number (equal ``number`` ids, -1 none) whose
     CLKs score below ``different_people``: one number used for two people."""
     valid = np.flatnonzero(number >= 0)
@@ -52,9 +53,14 @@ def shared_number_pairs(clks: np.ndarray, number: np.ndarray, different_people: 
     return a, b
 
 
-def apply_cross_checks(results: Sequence[ClaimsResult], th: Thresholds, number: np.ndarray,
-                       a: np.ndarray, b: np.ndarray, near: np.ndarray | None
-                       ) -> dict[str, int]:
+def apply_cross_checks(
+    results: Sequence[ClaimsResult],
+    th: Thresholds,
+    number: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    near: np.ndarray | None,
+) -> dict[str, int]:
     """Set the cross-check reasons; return how many records got each one.
 
     All arrays index the claims files concatenated in order: ``number`` identifies each
@@ -80,8 +86,9 @@ def apply_cross_checks(results: Sequence[ClaimsResult], th: Thresholds, number: 
     # the record this claim more likely belongs to is claimed by another record
     claimed_refs = np.concatenate([r.claimed for r in results])
     cands = np.concatenate([r.cand for r in results])
-    is_claimed = np.zeros(max(int(claimed_refs.max(initial=-1)), int(cands.max(initial=-1))) + 1,
-                          dtype=bool)  # by register index: O(n), unlike a set of indices
+    is_claimed = np.zeros(
+        max(int(claimed_refs.max(initial=-1)), int(cands.max(initial=-1))) + 1, dtype=bool
+    )  # by register index: O(n), unlike a set of indices
     is_claimed[claimed_refs[claimed_refs >= 0]] = True
     margin = np.concatenate([r.cand_score for r in results]) - score
     contested = (cands >= 0) & ~(margin <= th.margin_review)  # close or better; NaN counts
@@ -97,8 +104,7 @@ def apply_cross_checks(results: Sequence[ClaimsResult], th: Thresholds, number: 
     return counts
 
 
-def _apply_flags(results: Sequence[ClaimsResult], flags: np.ndarray, escalate: np.ndarray
-                 ) -> None:
+def _apply_flags(results: Sequence[ClaimsResult], flags: np.ndarray, escalate: np.ndarray) -> None:
     """Add cross-check reasons; escalate confirmed claims marked in ``escalate``."""
     start = 0
     for res in results:

@@ -30,10 +30,10 @@ class ClaimsResult:
     """
 
     enc: Outline
-    claimed: np.ndarray            # register index of the claimed record, -1 none
-    score: np.ndarray              # claimed Dice, NaN none
-    cand: np.ndarray               # register index of the best alternative, -1 none
-    cand_score: np.ndarray         # NaN none
+    claimed: np.ndarray  # register index of the claimed record, -1 none
+    score: np.ndarray  # claimed Dice, NaN none
+    cand: np.ndarray  # register index of the best alternative, -1 none
+    cand_score: np.ndarray  # NaN none
     status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
 
@@ -55,12 +55,15 @@ def decide(res: ClaimsResult, th: Thresholds) -> None:
     close = has_alt & ~better & (np.nan_to_num(margin, nan=-np.inf) > th.margin_review)
     suspect = low | better
     review = ~suspect & (weak | close)
-    for mask, reason in ((invalid, Reason.NO_VALID_NUMBER),
-                         (unknown, Reason.NO_REGISTER_RECORD),
-                         (low, Reason.LOW_SCORE), (weak, Reason.WEAK_SCORE),
-                         (better, Reason.BETTER_MATCH_ELSEWHERE),
-                         (close, Reason.THIN_EVIDENCE),
-                         (ok & ~suspect & ~review, Reason.MATCH)):
+    for mask, reason in (
+        (invalid, Reason.NO_VALID_NUMBER),
+        (unknown, Reason.NO_REGISTER_RECORD),
+        (low, Reason.LOW_SCORE),
+        (weak, Reason.WEAK_SCORE),
+        (better, Reason.BETTER_MATCH_ELSEWHERE),
+        (close, Reason.THIN_EVIDENCE),
+        (ok & ~suspect & ~review, Reason.MATCH),
+    ):
         reasons[mask] |= reason_bit(reason)
     status[review] = Status.REVIEW
     status[suspect] = Status.SUSPECT

@@ -29,9 +29,14 @@ def token_index(tokens: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.n
     return order, keys[order]
 
 
-def join_claims(ref_tokens: np.ndarray, ref_valid: np.ndarray, ref_clks: np.ndarray,
-                claim_tokens: np.ndarray, claim_valid: np.ndarray, claim_clks: np.ndarray
-                ) -> np.ndarray:
+def join_claims(
+    ref_tokens: np.ndarray,
+    ref_valid: np.ndarray,
+    ref_clks: np.ndarray,
+    claim_tokens: np.ndarray,
+    claim_valid: np.ndarray,
+    claim_clks: np.ndarray,
+) -> np.ndarray:
     """For each claim, the position of the register record with its pseudonym (-1 none).
 
     When the register holds a pseudonym more than once (a data error there), the claim
@@ -49,17 +54,17 @@ def join_claims(ref_tokens: np.ndarray, ref_valid: np.ndarray, ref_clks: np.ndar
     exact = single & _same_tokens(ref_tokens, cand, claim_tokens)
     claimed[exact] = cand[exact]
     for i in np.flatnonzero(claim_valid & (hi - lo > 1)):
-        members = [r for r in order[lo[i]:hi[i]] if (ref_tokens[r] == claim_tokens[i]).all()]
+        members = [r for r in order[lo[i] : hi[i]] if (ref_tokens[r] == claim_tokens[i]).all()]
         if not members:
             continue
-        scores = dice_pairs(np.repeat(claim_clks[i:i + 1], len(members), axis=0),
-                            ref_clks[members])
+        scores = dice_pairs(
+            np.repeat(claim_clks[i : i + 1], len(members), axis=0), ref_clks[members]
+        )
         claimed[i] = members[int(np.argmax(scores))]
     return claimed
 
 
-def _same_tokens(ref_tokens: np.ndarray, cand: np.ndarray, claim_tokens: np.ndarray
-                 ) -> np.ndarray:
+def _same_tokens(ref_tokens: np.ndarray, cand: np.ndarray, claim_tokens: np.ndarray) -> np.ndarray:
     """Whether ``ref_tokens[cand[i]] == claim_tokens[i]`` in full, compared block by block
     (gathering all tokens at once would copy them twice)."""
     out = np.empty(len(cand), dtype=bool)

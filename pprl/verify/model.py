@@ -64,9 +64,11 @@ class Reason(IntFlag):
 REASONS: tuple[str, ...] = tuple(r.label for r in Reason)
 """Reason codes in bit order (bit i = ``REASONS[i]``)."""
 
-CROSS_CHECK_REASONS = (Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE
-                       | Reason.PERSON_UNDER_SEVERAL_NUMBERS
-                       | Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
+CROSS_CHECK_REASONS = (
+    Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE
+    | Reason.PERSON_UNDER_SEVERAL_NUMBERS
+    | Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD
+)
 """Reasons that come from comparing claims with other claims, not with the register."""
 
 
@@ -109,14 +111,19 @@ class Thresholds:
                 raise ValueError(f"threshold {f.name} must be finite, not {value}")
             low, high = (-1.0, 1.0) if f.name.startswith("margin_") else (0.0, 1.0)
             if not low <= value <= high:
-                raise ValueError(f"threshold {f.name} must be between {low} and {high}, "
-                                 f"not {value}")
+                raise ValueError(
+                    f"threshold {f.name} must be between {low} and {high}, not {value}"
+                )
         if self.suspect_score > self.confirm_score:
-            raise ValueError(f"suspect_score ({self.suspect_score}) must not exceed "
-                             f"confirm_score ({self.confirm_score})")
+            raise ValueError(
+                f"suspect_score ({self.suspect_score}) must not exceed "
+                f"confirm_score ({self.confirm_score})"
+            )
         if self.margin_review > self.margin_suspect:
-            raise ValueError(f"margin_review ({self.margin_review}) must not exceed "
-                             f"margin_suspect ({self.margin_suspect})")
+            raise ValueError(
+                f"margin_review ({self.margin_review}) must not exceed "
+                f"margin_suspect ({self.margin_suspect})"
+            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -131,8 +138,11 @@ class Thresholds:
         return replace(self, **values)
 
     @classmethod
-    def for_schema(cls, schema_document: Mapping[str, Any] | None,
-                   overrides: Mapping[str, float | None] | None = None) -> Thresholds:
+    def for_schema(
+        cls,
+        schema_document: Mapping[str, Any] | None,
+        overrides: Mapping[str, float | None] | None = None,
+    ) -> Thresholds:
         """The built-in defaults, then the schema's ``pprl.verify`` values, then overrides."""
         tuned = ((schema_document or {}).get("pprl") or {}).get("verify") or {}
         return cls().with_overrides(tuned).with_overrides(overrides)

@@ -20,8 +20,17 @@ from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult
 from pprl.verify.model import STATUSES, InputInfo, Reason, Thresholds, VerifySummary
 
-__all__ = ["VerifyResult", "build_summary", "findings_table", "input_info", "party_view",
-           "reason_texts", "reference_view", "safe_name", "write_outputs"]
+__all__ = [
+    "VerifyResult",
+    "build_summary",
+    "findings_table",
+    "input_info",
+    "party_view",
+    "reason_texts",
+    "reference_view",
+    "safe_name",
+    "write_outputs",
+]
 
 
 @dataclass
@@ -36,8 +45,9 @@ class VerifyResult:
 
 def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
     """String column from integer codes, built by arrow (no Python string per row)."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
-                                          pa.array(list(names), pa.string())).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(list(names), pa.string())
+    ).cast(pa.string())
 
 
 def reason_texts(masks: np.ndarray) -> pa.Array:
@@ -54,24 +64,29 @@ def findings_table(res: ClaimsResult, ref: Outline) -> pa.Table:
     ref_rows = ref.rows
 
     def rows_of(idx: np.ndarray) -> pa.Array:
-        return pa.array(np.where(idx >= 0, ref_rows[np.maximum(idx, 0)] if len(ref_rows) else 0, 0),
-                        type=pa.int64(), mask=idx < 0)
+        return pa.array(
+            np.where(idx >= 0, ref_rows[np.maximum(idx, 0)] if len(ref_rows) else 0, 0),
+            type=pa.int64(),
+            mask=idx < 0,
+        )
 
     def floats(x: np.ndarray) -> pa.Array:
         return pa.array(np.nan_to_num(x), type=pa.float64(), mask=np.isnan(x))
 
-    return pa.table({
-        "claims_file": _labels(np.zeros(n, np.int8), [name]),
-        "claims_party": _labels(np.zeros(n, np.int8), [res.enc.label]),
-        "claim_row": pa.array(res.enc.rows, type=pa.int64()),
-        "status": _labels(res.status, STATUSES),
-        "score": floats(res.score),
-        "reason": reason_texts(res.reasons),
-        "candidate_ref_row": rows_of(res.cand),
-        "candidate_score": floats(res.cand_score),
-        "margin": floats(res.cand_score - res.score),
-        "claimed_ref_row": rows_of(res.claimed),
-    })
+    return pa.table(
+        {
+            "claims_file": _labels(np.zeros(n, np.int8), [name]),
+            "claims_party": _labels(np.zeros(n, np.int8), [res.enc.label]),
+            "claim_row": pa.array(res.enc.rows, type=pa.int64()),
+            "status": _labels(res.status, STATUSES),
+            "score": floats(res.score),
+            "reason": reason_texts(res.reasons),
+            "candidate_ref_row": rows_of(res.cand),
+            "candidate_score": floats(res.cand_score),
+            "margin": floats(res.cand_score - res.score),
+            "claimed_ref_row": rows_of(res.claimed),
+        }
+    )
 
 
 def party_view(table: pa.Table, with_scores: bool = True) -> pa.Table:
@@ -81,8 +96,11 @@ def party_view(table: pa.Table, with_scores: bool = True) -> pa.Table:
     scores (``with_scores=False``) stops a claims party from learning how similar its
     records are to records it cannot see.
     """
-    columns = ["claim_row", "status", "score", "reason"] if with_scores else [
-        "claim_row", "status", "reason"]
+    columns = (
+        ["claim_row", "status", "score", "reason"]
+        if with_scores
+        else ["claim_row", "status", "reason"]
+    )
     return table.select(columns)
 
 
@@ -94,36 +112,57 @@ def reference_view(findings: pa.Table) -> pa.Table:
     """
     t = findings.filter(pc.not_equal(findings.column("status"), "confirmed"))
     parts = []
-    for role, column in (("claimed", "claimed_ref_row"), ("likely_true_owner", "candidate_ref_row")):
+    for role, column in (
+        ("claimed", "claimed_ref_row"),
+        ("likely_true_owner", "candidate_ref_row"),
+    ):
         sub = t.filter(pc.is_valid(t.column(column)))
-        parts.append(pa.table({
-            "ref_row": sub.column(column),
-            "role": _labels(np.zeros(sub.num_rows, np.int8), [role]),
-            "claims_party": sub.column("claims_party"),
-            "claim_row": sub.column("claim_row"),
-            "status": sub.column("status"),
-        }))
+        parts.append(
+            pa.table(
+                {
+                    "ref_row": sub.column(column),
+                    "role": _labels(np.zeros(sub.num_rows, np.int8), [role]),
+                    "claims_party": sub.column("claims_party"),
+                    "claim_row": sub.column("claim_row"),
+                    "status": sub.column("status"),
+                }
+            )
+        )
     return pa.concat_tables(parts)
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
     """{value: count} of a string column, counted by arrow."""
     counts = pc.value_counts(column)
-    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
-                    strict=True))
+    return dict(
+        zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    )
 
 
 def input_info(enc: Outline, role: str) -> InputInfo:
     """One input file as the summary records it."""
-    return InputInfo(file=str(enc.path), role=role, party=enc.label, records=len(enc),
-                     digest=enc.meta.get("digest"), key_fingerprint=enc.meta.get("key_fingerprint"),
-                     schema=enc.meta.get("schema_name"),
-                     schema_digest=enc.meta.get("schema_digest"))
+    return InputInfo(
+        file=str(enc.path),
+        role=role,
+        party=enc.label,
+        records=len(enc),
+        digest=enc.meta.get("digest"),
+        key_fingerprint=enc.meta.get("key_fingerprint"),
+        schema=enc.meta.get("schema_name"),
+        schema_digest=enc.meta.get("schema_digest"),
+    )
 
 
-def build_summary(findings: pa.Table, ref: Outline, claims: Sequence[Outline], th: Thresholds,
-                  blocking: Sequence[str], duplicates: int, timings: dict[str, float],
-                  started_at: str) -> VerifySummary:
+def build_summary(
+    findings: pa.Table,
+    ref: Outline,
+    claims: Sequence[Outline],
+    th: Thresholds,
+    blocking: Sequence[str],
+    duplicates: int,
+    timings: dict[str, float],
+    started_at: str,
+) -> VerifySummary:
     """Counts per status and reason, thresholds, inputs, timings and warnings.
 
     ``blocking`` are the block keys searched; ``duplicates`` how many pseudonyms the
@@ -142,11 +181,15 @@ def build_summary(findings: pa.Table, ref: Outline, claims: Sequence[Outline], t
     for enc in claims:
         n_unknown = unknown_by_party.get(enc.label, 0)
         if len(enc) and n_unknown > 0.5 * len(enc):
-            warnings.append(f"{n_unknown} of {len(enc)} claims of {enc.label} have numbers not in "
-                            "the reference: is the reference really the register?")
+            warnings.append(
+                f"{n_unknown} of {len(enc)} claims of {enc.label} have numbers not in "
+                "the reference: is the reference really the register?"
+            )
     if duplicates:
-        warnings.append(f"the reference holds {duplicates} pseudonym(s) more than once; claims "
-                        "on them were scored against the best-matching record")
+        warnings.append(
+            f"the reference holds {duplicates} pseudonym(s) more than once; claims "
+            "on them were scored against the best-matching record"
+        )
     return VerifySummary(
         pprl_version=__version__,
         claims=findings.num_rows,
@@ -167,8 +210,13 @@ def safe_name(label: str) -> str:
     return keep.strip("._") or "party"
 
 
-def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bool = True,
-                  formats: Sequence[str] = ("parquet", "csv")) -> list[Path]:
+def write_outputs(
+    result: VerifyResult,
+    out_dir: str | Path,
+    *,
+    party_scores: bool = True,
+    formats: Sequence[str] = ("parquet", "csv"),
+) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
     ``party_scores=False`` withholds scores from the claims parties' views. The findings
@@ -212,9 +260,11 @@ def write_outputs(result: VerifyResult, out_dir: str | Path, *, party_scores: bo
         ref_label = safe_name(result.summary.reference.party)
         write(result.reference_view, parties / f"{ref_label}.reference.{suffix}")
         (tmp / "summary.json").write_text(
-            json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
-        (tmp / "report.html").write_text(render_report(result.findings, result.summary),
-                                         encoding="utf-8")
+            json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        (tmp / "report.html").write_text(
+            render_report(result.findings, result.summary), encoding="utf-8"
+        )
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
         out.mkdir(exist_ok=True)
         if (out / "parties").exists():

@@ -38,9 +38,22 @@ from pprl.verify.outputs import VerifyResult, build_summary, findings_table, ref
 from pprl.verify.score import score_claimed
 from pprl.verify.search import NO_KEY, fold_best, joined_names, search_names, top2
 
-__all__ = ["Accumulator", "FileRef", "JoinOutput", "SearchOutput", "SearchStage",
-           "StageProgress", "ThresholdSpec", "VerifyPlan", "check_inputs", "finish",
-           "join_partition", "plan_verify", "resolve_thresholds", "search_partition"]
+__all__ = [
+    "Accumulator",
+    "FileRef",
+    "JoinOutput",
+    "SearchOutput",
+    "SearchStage",
+    "StageProgress",
+    "ThresholdSpec",
+    "VerifyPlan",
+    "check_inputs",
+    "finish",
+    "join_partition",
+    "plan_verify",
+    "resolve_thresholds",
+    "search_partition",
+]
 
 StageProgress = Callable[[str], None]
 """Called with a short description of each stage of a run as it starts."""
@@ -74,8 +87,10 @@ def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
     if len(ref) == 0:
         raise InputError(f"{ref.path}: the reference file holds no records")
     if not ref.has_token.any():
-        raise InputError(f"{ref.path}: the reference has no link-key pseudonyms; encode the "
-                         "register with its link key (e.g. --link-key my_number)")
+        raise InputError(
+            f"{ref.path}: the reference has no link-key pseudonyms; encode the "
+            "register with its link key (e.g. --link-key my_number)"
+        )
     for enc in claims:
         check_compatible(ref, enc)
         if enc.digest and enc.digest == ref.digest:
@@ -122,9 +137,15 @@ class VerifyPlan:
         return [s.key for s in self.searches]
 
 
-def plan_verify(ref: Outline, claims: Sequence[Outline], *, thresholds: ThresholdSpec,
-                blocking: Sequence[str] | None, layout: Layout,
-                paths: tuple[str, Sequence[str]] | None = None) -> VerifyPlan:
+def plan_verify(
+    ref: Outline,
+    claims: Sequence[Outline],
+    *,
+    thresholds: ThresholdSpec,
+    blocking: Sequence[str] | None,
+    layout: Layout,
+    paths: tuple[str, Sequence[str]] | None = None,
+) -> VerifyPlan:
     """Check the inputs and plan the stages.
 
     Each claims file searches the block keys it shares with the register (or
@@ -137,16 +158,29 @@ def plan_verify(ref: Outline, claims: Sequence[Outline], *, thresholds: Threshol
     names = [search_names(ref, enc, blocking) for enc in claims]
     joined = joined_names(claims, blocking)
     keys = list(dict.fromkeys([k for file_names in names for k in file_names] + joined))
-    stages = tuple(SearchStage(k, tuple(n.index(k) if k in n else -1 for n in names),
-                               joined.index(k) if k in joined else -1) for k in keys)
-    ref_path, claim_paths = paths if paths is not None else (
-        str(ref.path), [str(c.path) for c in claims])
+    stages = tuple(
+        SearchStage(
+            k,
+            tuple(n.index(k) if k in n else -1 for n in names),
+            joined.index(k) if k in joined else -1,
+        )
+        for k in keys
+    )
+    ref_path, claim_paths = (
+        paths if paths is not None else (str(ref.path), [str(c.path) for c in claims])
+    )
     offsets = np.cumsum([0] + [len(c) for c in claims])[:-1].tolist()
     return VerifyPlan(
         reference=FileRef(ref_path, ref.digest, len(ref), 0),
-        claims=tuple(FileRef(p, c.digest, len(c), int(o))
-                     for p, c, o in zip(claim_paths, claims, offsets, strict=True)),
-        searches=stages, thresholds=th, words=ref.nbits // 64, layout=layout)
+        claims=tuple(
+            FileRef(p, c.digest, len(c), int(o))
+            for p, c, o in zip(claim_paths, claims, offsets, strict=True)
+        ),
+        searches=stages,
+        thresholds=th,
+        words=ref.nbits // 64,
+        layout=layout,
+    )
 
 
 # ------------------------------------------------------------------ partition functions
@@ -170,19 +204,21 @@ class JoinOutput:
 
 def join_partition(ref: Piece, claims: Piece, different_people: float) -> JoinOutput:
     """Join one pseudonym range (pieces keyed by the 32-byte pseudonym)."""
-    claimed = join_claims(ref.key, ref.has_key(), ref.clk, claims.key, claims.has_key(),
-                          claims.clk)
+    claimed = join_claims(ref.key, ref.has_key(), ref.clk, claims.key, claims.has_key(), claims.clk)
     score = score_claimed(claims.clk, ref.clk, claimed)
     groups = token_groups(claims.key, claims.has_key())
     a, b = shared_number_pairs(claims.clk, groups, different_people)
     return JoinOutput(
         q=claims.idx,
-        claimed=np.where(claimed >= 0, ref.idx[np.maximum(claimed, 0)], -1) if len(ref)
+        claimed=np.where(claimed >= 0, ref.idx[np.maximum(claimed, 0)], -1)
+        if len(ref)
         else np.full(len(claims), -1, np.int64),
         score=score,
         number=np.where(groups >= 0, claims.idx[np.maximum(groups, 0)], -1),
-        a=claims.idx[a], b=claims.idx[b],
-        duplicates=duplicate_tokens(ref.key, ref.has_key()))
+        a=claims.idx[a],
+        b=claims.idx[b],
+        duplicates=duplicate_tokens(ref.key, ref.has_key()),
+    )
 
 
 @dataclass
@@ -199,19 +235,27 @@ class SearchOutput:
     ns: np.ndarray
 
 
-def search_partition(ref: Piece, claims: Piece, near: Piece | None, search_score: float,
-                     same_person: float) -> SearchOutput:
+def search_partition(
+    ref: Piece, claims: Piece, near: Piece | None, search_score: float, same_person: float
+) -> SearchOutput:
     """Search one block-value range (pieces keyed by the block value).
 
     ``claims`` are the claims that search this key against the register; ``near`` those
     compared with each other (None: none; it may be ``claims`` itself).
     """
-    r, s = top2(claims.clk, claims.key, claims.has_key(), ref.idx, ref.clk, ref.key,
-                ref.has_key(), search_score)
+    r, s = top2(
+        claims.clk,
+        claims.key,
+        claims.has_key(),
+        ref.idx,
+        ref.clk,
+        ref.key,
+        ref.has_key(),
+        search_score,
+    )
     if near is None:
         empty = np.empty(0, np.int64)
-        return SearchOutput(claims.idx, r, s, empty, np.empty((0, 2), np.int64),
-                            np.empty((0, 2)))
+        return SearchOutput(claims.idx, r, s, empty, np.empty((0, 2), np.int64), np.empty((0, 2)))
     valid = near.has_key()
     n, ns = top2(near.clk, near.key, valid, near.idx, near.clk, near.key, valid, same_person)
     return SearchOutput(claims.idx, r, s, near.idx, n, ns)
@@ -229,10 +273,16 @@ class Accumulator:
         self.plan = plan
         self.claimed, self.score = np.full(n, -1, np.int64), np.full(n, np.nan)
         self.number = np.full(n, -1, np.int64)
-        self.cand, self.cand_s, self.cand_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
-                                                 np.full(n, NO_KEY))
-        self.near, self.near_s, self.near_key = (np.full(n, -1, np.int64), np.full(n, -1.0),
-                                                 np.full(n, NO_KEY))
+        self.cand, self.cand_s, self.cand_key = (
+            np.full(n, -1, np.int64),
+            np.full(n, -1.0),
+            np.full(n, NO_KEY),
+        )
+        self.near, self.near_s, self.near_key = (
+            np.full(n, -1, np.int64),
+            np.full(n, -1.0),
+            np.full(n, NO_KEY),
+        )
         self.file_of = np.repeat(np.arange(len(plan.claims)), [c.records for c in plan.claims])
         self.own = np.arange(n, dtype=np.int64)  # a claim never is its own nearest claim
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -240,8 +290,11 @@ class Accumulator:
 
     def add_join(self, out: JoinOutput) -> None:
         """One pseudonym range's claimed records, scores, numbers and shared-number pairs."""
-        self.claimed[out.q], self.score[out.q], self.number[out.q] = (out.claimed, out.score,
-                                                                      out.number)
+        self.claimed[out.q], self.score[out.q], self.number[out.q] = (
+            out.claimed,
+            out.score,
+            out.number,
+        )
         self.pairs.append((out.a, out.b))
         self.duplicates += out.duplicates
 
@@ -253,11 +306,27 @@ class Accumulator:
         for value in np.unique(ranks):
             sel = ranks == value
             if value >= 0:
-                fold_best(self.cand, self.cand_s, self.cand_key, q[sel], out.r[sel],
-                          out.s[sel], self.claimed, int(value))
+                fold_best(
+                    self.cand,
+                    self.cand_s,
+                    self.cand_key,
+                    q[sel],
+                    out.r[sel],
+                    out.s[sel],
+                    self.claimed,
+                    int(value),
+                )
         if stage.near_rank >= 0:
-            fold_best(self.near, self.near_s, self.near_key, out.nq, out.n, out.ns,
-                      self.own, stage.near_rank)
+            fold_best(
+                self.near,
+                self.near_s,
+                self.near_key,
+                out.nq,
+                out.n,
+                out.ns,
+                self.own,
+                stage.near_rank,
+            )
 
     def results(self, claims: Sequence[Outline]) -> list[ClaimsResult]:
         """Decided :class:`ClaimsResult` per claims file (cross-checks not yet applied)."""
@@ -265,8 +334,7 @@ class Accumulator:
         out = []
         for enc, ref in zip(claims, self.plan.claims, strict=True):
             sl = slice(ref.offset, ref.offset + ref.records)
-            res = ClaimsResult(enc, self.claimed[sl], self.score[sl], self.cand[sl],
-                               cand_score[sl])
+            res = ClaimsResult(enc, self.claimed[sl], self.score[sl], self.cand[sl], cand_score[sl])
             decide(res, self.plan.thresholds)
             out.append(res)
         return out
@@ -278,21 +346,30 @@ class Accumulator:
         return a, b
 
 
-def finish(plan: VerifyPlan, acc: Accumulator, ref: Outline, claims: Sequence[Outline],
-           timings: dict[str, float], say: StageProgress, started_at: str) -> VerifyResult:
+def finish(
+    plan: VerifyPlan,
+    acc: Accumulator,
+    ref: Outline,
+    claims: Sequence[Outline],
+    timings: dict[str, float],
+    say: StageProgress,
+    started_at: str,
+) -> VerifyResult:
     """The global steps after every stage: decide, cross-record checks, findings tables,
     per-party views and the summary (the same for every engine)."""
     t = time.perf_counter()
     say("cross-record checks")
     results = acc.results(claims)
     uses_near = any(s.near_rank >= 0 for s in plan.searches)
-    apply_cross_checks(results, plan.thresholds, acc.number, *acc.shared_pairs(),
-                       acc.near if uses_near else None)
+    apply_cross_checks(
+        results, plan.thresholds, acc.number, *acc.shared_pairs(), acc.near if uses_near else None
+    )
     timings["cross_check"] = time.perf_counter() - t
     say("building findings")
     tables = [findings_table(r, ref) for r in results]
     findings = pa.concat_tables(tables)
-    summary = build_summary(findings, ref, claims, plan.thresholds, plan.blocking,
-                            acc.duplicates, timings, started_at)
+    summary = build_summary(
+        findings, ref, claims, plan.thresholds, plan.blocking, acc.duplicates, timings, started_at
+    )
     per_claims = [(r.enc.label, table) for r, table in zip(results, tables, strict=True)]
     return VerifyResult(findings, summary, per_claims, reference_view(findings))

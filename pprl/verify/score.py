@@ -9,8 +9,7 @@ from pprl.compare import dice_indexed
 __all__ = ["score_claimed"]
 
 
-def score_claimed(claim_clks: np.ndarray, ref_clks: np.ndarray, claimed: np.ndarray
-                  ) -> np.ndarray:
+def score_claimed(claim_clks: np.ndarray, ref_clks: np.ndarray, claimed: np.ndarray) -> np.ndarray:
     """Dice of each claim with its claimed register record (``claimed`` positions into
     ``ref_clks``, -1 none); NaN where there is none."""
     score = np.full(len(claimed), np.nan)

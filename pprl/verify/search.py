@@ -30,8 +30,10 @@ def block_key_names(ref: Outline, claims: Outline, names: Sequence[str] | None) 
     chosen = common if names is None else [n for n in names if n in common]
     if names is not None and len(chosen) != len(names):
         missing = sorted(set(names) - set(common))
-        raise InputError(f"block key(s) {', '.join(missing)} are not in both encoding files "
-                         f"(available: {', '.join(common) or 'none'})")
+        raise InputError(
+            f"block key(s) {', '.join(missing)} are not in both encoding files "
+            f"(available: {', '.join(common) or 'none'})"
+        )
     return chosen
 
 
@@ -39,22 +41,34 @@ def search_names(ref: Outline, claims: Outline, names: Sequence[str] | None) -> 
     """:func:`block_key_names`, refusing a claims file that shares no block key."""
     chosen = block_key_names(ref, claims, names)
     if not chosen:
-        raise InputError(f"{claims.path}: no block keys shared with the reference; encode both "
-                         "with a schema that defines block_keys (e.g. jp-resident)")
+        raise InputError(
+            f"{claims.path}: no block keys shared with the reference; encode both "
+            "with a schema that defines block_keys (e.g. jp-resident)"
+        )
     return chosen
 
 
 def joined_names(claims: Sequence[Outline], names: Sequence[str] | None) -> list[str]:
     """The block keys of the claim-to-claim search: those every claims file carries (in
     the first file's order), limited to ``names`` when given."""
-    common = [n for n in claims[0].block_key_names
-              if all(n in c.block_key_names for c in claims)] if claims else []
+    common = (
+        [n for n in claims[0].block_key_names if all(n in c.block_key_names for c in claims)]
+        if claims
+        else []
+    )
     return [n for n in common if n in names] if names is not None else common
 
 
-def top2(q_clks: np.ndarray, q_values: np.ndarray, q_valid: np.ndarray, r_idx: np.ndarray,
-         r_clks: np.ndarray, r_values: np.ndarray, r_valid: np.ndarray, threshold: float
-         ) -> tuple[np.ndarray, np.ndarray]:
+def top2(
+    q_clks: np.ndarray,
+    q_values: np.ndarray,
+    q_valid: np.ndarray,
+    r_idx: np.ndarray,
+    r_clks: np.ndarray,
+    r_values: np.ndarray,
+    r_valid: np.ndarray,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Best two references in each query's block (``r_idx`` of them, -1 none) and their
     scores (-1.0 none).
 
@@ -62,14 +76,23 @@ def top2(q_clks: np.ndarray, q_values: np.ndarray, q_valid: np.ndarray, r_idx: n
     claim itself) finds it among these two, with the same tie-breaking (lowest index
     first): :func:`fold_best` picks it.
     """
-    r2, s2 = topk_by_block_keys(q_clks, r_clks, [(q_values, q_valid, r_values, r_valid)],
-                                k=2, threshold=threshold)
+    r2, s2 = topk_by_block_keys(
+        q_clks, r_clks, [(q_values, q_valid, r_values, r_valid)], k=2, threshold=threshold
+    )
     found = r2 >= 0
     return np.where(found, r_idx[np.maximum(r2, 0)] if len(r_idx) else -1, -1), s2
 
 
-def fold_best(best: np.ndarray, best_s: np.ndarray, best_key: np.ndarray, q: np.ndarray,
-              r2: np.ndarray, s2: np.ndarray, exclude: np.ndarray, key: int) -> None:
+def fold_best(
+    best: np.ndarray,
+    best_s: np.ndarray,
+    best_key: np.ndarray,
+    q: np.ndarray,
+    r2: np.ndarray,
+    s2: np.ndarray,
+    exclude: np.ndarray,
+    key: int,
+) -> None:
     """Fold one block key's two best records per query into the running best, in place.
 
     The rule of the kernel searching keys one after another: a higher score wins; on a
