@@ -163,7 +163,10 @@ def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
         return ok
     digits = (
         np.frombuffer(
-            "".join(v for v, k in zip(values, ok, strict=True) if k).encode("ascii"), dtype=np.uint8
+            "".join(v for v, k in zip(values, ok, strict=True) if k and v is not None).encode(
+                "ascii"
+            ),
+            dtype=np.uint8,
         )
         .reshape(-1, 12)
         .astype(np.int64)
@@ -202,11 +205,7 @@ def block_key_column(
         None
         if not all(vals)
         else "\x1f".join(
-            [spec.name]
-            + [
-                v[p.start : p.stop]
-                for v, p in zip(vals, spec.parts, strict=True)  # type: ignore[index]
-            ]
+            [spec.name] + [v[p.start : p.stop] for v, p in zip(vals, spec.parts, strict=True)]
         )
         for vals in zip(*columns, strict=True)
     ]

@@ -13,8 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pprl.errors import InputError
+
+if TYPE_CHECKING:
+    from _csv import Reader as _CsvReader
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _CSV_FIELD_LIMIT = 1 << 20
@@ -92,7 +96,9 @@ def iter_csv(
         raise InputError(f"{p}: cannot read ({exc.strerror})") from None
 
 
-def _read_chunks(reader, p: Path, label: str, chunk_rows: int | None) -> Iterator[CsvData]:
+def _read_chunks(
+    reader: _CsvReader, p: Path, label: str, chunk_rows: int | None
+) -> Iterator[CsvData]:
     """Group CSV records into :class:`CsvData` chunks, checking every row's width."""
     try:
         header = [h.strip() for h in next(reader)]

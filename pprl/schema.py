@@ -217,7 +217,8 @@ def builtin_document(name: str) -> dict[str, Any]:
             f"unknown built-in schema '{name}' (choose one of: {', '.join(BUILTIN_SCHEMAS)})"
         )
     text = resources.files("pprl").joinpath("schemas", f"{name}.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 def load_schema(name_or_path: str) -> Schema:

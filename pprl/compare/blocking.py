@@ -37,7 +37,10 @@ PAIR_BATCH = 1 << 20  # pairs per small-block batch
 class Blocking(Protocol):
     """A blocking strategy: per-record block keys for both files."""
 
-    aligned: bool  # True if key column a can only equal key column a of the other file
+    @property
+    def aligned(self) -> bool:
+        """True if key column a can only equal key column a of the other file."""
+        ...
 
     def keys(self, queries: np.ndarray, refs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Return (query_keys, ref_keys) int64 matrices; refs None means dedupe."""

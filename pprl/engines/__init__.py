@@ -33,7 +33,7 @@ def kernel_threads(threads: int | None) -> Iterator[int]:
     previous = numba.get_num_threads()
     if threads is not None and threads < 1:
         raise InputError(f"threads must be at least 1, got {threads}")
-    limit = int(numba.config.NUMBA_NUM_THREADS)
+    limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     n = previous if threads is None else max(1, min(threads, limit))
     numba.set_num_threads(n)
     try:

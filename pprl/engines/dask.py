@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -162,7 +162,7 @@ def dask_client(
 
 
 def _gather(
-    client: Client, futures: Sequence[Future[object]], what: str, timeout: float, kind: type[_T]
+    client: Client, futures: Sequence[Future[Any]], what: str, timeout: float, kind: type[_T]
 ) -> list[_T]:
     """Results (each a ``kind``) of all futures within ``timeout`` seconds, or a one-line
     :class:`PprlError` when workers kept dying, the connection was lost or time ran out."""

@@ -11,7 +11,9 @@ import unicodedata
 
 from ._chars import DASHES, WAVES
 
-_HIRA_TO_KATA = {c: c + 0x60 for c in range(0x3041, 0x3097)}  # ぁ..ゖ → ァ..ヶ
+_HIRA_TO_KATA: dict[int, int | str] = {
+    c: c + 0x60 for c in range(0x3041, 0x3097)
+}  # ぁ..ゖ → ァ..ヶ
 _HIRA_TO_KATA.update({0x309D: 0x30FD, 0x309E: 0x30FE})  # ゝゞ → ヽヾ
 _HIRA_TO_KATA[0x309F] = "ヨリ"  # ゟ (yori ligature)
 _HIRA_TO_KATA[0x30FF] = "コト"  # ヿ (koto ligature)

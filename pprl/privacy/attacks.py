@@ -19,7 +19,7 @@ they yield are measurements of these attacks, never a guarantee against others.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,7 +173,7 @@ def qgram_frequencies(
         if n is None or fld not in names:
             continue
         total = sum(names[fld].values()) or 1.0
-        share: Counter[str] = Counter()
+        share: dict[str, float] = defaultdict(float)
         for value, freq in names[fld].items():
             for q in qgrams(value, n):
                 share[q] += freq / total
@@ -256,7 +256,7 @@ def _grow_seed(
             break
         chosen.append(best)
         members = members & bits[:, best]
-    return members
+    return np.asarray(members)
 
 
 def unpack(enc: Encodings, rows: np.ndarray | None = None) -> np.ndarray:

@@ -22,6 +22,7 @@ not). They enable the graph-matching attack (:mod:`pprl.privacy.graph_attack`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def _read_csv(path: Path, what: str) -> dict[str, list[str]]:
     return {c: [str(v) for v in table.column(c).to_pylist()] for c in table.column_names}
 
 
-def _normalizer(schema: Schema, fld: str):
+def _normalizer(schema: Schema, fld: str) -> Callable[[str], str | None]:
     """The schema's normalizer for a field (identity when none)."""
     return NORMALIZERS.get(schema.normalizers.get(fld, "none"), lambda v: v)
 
@@ -99,7 +100,7 @@ def read_names(path: Path, schema: Schema) -> NameList:
                     _normalizer(schema, f)(p)
                     for f, p in zip(block_names[target], parts, strict=True)
                 ]
-                key = " ".join(norm) if all(norm) else None
+                key = " ".join(n for n in norm if n) if all(norm) else None
             else:
                 key = _normalizer(schema, target)(value)
             if key:

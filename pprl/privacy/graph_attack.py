@@ -226,7 +226,7 @@ def node_features(
 def standardize(features: np.ndarray) -> np.ndarray:
     """Columns to mean 0, spread 1 within their own graph (calibration by distribution)."""
     sd = features.std(axis=0)
-    return (features - features.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return np.asarray((features - features.mean(axis=0)) / np.where(sd > 0, sd, 1.0))
 
 
 def noise_whitening(first: np.ndarray, again: np.ndarray) -> np.ndarray:
@@ -240,7 +240,7 @@ def noise_whitening(first: np.ndarray, again: np.ndarray) -> np.ndarray:
     noise = np.cov((first - again).T) / 2
     values, vectors = np.linalg.eigh(np.atleast_2d(noise))
     floor = max(float(values.max()) * 1e-4, 1e-9)
-    return (vectors / np.sqrt(np.maximum(values, floor))) @ vectors.T
+    return np.asarray((vectors / np.sqrt(np.maximum(values, floor))) @ vectors.T)
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def _tail_margin(first: np.ndarray, top: np.ndarray) -> np.ndarray:
         return np.zeros(len(first))
     spacing = sum(1.0 / j for j in range(2, top.shape[1]))
     beta = (top[:, 1] - top[:, -1]) / spacing
-    return (first - top[:, 1]) / np.maximum(beta, 1e-9)
+    return np.asarray((first - top[:, 1]) / np.maximum(beta, 1e-9))
 
 
 def row_top(scores: np.ndarray, k: int, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +338,7 @@ def fingerprints(bits: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     then each row centred: a record similar to everybody (common name, popular birth
     year) would otherwise look alike in every column, right anchor or wrong."""
     table = standardize(dice_to(bits, anchors))
-    return table - table.mean(axis=1, keepdims=True)
+    return np.asarray(table - table.mean(axis=1, keepdims=True))
 
 
 def anchor_weights(
@@ -349,7 +349,7 @@ def anchor_weights(
     if len(enc_rows) < 20:
         return np.ones(fa.shape[1], dtype=np.float32)
     corr = (fa[enc_rows] * fb[att_rows]).mean(axis=0)
-    return np.maximum(corr, 0.0).astype(np.float32)
+    return np.asarray(np.maximum(corr, 0.0), dtype=np.float32)
 
 
 def confident(matches: Matches, limit: int) -> np.ndarray:

@@ -174,7 +174,7 @@ def era_weights(kanji: list[str], female: bool) -> np.ndarray:
     w[1, new] *= 0.6
     w[2, old] *= 0.15
     w[2, new] *= 4.0
-    return w / w.sum(axis=1, keepdims=True)
+    return np.asarray(w / w.sum(axis=1, keepdims=True))
 
 
 @lru_cache(maxsize=1)
@@ -194,7 +194,7 @@ def sample_weighted(rng: np.random.Generator, weights: np.ndarray, n: int) -> np
     """Draw ``n`` indices with the given probability vector (inverse-CDF, vectorized)."""
     cdf = np.cumsum(weights)
     idx = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
-    return np.minimum(idx, len(weights) - 1).astype(np.int32)
+    return np.asarray(np.minimum(idx, len(weights) - 1), dtype=np.int32)
 
 
 def sample_given(

@@ -100,7 +100,9 @@ class KanaEligibility:
     def given(self, attr: str, female: np.ndarray, given: np.ndarray) -> np.ndarray:
         """Look up a given-name eligibility array by sex."""
         m, f = getattr(self, attr)
-        return np.where(female, f[np.minimum(given, len(f) - 1)], m[np.minimum(given, len(m) - 1)])
+        return np.asarray(
+            np.where(female, f[np.minimum(given, len(f) - 1)], m[np.minimum(given, len(m) - 1)])
+        )
 
 
 def _match(strings: list[str], pattern: re.Pattern[str]) -> np.ndarray:

@@ -36,7 +36,7 @@ def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     if not len(sorted_set):
         return np.zeros(len(values), dtype=bool)
     idx = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[idx] == values
+    return np.asarray(sorted_set[idx] == values)
 
 
 def unique_numbers(
