@@ -46,6 +46,9 @@ REASON_MEANINGS: dict[Reason, str] = {
     "several numbers",
     Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD: "the better-matching register record is "
     "itself claimed by another claim record",
+    Reason.NUMBER_CLAIMED_BY_MANY_RECORDS: "more claim records carry this number than one "
+    "person or family could (a placeholder number such as 000000000000?): no link on it "
+    "is confirmed",
     Reason.NO_REGISTER_RECORD: "no register record carries this number",
     Reason.NO_VALID_NUMBER: "the number was missing or failed its check digit",
 }

@@ -50,6 +50,7 @@ class Reason(IntFlag):
     NUMBER_SHARED_BY_DIFFERENT_PEOPLE = 1 << 7
     PERSON_UNDER_SEVERAL_NUMBERS = 1 << 8
     ALTERNATIVE_CLAIMED_BY_OTHER_RECORD = 1 << 9
+    NUMBER_CLAIMED_BY_MANY_RECORDS = 1 << 10
 
     @property
     def label(self) -> str:
@@ -68,6 +69,7 @@ CROSS_CHECK_REASONS = (
     Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE
     | Reason.PERSON_UNDER_SEVERAL_NUMBERS
     | Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD
+    | Reason.NUMBER_CLAIMED_BY_MANY_RECORDS
 )
 """Reasons that come from comparing claims with other claims, not with the register."""
 

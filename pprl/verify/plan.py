@@ -5,8 +5,9 @@ Stages, in order:
 
 1. **join** (:func:`join_partition`), partitioned by pseudonym range: each claim's
    claimed register record and score, which claims share a number, the pairs of them
-   that score as different people, and the register's duplicate pseudonyms. All records
-   with one pseudonym are in the same partition.
+   that score as different people (at most a few per claim, however many share one
+   number), and the register's duplicate pseudonyms. All records with one pseudonym are
+   in the same partition.
 2. **search**, one stage per block key (:class:`SearchStage`, :func:`search_partition`),
    partitioned by block-value range: each claim's two best register records and two
    most similar other claims in its block.
@@ -30,7 +31,12 @@ import pyarrow as pa
 from pprl.errors import InputError
 from pprl.partition import FileRef, Layout, Piece
 from pprl.store import Encodings, Outline, check_compatible, duplicate_tokens, token_groups
-from pprl.verify.cross_checks import apply_cross_checks, shared_number_pairs
+from pprl.verify.cross_checks import (
+    GROUP_LIMITS,
+    GroupLimits,
+    apply_cross_checks,
+    shared_number_pairs,
+)
 from pprl.verify.decide import ClaimsResult, decide
 from pprl.verify.join import join_claims
 from pprl.verify.model import Thresholds
@@ -202,12 +208,17 @@ class JoinOutput:
     duplicates: int
 
 
-def join_partition(ref: Piece, claims: Piece, different_people: float) -> JoinOutput:
-    """Join one pseudonym range (pieces keyed by the 32-byte pseudonym)."""
+def join_partition(
+    ref: Piece, claims: Piece, different_people: float, limits: GroupLimits = GROUP_LIMITS
+) -> JoinOutput:
+    """Join one pseudonym range (pieces keyed by the 32-byte pseudonym).
+
+    Its shared-number pairs are linear in the claims here, however many share a number
+    (:func:`~pprl.verify.cross_checks.shared_number_pairs`)."""
     claimed = join_claims(ref.key, ref.has_key(), ref.clk, claims.key, claims.has_key(), claims.clk)
     score = score_claimed(claims.clk, ref.clk, claimed)
     groups = token_groups(claims.key, claims.has_key())
-    a, b = shared_number_pairs(claims.clk, groups, different_people)
+    a, b = shared_number_pairs(claims.clk, groups, different_people, score, limits)
     return JoinOutput(
         q=claims.idx,
         claimed=np.where(claimed >= 0, ref.idx[np.maximum(claimed, 0)], -1)
