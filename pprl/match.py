@@ -51,16 +51,17 @@ def match_files(
 
 
 def write_links(table: pa.Table, out: str | Path, csv: bool = False) -> Path:
-    """Write links atomically as Parquet (or CSV when ``csv`` or the name ends in .csv)."""
-    import pyarrow.csv as pacsv
+    """Write links atomically as Parquet (or CSV when ``csv`` or the name ends in .csv;
+    spreadsheet-safe, :func:`pprl.csvout.write_csv`)."""
     import pyarrow.parquet as pq
 
+    from pprl.csvout import write_csv
     from pprl.store import atomic_path
 
     path = Path(out)
     with atomic_path(path) as tmp:
         if csv or path.suffix.lower() == ".csv":
-            pacsv.write_csv(table, tmp)
+            write_csv(table, tmp)
         else:
             pq.write_table(table, tmp)
     return path

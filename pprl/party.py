@@ -18,6 +18,7 @@ from pprl import mynumber
 from pprl.encode import idle_cpus
 from pprl.errors import InputError
 from pprl.keys import Secret, pseudonym
+from pprl.labels import validate_label
 from pprl.normalize import NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks
@@ -219,6 +220,18 @@ def block_key_column(
     return values, valid
 
 
+def party_label(party: str | None, path: str | Path) -> str:
+    """The label an encoding file records: ``party``, or the CSV file's name without
+    extension; refused (one line) unless it is a valid label (:mod:`pprl.labels`)."""
+    if party is not None:
+        return validate_label(party, what="--party")
+    stem = Path(path).stem
+    try:
+        return validate_label(stem, what=f"{Path(path).name}: party label (the file name)")
+    except InputError as exc:
+        raise InputError(f"{exc}; give a valid label with --party") from None
+
+
 def encode_records(
     data: CsvData,
     schema: Schema,
@@ -238,6 +251,7 @@ def encode_records(
     ``processes`` is the number of local processes normalization and hashing may use
     (None: the CPUs not already busy, see :func:`pprl.encode.idle_cpus`; 1: this one).
     """
+    label = party_label(party, data.path)
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
     n_processes = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
@@ -275,7 +289,7 @@ def encode_records(
         for spec in schema.block_keys
     }
     meta = {
-        "party": party or data.path.stem,
+        "party": label,
         "schema_name": Path(schema.name).name,
         "schema_digest": schema.digest,
         "schema": schema.document,
@@ -350,6 +364,7 @@ def encode_csv(
             progress=progress,
         )
 
+    party = party_label(party, path)  # before reading anything
     parts: list[Encodings] = []
     report: EncodeReport | None = None
     first: CsvData | None = None

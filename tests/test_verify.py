@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 
 from pprl.errors import InputError, MismatchError
@@ -291,12 +293,193 @@ def test_pseudonyms_sharing_their_first_bytes_are_different_numbers(tmp_path, rn
     assert not result.summary.warnings
 
 
+SCORE_BANDS = {"low_score", "weak_score", "thin_evidence", "better_match_elsewhere"}
+CROSS = {
+    "number_shared_by_different_people",
+    "person_under_several_numbers",
+    "alternative_claimed_by_other_record",
+}
+
+
+def codes(text: str) -> set[str]:
+    return set(filter(None, text.split(";")))
+
+
 def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
+    """Without scores a claims party gets statuses, but no reason that places its score
+    or its best alternative's in a band; the findings keep every reason."""
     path, _ = case
     out = tmp_path / "out"
-    write_outputs(run(path), out, party_scores=False)
-    header = (out / "parties" / "insurer.csv").read_text().splitlines()[0]
-    assert header == '"claim_row","status","reason"'
+    result = run(path)
+    write_outputs(result, out, party_scores=False)
+    view = pacsv.read_csv(out / "parties" / "insurer.csv")
+    assert view.column_names == ["party", "claims_file", "claim_row", "status", "reason"]
+    assert view.column("status").to_pylist() == column(result, "status")
+    full = [codes(r) for r in column(result, "reason")]
+    assert set().union(*full) & SCORE_BANDS  # the findings have them ...
+    shown = [codes(r or "") for r in view.column("reason").to_pylist()]
+    assert not set().union(*shown) & SCORE_BANDS  # ... the party's view has none
+    assert shown == [f - SCORE_BANDS for f in full]  # all its own records: the rest stays
+
+
+def test_views_name_their_party_inside(case, tmp_path):
+    """Every view says whose it is: a ``party`` column in CSV and Parquet, and the label
+    in the Parquet schema metadata (so an empty view names its party too)."""
+    import pyarrow.parquet as pq
+
+    path, _ = case
+    out = tmp_path / "out"
+    write_outputs(run(path), out, formats=("parquet",))
+    claims = pq.read_table(out / "parties" / "insurer.parquet")
+    ref = pq.read_table(out / "parties" / "register.reference.parquet")
+    assert set(claims.column("party").to_pylist()) == {"insurer"}
+    assert set(ref.column("party").to_pylist()) == {"register"}
+    assert claims.schema.metadata[b"pprl.party"] == b"insurer"
+    assert ref.schema.metadata[b"pprl.party"] == b"register"
+    assert ref.schema.metadata[b"pprl.view"] == b"reference"
+
+
+def test_reference_view_shows_register_rows_not_other_parties_records(case):
+    """The register holder learns which of its rows are involved and how, not which
+    party or claim row; each (row, role, status) once."""
+    path, _ = case
+    result = run(path)
+    ref = result.reference_view
+    assert ref.column_names == ["party", "ref_row", "role", "status"]
+    rows = list(
+        zip(*(ref.column(c).to_pylist() for c in ("ref_row", "role", "status")), strict=True)
+    )
+    assert len(rows) == len(set(rows)) and rows == sorted(rows)
+    assert (0, "claimed", "suspect") in rows  # claim 1: B's record under A's number
+    assert (1, "likely_true_owner", "suspect") in rows  # ... B is row 1
+    findings = result.findings.filter(pc.not_equal(result.findings.column("status"), "confirmed"))
+    want = {
+        (r, role, s)
+        for role, col in (
+            ("claimed", "claimed_ref_row"),
+            ("likely_true_owner", "candidate_ref_row"),
+        )
+        for r, s in zip(
+            findings.column(col).to_pylist(), findings.column("status").to_pylist(), strict=True
+        )
+        if r is not None
+    }
+    assert set(rows) == want
+
+
+def two_party_world(tmp_path, rng, labels):
+    """Four claims in two files, with every cross-check between the files:
+
+    * x0 (file 1) and y0 (file 2) are A's record, x0 under A's number, y0 under B's:
+      person_under_several_numbers on both, and y0's alternative (A) is claimed by x0;
+    * x1 (file 1) and y1 (file 2) claim C's number and are two different people, both
+      scoring as a confirmed link: number_shared_by_different_people, the weaker raised
+      to review.
+    """
+    a, b, c = person(rng), person(rng), person(rng)
+    encodings([a, b, c], [1, 2, 3], "register", tmp_path / "register.parquet")
+    encodings(
+        [variant(rng, a, 0.99), variant(rng, c, 0.74)],
+        [1, 3],
+        labels[0],
+        tmp_path / "one.parquet",
+    )
+    encodings(
+        [variant(rng, a, 0.99), variant(rng, c, 0.74)],
+        [2, 3],
+        labels[1],
+        tmp_path / "two.parquet",
+    )
+    return verify(
+        tmp_path / "register.parquet", [tmp_path / "one.parquet", tmp_path / "two.parquet"]
+    )
+
+
+@pytest.mark.parametrize("with_scores", [True, False])
+def test_cross_file_reasons_stay_with_their_party(tmp_path, with_scores):
+    """A party's view names a conflict with another record only when that record is in
+    the party's own files; one party with two files gets one view with all its rows."""
+    (tmp_path / "two").mkdir()
+    (tmp_path / "one").mkdir()
+    split = two_party_world(tmp_path / "two", np.random.default_rng(11), ["insurer", "bank"])
+    joint = two_party_world(tmp_path / "one", np.random.default_rng(11), ["insurer", "insurer"])
+    # the findings (the operator's) are the same whoever holds the files
+    assert split.findings.drop(["claims_party"]).equals(joint.findings.drop(["claims_party"]))
+    full = [codes(r) for r in split.findings.column("reason").to_pylist()]
+    status = split.findings.column("status").to_pylist()
+    assert {"person_under_several_numbers"} <= full[0] and full[2] >= {
+        "person_under_several_numbers",
+        "alternative_claimed_by_other_record",
+    }
+    assert "number_shared_by_different_people" in full[1] & full[3]
+    raised = 1 if status[1] == "review" else 3
+    assert status[raised] == "review" and not full[raised] & (SCORE_BANDS | {"match"})
+
+    out_split, out_joint = tmp_path / "out-split", tmp_path / "out-joint"
+    write_outputs(split, out_split, party_scores=with_scores)
+    write_outputs(joint, out_joint, party_scores=with_scores)
+    insurer = pacsv.read_csv(out_split / "parties" / "insurer.csv").to_pylist()
+    bank = pacsv.read_csv(out_split / "parties" / "bank.csv").to_pylist()
+    assert [r["claims_file"] for r in insurer] == ["one.parquet"] * 2
+    assert [r["claims_file"] for r in bank] == ["two.parquet"] * 2
+    for row in insurer + bank:
+        assert not codes(row["reason"] or "") & CROSS, row
+    views = {0: insurer[0], 1: insurer[1], 2: bank[0], 3: bank[1]}
+    coarse = {i for i, r in views.items() if "conflict_with_other_record" in (r["reason"] or "")}
+    assert coarse == ({raised} if with_scores else set())
+
+    assert sorted(p.name for p in (out_joint / "parties").iterdir()) == [
+        "insurer.csv",
+        "register.reference.csv",
+    ]
+    together = pacsv.read_csv(out_joint / "parties" / "insurer.csv").to_pylist()
+    assert [(r["claims_file"], r["claim_row"]) for r in together] == [
+        ("one.parquet", 0),
+        ("one.parquet", 1),
+        ("two.parquet", 0),
+        ("two.parquet", 1),
+    ]
+    bands = set() if with_scores else SCORE_BANDS
+    assert [codes(r["reason"] or "") for r in together] == [f - bands for f in full]
+
+
+@pytest.mark.parametrize(
+    ("labels", "reference", "named"),
+    [
+        (["a/b"], "register", ["'a/b'", "re-encode"]),
+        (["=HYPERLINK(1)"], "register", ["'=HYPERLINK(1)'", "re-encode"]),
+        (["insurer"], "reg ister", ["'reg ister'", "reference", "re-encode"]),
+        (["A", "a"], "register", ["'a'", "'A'"]),
+        (["municipality.reference"], "municipality", ["municipality.reference"]),
+    ],
+)
+def test_bad_or_colliding_labels_refused_before_any_work(tmp_path, rng, labels, reference, named):
+    encodings([person(rng)], [1], reference, tmp_path / "register.parquet")
+    paths = []
+    for i, label in enumerate(labels):
+        paths.append(tmp_path / f"claims{i}.parquet")
+        encodings([person(rng)], [1], label, paths[-1])
+    with pytest.raises(InputError) as err:
+        verify(tmp_path / "register.parquet", paths)
+    for fragment in named:
+        assert fragment in str(err.value)
+
+
+def test_file_names_cannot_inject_formulas_into_csv(case, tmp_path):
+    """A claims file named like a formula reaches findings.csv and the party's view as
+    text: the cell starts with an apostrophe."""
+    import shutil
+
+    path, _ = case
+    shutil.copy(path / "insurer.parquet", path / "=cmd.parquet")
+    result = verify(path / "register.parquet", [path / "=cmd.parquet"])
+    assert set(column(result, "claims_file")) == {"=cmd.parquet"}
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    for csv in (out / "findings.csv", out / "parties" / "insurer.csv"):
+        cells = set(pacsv.read_csv(csv).column("claims_file").to_pylist())
+        assert cells == {"'=cmd.parquet"}, csv
+        assert '"=cmd' not in csv.read_text()
 
 
 def test_empty_claims_file_gives_no_findings(case):

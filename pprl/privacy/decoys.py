@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from blake3 import blake3
 
 from pprl import mynumber
+from pprl.csvout import write_csv
 from pprl.errors import InputError
 from pprl.keys import Secret
 from pprl.privacy.harden import derive_key
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {args.findings}: file not found")
     table = pacsv.read_csv(args.findings)
     kept = drop_decoys(table, args.rows, args.column)
-    pacsv.write_csv(kept, args.out)
+    write_csv(kept, args.out)
     print(f"{args.out}: kept {kept.num_rows} of {table.num_rows} findings")
 
 

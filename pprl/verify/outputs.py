@@ -1,5 +1,19 @@
 """Step 6: what a run hands back: the findings table, each party's view, the register
-holder's view, the summary, and the files they are written to."""
+holder's view, the summary, and the files they are written to.
+
+What each role receives (docs/protocol.md says the same for people):
+
+* the matcher operator: the full findings (every claim, every column);
+* each claims party: one view holding the rows of all its claims files and nothing
+  else, named by its label (:func:`party_view`): reasons that would reveal another
+  party's records are withheld, and with ``with_scores=False`` also the reasons that
+  reveal score bands;
+* the register holder: its register rows involved in a non-confirmed claim, with the
+  role and the claim's status, but not which party or claim (:func:`reference_view`).
+
+Views are written to ``parties/<stem>.csv|parquet`` with the stems of
+:func:`pprl.labels.view_stems`, so two parties never share a file.
+"""
 
 from __future__ import annotations
 
@@ -15,32 +29,69 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pprl import __version__
+from pprl.csvout import write_csv
 from pprl.errors import InputError
+from pprl.labels import validate_label, view_stems
 from pprl.store import Outline
-from pprl.verify.decide import ClaimsResult
-from pprl.verify.model import STATUSES, InputInfo, Reason, Thresholds, VerifySummary
+from pprl.verify.decide import ClaimsResult, reason_bit
+from pprl.verify.model import (
+    CROSS_CHECK_REASONS,
+    STATUSES,
+    InputInfo,
+    Reason,
+    Status,
+    Thresholds,
+    VerifySummary,
+)
 
 __all__ = [
+    "OTHER_RECORD_CONFLICT",
+    "SCORE_BAND_REASONS",
+    "Delivery",
     "VerifyResult",
     "build_summary",
+    "check_party_labels",
+    "deliveries",
     "findings_table",
     "input_info",
     "party_view",
+    "party_views",
     "reason_texts",
     "reference_view",
-    "safe_name",
+    "same_party_reasons",
     "write_outputs",
 ]
+
+SCORE_BAND_REASONS = (
+    Reason.LOW_SCORE | Reason.WEAK_SCORE | Reason.THIN_EVIDENCE | Reason.BETTER_MATCH_ELSEWHERE
+)
+"""Reasons that say where a claim's score or its best alternative's lies relative to the
+thresholds: withheld from claims parties together with the scores."""
+
+OTHER_RECORD_CONFLICT = "conflict_with_other_record"
+"""The reason a claims party's view gives, with scores shown, for a claim raised to
+``review`` only by a conflict with a record in another party's file: it says that the
+status comes from a conflict, not which party, record or kind of conflict."""
+
+PARTY_KEY = b"pprl.party"
+VIEW_KEY = b"pprl.view"
 
 
 @dataclass
 class VerifyResult:
-    """Everything a verification run produced, before it is written."""
+    """Everything a verification run produced, before it is written.
+
+    ``same_party`` holds, per findings row, the cross-check reasons (bits of
+    :data:`~pprl.verify.model.CROSS_CHECK_REASONS`) that hold with a record of the same
+    claims party (:func:`same_party_reasons`); None when unknown, in which case no
+    cross-check reason reaches a party's view.
+    """
 
     findings: pa.Table
     summary: VerifySummary
     per_claims: list[tuple[str, pa.Table]]
     reference_view: pa.Table
+    same_party: np.ndarray | None = None
 
 
 def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
@@ -89,28 +140,158 @@ def findings_table(res: ClaimsResult, ref: Outline) -> pa.Table:
     )
 
 
-def party_view(table: pa.Table, with_scores: bool = True) -> pa.Table:
-    """What a claims party receives: its own rows, status, reason and (unless withheld) score.
+def same_party_reasons(
+    party: np.ndarray,
+    claimed: np.ndarray,
+    cand: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    near: np.ndarray | None,
+) -> np.ndarray:
+    """Per claim, the cross-check reasons that a record of the claim's own party backs.
 
-    Register rows are never included: they belong to the register holder. Withholding
-    scores (``with_scores=False``) stops a claims party from learning how similar its
+    All arrays index the claims files concatenated (the findings' row order): ``party``
+    a party id per claim (equal ids, equal labels), ``claimed`` and ``cand`` the register
+    index of the claimed record and of the best alternative (-1 none), ``a``, ``b`` the
+    pairs that set ``number_shared_by_different_people``, ``near`` each claim's most
+    similar other claim (-1 none; None when not searched). A bit is set when the
+    partner behind that reason (the other claim of a pair, the nearest claim, or a claim
+    claiming the alternative) belongs to the same party; the bits are meaningful only
+    where the findings hold the reason.
+    """
+    n = len(party)
+    own = np.zeros(n, dtype=np.uint16)
+    if len(a):
+        same = party[a] == party[b]
+        bit = reason_bit(Reason.NUMBER_SHARED_BY_DIFFERENT_PEOPLE)
+        own[a[same]] |= bit
+        own[b[same]] |= bit
+    if near is not None:
+        i = np.flatnonzero(near >= 0)
+        i = i[party[i] == party[near[i]]]
+        own[i] |= reason_bit(Reason.PERSON_UNDER_SEVERAL_NUMBERS)
+    width = int(party.max(initial=0)) + 1
+    has = claimed >= 0
+    held = np.unique(claimed[has].astype(np.int64) * width + party[has])  # (record, party)
+    c = np.flatnonzero(cand >= 0)
+    key = cand[c].astype(np.int64) * width + party[c]
+    pos = np.minimum(np.searchsorted(held, key), max(len(held) - 1, 0))
+    hit = held[pos] == key if len(held) else np.zeros(len(c), dtype=bool)
+    own[c[hit]] |= reason_bit(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
+    return own
+
+
+def reason_masks(reason: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """:class:`Reason` bitmasks of a ``code;code`` column (the inverse of
+    :func:`reason_texts`)."""
+    if isinstance(reason, pa.ChunkedArray):
+        reason = reason.combine_chunks()
+    if len(reason) == 0:
+        return np.zeros(0, dtype=np.uint16)
+    coded = pc.dictionary_encode(reason)
+    masks = [
+        sum(int(Reason.from_label(code)) for code in filter(None, str(text).split(";")))
+        for text in coded.dictionary.to_pylist()
+    ]
+    indices: np.ndarray = coded.indices.to_numpy(zero_copy_only=False)
+    out: np.ndarray = np.asarray(masks, dtype=np.uint16)[indices]
+    return out
+
+
+def view_reasons(masks: np.ndarray, same_party: np.ndarray, with_scores: bool) -> pa.Array:
+    """The reasons a claims party may see, as ``code;code`` strings.
+
+    Cross-check reasons stay only where a record of the party itself backs them
+    (``same_party``); without scores the score-band reasons go too. With scores, a claim
+    left with no reason (one raised to ``review`` only by a conflict with another
+    party's record: every other status has a reason of its own) says
+    :data:`OTHER_RECORD_CONFLICT`; without scores it says nothing, as the code would
+    tell a raised claim (score above ``confirm_score``) from a weak one.
+    """
+    cross = np.uint16(CROSS_CHECK_REASONS)
+    shown = (masks & ~cross) | (masks & cross & same_party)
+    if not with_scores:
+        shown &= ~np.uint16(SCORE_BAND_REASONS)
+    if with_scores:
+        conflict = (shown == 0) & ((masks & cross) != 0)
+    else:
+        conflict = np.zeros(len(masks), dtype=bool)
+    keys = shown.astype(np.int64) | (conflict.astype(np.int64) << 32)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    texts = []
+    for key in uniq.tolist():
+        codes = [r.label for r in Reason if key & r.value]
+        if key >> 32:
+            codes.append(OTHER_RECORD_CONFLICT)
+        texts.append(";".join(codes))
+    return _labels(inverse.reshape(-1), texts)
+
+
+def _named(table: pa.Table, party: str, view: str) -> pa.Table:
+    """``table`` with its party and view kind in the schema metadata (kept by Parquet)."""
+    return table.replace_schema_metadata(
+        {PARTY_KEY: party.encode("utf-8"), VIEW_KEY: view.encode("utf-8")}
+    )
+
+
+def party_view(
+    findings: pa.Table,
+    party: str,
+    with_scores: bool = True,
+    same_party: np.ndarray | None = None,
+) -> pa.Table:
+    """What claims party ``party`` receives: the findings rows of its own claims files
+    (all of them) and nothing else: ``party, claims_file, claim_row, status, score,
+    reason``.
+
+    Register rows are never included: they belong to the register holder. Cross-check
+    reasons appear only where the other record is in the party's own files
+    (``same_party``, aligned with ``findings``; None: never), see :func:`view_reasons`.
+    Withholding scores (``with_scores=False``) also withholds the score-band reasons
+    (:data:`SCORE_BAND_REASONS`), so a claims party does not learn how similar its
     records are to records it cannot see.
     """
-    columns = (
-        ["claim_row", "status", "score", "reason"]
-        if with_scores
-        else ["claim_row", "status", "reason"]
+    mine = pc.equal(findings.column("claims_party"), pa.scalar(party, pa.string()))
+    keep = np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
+    rows = findings.filter(pa.array(keep))
+    own = (
+        np.asarray(same_party, dtype=np.uint16)[keep]
+        if same_party is not None
+        else np.zeros(rows.num_rows, dtype=np.uint16)
     )
-    return table.select(columns)
+    reason = view_reasons(reason_masks(rows.column("reason")), own, with_scores)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "party": _labels(np.zeros(rows.num_rows, np.int8), [party]),
+        "claims_file": rows.column("claims_file"),
+        "claim_row": rows.column("claim_row"),
+        "status": rows.column("status"),
+    }
+    if with_scores:
+        columns["score"] = rows.column("score")
+    columns["reason"] = reason
+    return _named(pa.table(columns), party, "claims")
 
 
-def reference_view(findings: pa.Table) -> pa.Table:
-    """What the reference party receives: its rows named in a finding, and why.
+def party_views(result: VerifyResult, with_scores: bool = True) -> dict[str, pa.Table]:
+    """{claims party label: its view}, one per party, in the order of the claims files."""
+    labels = dict.fromkeys(label for label, _ in result.per_claims)
+    return {
+        label: party_view(result.findings, label, with_scores, result.same_party)
+        for label in labels
+    }
 
-    For each non-confirmed claim: the register row that was claimed and, where found,
-    the register row that is likely the true owner, with the claim it relates to.
+
+def reference_view(findings: pa.Table, party: str) -> pa.Table:
+    """What the register holder ``party`` receives: its register rows named in a
+    non-confirmed claim, ``party, ref_row, role, status``.
+
+    ``role`` is ``claimed`` (the claim's number points at this row) or
+    ``likely_true_owner`` (this row looks more like the claim's record); ``status`` the
+    claim's status. One row per distinct (ref_row, role, status), sorted: the register
+    holder learns that its rows are involved, not which party or claim is (the operator,
+    who holds the findings, brings the parties of a case together).
     """
-    t = findings.filter(pc.not_equal(findings.column("status"), "confirmed"))
+    t = findings.filter(pc.not_equal(findings.column("status"), Status.CONFIRMED.label))
     parts = []
     for role, column in (
         ("claimed", "claimed_ref_row"),
@@ -122,13 +303,63 @@ def reference_view(findings: pa.Table) -> pa.Table:
                 {
                     "ref_row": sub.column(column),
                     "role": _labels(np.zeros(sub.num_rows, np.int8), [role]),
-                    "claims_party": sub.column("claims_party"),
-                    "claim_row": sub.column("claim_row"),
-                    "status": sub.column("status"),
+                    "status": sub.column("status").cast(pa.string()),
                 }
             )
         )
-    return pa.concat_tables(parts)
+    rows = (
+        pa.concat_tables(parts)
+        .group_by(["ref_row", "role", "status"], use_threads=False)
+        .aggregate([])
+        .sort_by([("ref_row", "ascending"), ("role", "ascending"), ("status", "ascending")])
+    )
+    view = pa.table(
+        {
+            "party": _labels(np.zeros(rows.num_rows, np.int8), [party]),
+            "ref_row": rows.column("ref_row"),
+            "role": rows.column("role"),
+            "status": rows.column("status"),
+        }
+    )
+    return _named(view, party, "reference")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One party's result file: who receives it, as what, its name under ``parties/``
+    and its content."""
+
+    party: str
+    role: str  # "claims" or "reference"
+    name: str
+    table: pa.Table
+
+
+def deliveries(
+    result: VerifyResult, with_scores: bool = True, suffix: str = "csv"
+) -> list[Delivery]:
+    """Every party's view with its file name (:func:`pprl.labels.view_stems`): one per
+    claims party, then the register holder's. Labels that are invalid or would share a
+    file are refused (``verify`` refused them already, before any work)."""
+    views = party_views(result, with_scores)
+    reference = result.summary.reference.party
+    stems, ref_stem = view_stems(views, reference)
+    out = [
+        Delivery(label, "claims", f"{stems[label]}.{suffix}", view) for label, view in views.items()
+    ]
+    out.append(Delivery(reference, "reference", f"{ref_stem}.{suffix}", result.reference_view))
+    return out
+
+
+def check_party_labels(ref: Outline, claims: Sequence[Outline]) -> None:
+    """Refuse, before any work, party labels that are invalid (files encoded before
+    labels were checked, or crafted) or whose views would share a file."""
+    for enc, role in [(ref, "reference"), *((c, "claims") for c in claims)]:
+        try:
+            validate_label(enc.label, what=f"{enc.path}: {role} party label")
+        except InputError as exc:
+            raise InputError(f"{exc}; re-encode the file with a valid --party") from None
+    view_stems([c.label for c in claims], ref.label)
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
@@ -204,12 +435,6 @@ def build_summary(
     )
 
 
-def safe_name(label: str) -> str:
-    """A file-name-safe version of a party label."""
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
-    return keep.strip("._") or "party"
-
-
 def write_outputs(
     result: VerifyResult,
     out_dir: str | Path,
@@ -226,7 +451,6 @@ def write_outputs(
     Everything is first written to a temporary folder beside ``out_dir`` and moved into
     place only when all of it succeeded, so a failed run leaves no partial results.
     """
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from pprl.report import render_report
@@ -238,7 +462,7 @@ def write_outputs(
 
     def write(table: pa.Table, path: Path) -> None:
         if path.suffix == ".csv":
-            pacsv.write_csv(table, path)
+            write_csv(table, path)
         else:
             pq.write_table(table, path)
 
@@ -250,15 +474,8 @@ def write_outputs(
             write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
         parties.mkdir()
-        used: set[str] = set()
-        for label, table in result.per_claims:
-            name = safe_name(label)
-            while name in used:
-                name += "_"
-            used.add(name)
-            write(party_view(table, party_scores), parties / f"{name}.{suffix}")
-        ref_label = safe_name(result.summary.reference.party)
-        write(result.reference_view, parties / f"{ref_label}.reference.{suffix}")
+        for view in deliveries(result, party_scores, suffix):
+            write(view.table, parties / view.name)
         (tmp / "summary.json").write_text(
             json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
         )

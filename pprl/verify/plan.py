@@ -40,7 +40,14 @@ from pprl.verify.cross_checks import (
 from pprl.verify.decide import ClaimsResult, decide
 from pprl.verify.join import join_claims
 from pprl.verify.model import Thresholds
-from pprl.verify.outputs import VerifyResult, build_summary, findings_table, reference_view
+from pprl.verify.outputs import (
+    VerifyResult,
+    build_summary,
+    check_party_labels,
+    findings_table,
+    reference_view,
+    same_party_reasons,
+)
 from pprl.verify.score import score_claimed
 from pprl.verify.search import NO_KEY, fold_best, joined_names, search_names, top2
 
@@ -101,6 +108,7 @@ def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
         check_compatible(ref, enc)
         if enc.digest and enc.digest == ref.digest:
             raise InputError(f"{enc.path}: the claims file is the reference file itself")
+    check_party_labels(ref, claims)
 
 
 @dataclass(frozen=True)
@@ -383,4 +391,11 @@ def finish(
         findings, ref, claims, plan.thresholds, plan.blocking, acc.duplicates, timings, started_at
     )
     per_claims = [(r.enc.label, table) for r, table in zip(results, tables, strict=True)]
-    return VerifyResult(findings, summary, per_claims, reference_view(findings))
+    ids = {label: i for i, label in enumerate(dict.fromkeys(e.label for e in claims))}
+    party = np.repeat([ids[e.label] for e in claims], [len(e) for e in claims])
+    same_party = same_party_reasons(
+        party, acc.claimed, acc.cand, *acc.shared_pairs(), acc.near if uses_near else None
+    )
+    return VerifyResult(
+        findings, summary, per_claims, reference_view(findings, ref.label), same_party
+    )
