@@ -94,6 +94,13 @@ def resolve_columns(
     needed = list(schema.fields)
     if schema.link_key and schema.link_key not in needed:
         needed.append(schema.link_key)
+    known = set(needed) | {s for parts in schema.sources.values() for s in parts}
+    unknown = sorted(set(column_map) - known)
+    if unknown:
+        raise InputError(
+            f"--column {unknown[0]}=…: '{unknown[0]}' is not a field of schema "
+            f"'{schema.name}' (its fields: {', '.join(sorted(known))})"
+        )
     resolved: dict[str, list[str]] = {}
     for name in needed:
         actual = column_map.get(name, name)

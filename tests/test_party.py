@@ -88,3 +88,18 @@ def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         digests.append(read_encodings(out).meta["digest"])
     assert digests[0] == digests[1]
+
+
+def test_column_map_naming_no_schema_field_is_refused(tmp_path):
+    """A --column mapping for a field the schema does not have was silently ignored."""
+    from pprl.errors import InputError
+    from pprl.party import resolve_columns
+    from pprl.read import read_csv
+    from pprl.schema import load_schema
+
+    path = tmp_path / "in.csv"
+    path.write_text("my_number,family_name_kanji\n123,山田\n", encoding="utf-8")
+    with pytest.raises(InputError, match="'surname' is not a field of schema 'jp-resident'"):
+        resolve_columns(
+            read_csv(path), load_schema("jp-resident"), {"surname": "family_name_kanji"}
+        )
