@@ -4,8 +4,6 @@ holder's view, the summary, and the files they are written to."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import pyarrow.compute as pc
 
 from pprl import __version__
 from pprl.errors import InputError
+from pprl.resultset import result_set
 from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult
 from pprl.verify.model import STATUSES, InputInfo, Reason, Thresholds, VerifySummary
@@ -216,6 +215,7 @@ def write_outputs(
     *,
     party_scores: bool = True,
     formats: Sequence[str] = ("parquet", "csv"),
+    force: bool = False,
 ) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
@@ -223,8 +223,11 @@ def write_outputs(
     are written once per format in ``formats`` (``parquet``, ``csv``); the parties' views
     as CSV when ``csv`` is among them, else as Parquet.
 
-    Everything is first written to a temporary folder beside ``out_dir`` and moved into
-    place only when all of it succeeded, so a failed run leaves no partial results.
+    The files are one result set (:mod:`pprl.resultset`): written in a temporary folder
+    beside ``out_dir``, listed with their blake3 digests (and the party each view goes to)
+    in ``manifest.json``, written last, and switched in with one rename. ``out_dir`` must
+    be new, empty, or (with ``force``) pprl's own previous result set; anything else is
+    refused and left untouched.
     """
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -243,9 +246,8 @@ def write_outputs(
             pq.write_table(table, path)
 
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with result_set(out, "verify", force=force) as rs:
+        tmp = rs.path
         for fmt in dict.fromkeys(formats):
             write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
@@ -257,24 +259,16 @@ def write_outputs(
                 name += "_"
             used.add(name)
             write(party_view(table, party_scores), parties / f"{name}.{suffix}")
+            rs.deliver(label, f"parties/{name}.{suffix}", "claims")
         ref_label = safe_name(result.summary.reference.party)
         write(result.reference_view, parties / f"{ref_label}.reference.{suffix}")
+        rs.deliver(
+            result.summary.reference.party, f"parties/{ref_label}.reference.{suffix}", "reference"
+        )
         (tmp / "summary.json").write_text(
             json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
         (tmp / "report.html").write_text(
             render_report(result.findings, result.summary), encoding="utf-8"
         )
-        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
-        out.mkdir(exist_ok=True)
-        if (out / "parties").exists():
-            shutil.rmtree(out / "parties")
-        for stale in ("parquet", "csv"):  # a findings file of an earlier run's format
-            if stale not in formats:
-                (out / f"findings.{stale}").unlink(missing_ok=True)
-        for rel in written:
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).replace(out / rel)
-        return [out / rel for rel in written]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / rel for rel in rs.files]
