@@ -290,8 +290,17 @@ def _remove(path: Path) -> None:
 
 
 def _io_error(target: Path, exc: OSError) -> InputError:
-    reason = exc.strerror or type(exc).__name__
-    return InputError(f"cannot write {target}: {reason.lower()}")
+    reason = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return InputError(f"cannot write {target}: {reason[:1].lower() + reason[1:]}")
+
+
+def _check_parent(target: Path, what: str) -> None:
+    """Refuse a path with no name (``/``) and a parent folder pprl cannot write into."""
+    if not target.name:
+        raise InputError(f"--out {target}: give a {what} name")
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {target}: {parent} is not writable")
 
 
 @contextmanager
@@ -375,6 +384,7 @@ def check_target(
     set holding files pprl did not write, or a result set and neither ``force`` is given
     nor its kind is in ``replaces``."""
     target = _target(out)
+    _check_parent(target, "folder")
     if not target.exists():
         return "new"
     if not target.is_dir():
@@ -384,6 +394,7 @@ def check_target(
     except OSError as exc:
         raise InputError(f"cannot read {target}: {(exc.strerror or str(exc)).lower()}") from None
     if empty:
+        _not_cwd(target)
         return "empty"
     if not (target / MANIFEST).is_file():
         raise InputError(
@@ -407,7 +418,21 @@ def check_target(
         raise InputError(
             f"--out {target} exists; pass --force to replace pprl's previous result set"
         )
+    _not_cwd(target)
     return "replace"
+
+
+def _not_cwd(target: Path) -> None:
+    """Refuse to switch out the folder this process (and likely the user's shell) is in."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return
+    if cwd == target.resolve() or target.resolve() in cwd.parents:
+        raise InputError(
+            f"--out {target} is the current folder or holds it; run pprl from another folder "
+            "(a result set is replaced as a whole)"
+        )
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -604,6 +629,7 @@ def check_output_file(
                 f"--out {out} is an input of this run ({given}); pprl never overwrites its "
                 "inputs or the key file, even with --force"
             )
+    _check_parent(target, "file")
     if target.is_dir():
         raise InputError(f"--out {out} is a folder; give a file name")
     if (target.exists() or target.is_symlink()) and not force:

@@ -374,3 +374,27 @@ def test_pause_hook_marks_and_waits(tmp_path, monkeypatch):
     assert not marker.exists()
     resultset._pause("files")
     assert marker.read_text() == str(os.getpid())
+
+
+def test_the_current_folder_is_never_switched_out(tmp_path, monkeypatch):
+    empty = tmp_path / "here"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    with pytest.raises(InputError, match="is the current folder"):
+        write_set(Path("."), 1)
+    write_set(tmp_path / "res", 1)
+    monkeypatch.chdir(tmp_path / "res" / "parties")
+    with pytest.raises(InputError, match="current folder or holds it"):
+        write_set(tmp_path / "res", 2, force=True)
+    assert files_of(tmp_path / "res") == contents(1)
+
+
+def test_a_path_without_a_name_or_in_an_unwritable_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match="give a folder name"):
+        write_set(Path("/"), 1)
+    with mock.patch.object(resultset.os, "access", lambda p, mode: False):
+        with pytest.raises(InputError, match="is not writable"):
+            write_set(tmp_path / "res", 1)
+        with pytest.raises(InputError, match="is not writable"):
+            check_output_file(tmp_path / "x.parquet")
+    assert list(tmp_path.iterdir()) == []
