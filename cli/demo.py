@@ -36,12 +36,19 @@ ROWS: dict[str, Row] = {
 @user_errors
 def demo(
     out: Annotated[
-        Path, typer.Option(metavar="DIR", help="Folder for all demo files (replaced).")
+        Path,
+        typer.Option(
+            metavar="DIR",
+            help="Folder for all demo files: new, empty or an earlier demo's (replaced).",
+        ),
     ] = Path("demo-out"),
     people: Annotated[
         int, typer.Option(metavar="N", min=1, help="Residents in the synthetic register.")
     ] = 20_000,
     seed: Annotated[int, typer.Option(metavar="N", help="Random seed.")] = 2023,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also replace another pprl result set in DIR.")
+    ] = False,
     processes: Processes = None,
     threads: Threads = None,
 ) -> None:
@@ -59,6 +66,7 @@ def demo(
         seed=seed,
         processes=processes,
         threads=threads,
+        force=force,
         say=lambda s: console.print(f"[bold]{s}[/]", highlight=False),
     )
     table = Table(title="Claimed links checked against the synthetic truth")

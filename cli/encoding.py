@@ -107,15 +107,22 @@ def encode(
             help="Fail on a missing or invalid link key instead of encoding a null pseudonym.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing FILE (never the CSV or the key file)."),
+    ] = False,
     processes: Processes = None,
 ) -> None:
     """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
     from pprl.party import encode_csv
     from pprl.read import parse_column_map
+    from pprl.resultset import check_output_file
     from pprl.schema import load_schema
     from pprl.store import write_clkhash_json, write_encodings
 
     check_format(format, ("parquet", "clkhash-json"))
+    inputs = [input, secret, *([Path(schema)] if Path(schema).is_file() else [])]
+    check_output_file(out, force=force, inputs=inputs)
     key = load_secret(secret)
     sch = load_schema(schema).with_link_key(link_key)
     with progress_bar(f"encoding {input.name}", None) as advance:
@@ -133,9 +140,9 @@ def encode(
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
     if format == "clkhash-json":
-        write_clkhash_json(enc, out)
+        write_clkhash_json(enc, out, force=force, inputs=inputs)
     else:
-        write_encodings(enc, out)
+        write_encodings(enc, out, force=force, inputs=inputs)
     decoys = len(enc) - report.records
     extra = f" and {decoys} decoy records" if decoys else ""
     console.print(

@@ -65,6 +65,9 @@ def match(
             help="Blocking: none, LSH, or the keyed block keys stored in the files.",
         ),
     ] = "none",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing links file (never an input).")
+    ] = False,
     threads: Threads = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -74,6 +77,7 @@ def match(
     The links are row numbers, not encodings: --format is parquet or csv.
     """
     from pprl.match import MatchOptions, match_files, write_links
+    from pprl.resultset import check_output_file
 
     if format is None:
         format = "csv" if out.suffix.lower() == ".csv" else "parquet"
@@ -83,6 +87,7 @@ def match(
     check_one_engine(threads, workers, scheduler)
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
+    check_output_file(out, force=force, inputs=files)
     opts = MatchOptions(
         threshold=threshold,
         top_k=top_k,
@@ -93,7 +98,7 @@ def match(
     table = match_files(
         files[0], None if dedupe else files[1], opts, workers=workers, scheduler=scheduler
     )
-    write_links(table, out, csv=format == "csv")
+    write_links(table, out, csv=format == "csv", force=force, inputs=files)
     what = (
         "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     )

@@ -99,6 +99,9 @@ def verify(
         bool, typer.Option("--no-scores", help="Withhold scores from the claims parties' files.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace pprl's own previous result set in DIR.")
+    ] = False,
     threads: Threads = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -106,10 +109,12 @@ def verify(
     """Verify claimed links: status, score, reason and likely true owner for every claim."""
     from rich.table import Table
 
+    from pprl.resultset import check_target
     from pprl.verify import verify as run_verify
     from pprl.verify import write_outputs
 
     formats = tuple(check_format(f, FINDINGS_FORMATS) for f in format or FINDINGS_FORMATS)
+    check_target(out, force=force)
     check_one_engine(threads, workers, scheduler)
     given = {
         "confirm_score": confirm_score,
@@ -131,7 +136,7 @@ def verify(
             scheduler=scheduler,
         )
         stage("writing findings, summary and report")
-        write_outputs(result, out, party_scores=not no_scores, formats=formats)
+        write_outputs(result, out, party_scores=not no_scores, formats=formats, force=force)
     summary = result.summary
     if as_json:
         print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))

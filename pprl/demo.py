@@ -6,7 +6,6 @@ against the synthetic truth. Every step calls the same library functions as the 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pprl.keys import load_secret, write_secret
 from pprl.party import encode_csv
+from pprl.resultset import result_set
 from pprl.schema import load_schema
 from pprl.store import write_encodings
 
@@ -41,48 +41,56 @@ def run_demo(
     *,
     processes: int | None = None,
     threads: int | None = None,
+    force: bool = False,
 ) -> DemoResult:
     """Run synth, keygen, encode (register, insurer, bank), verify and evaluate in ``out``.
 
-    ``processes`` sizes the encoding, ``threads`` the verification (None: all cores)."""
+    ``processes`` sizes the encoding, ``threads`` the verification (None: all cores).
+    ``out`` is one result set (:mod:`pprl.resultset`): it must be new, empty or a previous
+    demo's output (replaced); ``force`` also replaces another pprl result set. A folder
+    pprl did not write is refused, never deleted."""
     from pprl.evaluate import evaluate_findings
     from pprl.synth import SynthConfig, generate
     from pprl.verify import verify, write_outputs
 
-    if out.exists():
-        shutil.rmtree(out)
-    data, holders, matcher = out / "data", out / "holders", out / "matcher"
-    for d in (holders, matcher):
-        d.mkdir(parents=True)
-    say(f"1. synthesizing {people:,} residents with planted mislinks -> {data}")
-    generate(SynthConfig(people=people, seed=seed, bank_claims=people // 10), data)
-    say("2. data holders share a secret (pprl keygen); the matcher never sees it")
-    secret = load_secret(write_secret(holders / "secret.key"))
-    say("3. each data holder encodes its records locally (pprl encode)")
-    resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
-    jobs = [
-        ("register.csv", resident, "municipality", "register.parquet"),
-        ("insurer.csv", resident, "insurer", "insurer.parquet"),
-        ("register.csv", bank, "municipality", "register-bank.parquet"),
-        ("bank.csv", bank, "bank", "bank.parquet"),
-    ]
-    for csv_name, schema, party, enc_name in jobs:
-        enc, _ = encode_csv(data / csv_name, schema, secret, party=party, processes=processes)
-        write_encodings(enc, matcher / enc_name)
-    say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
-    result = verify(matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads)
-    write_outputs(result, out / "verify-insurer")
-    bank_result = verify(
-        matcher / "register-bank.parquet", [matcher / "bank.parquet"], threads=threads
-    )
-    write_outputs(bank_result, out / "verify-bank")
-    say("5. scoring the findings against the synthetic truth (pprl evaluate)")
-    metrics = evaluate_findings(
-        out / "verify-insurer" / "findings.parquet",
-        data / "truth.csv",
-        register=data / "register.csv",
-    )
-    bank_metrics = evaluate_findings(
-        out / "verify-bank" / "findings.parquet", data / "truth.csv", register=data / "register.csv"
-    )
+    with result_set(out, "demo", force=force, replaces=("demo",)) as rs:
+        work = rs.path
+        data, holders, matcher = work / "data", work / "holders", work / "matcher"
+        for d in (holders, matcher):
+            d.mkdir(parents=True)
+        say(f"1. synthesizing {people:,} residents with planted mislinks -> {out / 'data'}")
+        generate(SynthConfig(people=people, seed=seed, bank_claims=people // 10), data)
+        say("2. data holders share a secret (pprl keygen); the matcher never sees it")
+        secret = load_secret(write_secret(holders / "secret.key"))
+        say("3. each data holder encodes its records locally (pprl encode)")
+        resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
+        jobs = [
+            ("register.csv", resident, "municipality", "register.parquet"),
+            ("insurer.csv", resident, "insurer", "insurer.parquet"),
+            ("register.csv", bank, "municipality", "register-bank.parquet"),
+            ("bank.csv", bank, "bank", "bank.parquet"),
+        ]
+        for csv_name, schema, party, enc_name in jobs:
+            enc, _ = encode_csv(data / csv_name, schema, secret, party=party, processes=processes)
+            write_encodings(enc, matcher / enc_name)
+        say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
+        result = verify(
+            matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads
+        )
+        write_outputs(result, work / "verify-insurer")
+        bank_result = verify(
+            matcher / "register-bank.parquet", [matcher / "bank.parquet"], threads=threads
+        )
+        write_outputs(bank_result, work / "verify-bank")
+        say("5. scoring the findings against the synthetic truth (pprl evaluate)")
+        metrics = evaluate_findings(
+            work / "verify-insurer" / "findings.parquet",
+            data / "truth.csv",
+            register=data / "register.csv",
+        )
+        bank_metrics = evaluate_findings(
+            work / "verify-bank" / "findings.parquet",
+            data / "truth.csv",
+            register=data / "register.csv",
+        )
     return DemoResult(out, result.summary, metrics, bank_result.summary, bank_metrics)

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pprl.errors import InputError
+from pprl.resultset import MANIFEST, check_result_set
 
 FINDING_COLUMNS = ("claims_file", "claim_row", "status")
 STATUSES = ("confirmed", "review", "suspect", "unknown_number", "invalid_number")
@@ -258,12 +259,17 @@ class LinksMetrics:
 def _read_table(
     source: pa.Table | str | Path, what: str, types: dict[str, pa.DataType] | None = None
 ) -> pa.Table:
-    """Read a CSV or Parquet file (or pass a table through) with string/number types."""
+    """Read a CSV or Parquet file (or pass a table through) with string/number types.
+
+    A file inside a pprl result set (a ``manifest.json`` beside it) is read only when
+    the whole set matches its manifest: a half-written or edited set is refused."""
     if isinstance(source, pa.Table):
         return source
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}")
+    if (path.parent / MANIFEST).is_file():
+        check_result_set(path.parent)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq

@@ -11,7 +11,7 @@ plans of :mod:`pprl.match_core`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,16 +50,26 @@ def match_files(
     return match_local(a_path, b_path, opts, progress=progress)
 
 
-def write_links(table: pa.Table, out: str | Path, csv: bool = False) -> Path:
+def write_links(
+    table: pa.Table,
+    out: str | Path,
+    csv: bool = False,
+    *,
+    force: bool = True,
+    inputs: Sequence[str | Path] = (),
+) -> Path:
     """Write links atomically as Parquet (or CSV when ``csv`` or the name ends in .csv;
-    spreadsheet-safe, :func:`pprl.csvout.write_csv`)."""
+    spreadsheet-safe, :func:`pprl.csvout.write_csv`).
+
+    ``inputs`` (the encoding files matched) are never overwritten; an existing file is
+    replaced only with ``force`` (:func:`pprl.store.atomic_path`)."""
     import pyarrow.parquet as pq
 
     from pprl.csvout import write_csv
     from pprl.store import atomic_path
 
     path = Path(out)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, force=force, inputs=inputs) as tmp:
         if csv or path.suffix.lower() == ".csv":
             write_csv(table, tmp)
         else:

@@ -21,9 +21,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from blake3 import blake3
 
 from pprl import __version__
 from pprl.errors import InputError, IntegrityError, MismatchError
+from pprl.resultset import output_file
 
 __all__ = [
     "FORMAT",
@@ -180,19 +180,20 @@ def content_digest(enc: Encodings) -> str:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+def atomic_path(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only on success.
+
+    :func:`pprl.resultset.output_file`: an input of the run (``inputs``: the CSV, the
+    key file) is never overwritten; an existing file only with ``force``; the temporary
+    name is recognisable and a killed run's is removed by the next write.
+    """
+    with output_file(path, force=force, inputs=inputs) as tmp:
+        yield tmp
 
 
 def _fixed_binary(values: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
@@ -230,9 +231,15 @@ def to_table(enc: Encodings) -> pa.Table:
 
 
 def write_encodings(
-    enc: Encodings, path: str | os.PathLike[str], row_group_size: int = 1 << 20
+    enc: Encodings,
+    path: str | os.PathLike[str],
+    row_group_size: int = 1 << 20,
+    *,
+    force: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
-    """Write an encoding file atomically (temp file, then rename).
+    """Write an encoding file atomically (temp file, then rename; see :func:`atomic_path`
+    for ``force`` and ``inputs``).
 
     CLKs and pseudonyms are random-looking bytes that neither compress nor repeat, so
     they are stored plain (no zstd, no dictionary, no min/max statistics): the file is
@@ -243,7 +250,7 @@ def write_encodings(
     table = to_table(enc)
     plain = ("clk", "token")
     others = [name for name in table.column_names if name not in plain]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, force=force, inputs=inputs) as tmp:
         pq.write_table(
             table,
             tmp,
@@ -256,14 +263,21 @@ def write_encodings(
     return Path(path)
 
 
-def write_clkhash_json(enc: Encodings, path: str | os.PathLike[str]) -> Path:
-    """Write clkhash's ``{"clks": [base64, ...]}`` so anonlink tools can read the CLKs."""
+def write_clkhash_json(
+    enc: Encodings,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write clkhash's ``{"clks": [base64, ...]}`` so anonlink tools can read the CLKs
+    (``force``, ``inputs``: :func:`atomic_path`)."""
     raw = enc.clks.astype("<u8", copy=False).tobytes()
     width = enc.clks.shape[1] * 8
     clks = [
         base64.b64encode(raw[i * width : (i + 1) * width]).decode("ascii") for i in range(len(enc))
     ]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, force=force, inputs=inputs) as tmp:
         tmp.write_text(json.dumps({"clks": clks}), encoding="utf-8")
     return Path(path)
 

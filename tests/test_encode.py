@@ -732,20 +732,27 @@ def test_processes_while_another_thread_runs(monkeypatch):
 class MarkTask:
     """Toy pool task: job j sets bit j of row j and writes the id of the process that
     ran it there; odd jobs report themselves as failures. A worker's job waits
-    (bounded) until this process has run one, so both always take part; ``fail``
+    (bounded) until this process has run one, and this process's first job waits
+    (bounded) until a worker has started one, so both always take part, however
+    loaded the machine; ``fail``
     makes a worker raise, raise an InputError or die at its first job, or this
     process be interrupted at its first."""
 
     parent: int
     parent_ran: Any  # multiprocessing Event
     fail: str = ""
+    worker_started: Any = None  # multiprocessing Event
 
     def __call__(self, job: int, out: np.ndarray) -> int | None:
         if os.getpid() == self.parent:
             self.parent_ran.set()
             if self.fail == "interrupt":
                 raise KeyboardInterrupt
+            if self.worker_started is not None:
+                assert self.worker_started.wait(30), "no worker took a job"
         else:
+            if self.worker_started is not None:
+                self.worker_started.set()
             if self.fail == "error":
                 raise ZeroDivisionError("boom")
             if self.fail == "input":
@@ -784,7 +791,8 @@ def test_pool_spreads_jobs_and_ors_buffers(monkeypatch):
     """Jobs run in this process and in workers; every buffer is ORed into the result;
     failures come back from every process; segments are unlinked."""
     names = spy_segments(monkeypatch)
-    task = MarkTask(os.getpid(), pool.mp_context().Event())
+    ctx = pool.mp_context()
+    task = MarkTask(os.getpid(), ctx.Event(), "", ctx.Event())
     out = np.zeros((8, 2), dtype=np.uint64)
     failures = pool.run_jobs(task, range(8), out, processes=3)
     assert sorted(failures) == [1, 3, 5, 7]
@@ -808,7 +816,8 @@ def test_pool_failures_are_one_clean_error(monkeypatch, fail, error, match):
     """A worker's exception, InputError or death, or an interrupt of this process,
     ends the run with one error; the shared memory is unlinked in every case."""
     names = spy_segments(monkeypatch)
-    task = MarkTask(os.getpid(), pool.mp_context().Event(), fail)
+    ctx = pool.mp_context()
+    task = MarkTask(os.getpid(), ctx.Event(), fail, ctx.Event())
     with pytest.raises(error, match=match):
         pool.run_jobs(task, range(6), np.zeros((6, 2), dtype=np.uint64), processes=2)
     assert_unlinked(names)

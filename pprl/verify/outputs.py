@@ -18,8 +18,6 @@ Views are written to ``parties/<stem>.csv|parquet`` with the stems of
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from pprl import __version__
 from pprl.csvout import write_csv
 from pprl.errors import InputError
 from pprl.labels import validate_label, view_stems
+from pprl.resultset import result_set
 from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult, reason_bit
 from pprl.verify.model import (
@@ -441,6 +440,7 @@ def write_outputs(
     *,
     party_scores: bool = True,
     formats: Sequence[str] = ("parquet", "csv"),
+    force: bool = False,
 ) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
@@ -448,8 +448,11 @@ def write_outputs(
     are written once per format in ``formats`` (``parquet``, ``csv``); the parties' views
     as CSV when ``csv`` is among them, else as Parquet.
 
-    Everything is first written to a temporary folder beside ``out_dir`` and moved into
-    place only when all of it succeeded, so a failed run leaves no partial results.
+    The files are one result set (:mod:`pprl.resultset`): written in a temporary folder
+    beside ``out_dir``, listed with their blake3 digests (and the party each view goes to)
+    in ``manifest.json``, written last, and switched in with one rename. ``out_dir`` must
+    be new, empty, or (with ``force``) pprl's own previous result set; anything else is
+    refused and left untouched.
     """
     import pyarrow.parquet as pq
 
@@ -467,31 +470,19 @@ def write_outputs(
             pq.write_table(table, path)
 
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with result_set(out, "verify", force=force) as rs:
+        tmp = rs.path
         for fmt in dict.fromkeys(formats):
             write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
         parties.mkdir()
         for view in deliveries(result, party_scores, suffix):
             write(view.table, parties / view.name)
+            rs.deliver(view.party, f"parties/{view.name}", view.role)
         (tmp / "summary.json").write_text(
             json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
         (tmp / "report.html").write_text(
             render_report(result.findings, result.summary), encoding="utf-8"
         )
-        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
-        out.mkdir(exist_ok=True)
-        if (out / "parties").exists():
-            shutil.rmtree(out / "parties")
-        for stale in ("parquet", "csv"):  # a findings file of an earlier run's format
-            if stale not in formats:
-                (out / f"findings.{stale}").unlink(missing_ok=True)
-        for rel in written:
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).replace(out / rel)
-        return [out / rel for rel in written]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / rel for rel in rs.files]
