@@ -29,7 +29,14 @@ import pyarrow as pa
 
 from pprl.errors import InputError
 from pprl.partition import FileRef, Layout, Piece
-from pprl.store import Encodings, Outline, check_compatible, duplicate_tokens, token_groups
+from pprl.store import (
+    Encodings,
+    Outline,
+    check_compatible,
+    check_roles,
+    duplicate_tokens,
+    token_groups,
+)
 from pprl.verify.cross_checks import apply_cross_checks, shared_number_pairs
 from pprl.verify.decide import ClaimsResult, decide
 from pprl.verify.join import join_claims
@@ -84,6 +91,7 @@ def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
     """Refuse incomparable or misused inputs before any work."""
     if not claims:
         raise InputError("give at least one --claims file")
+    check_roles(ref, claims)
     if len(ref) == 0:
         raise InputError(f"{ref.path}: the reference file holds no records")
     if not ref.has_token.any():
