@@ -17,8 +17,10 @@ from pprl_cli.common import (
     progress_bar,
     user_errors,
 )
+from rich.markup import escape
 
-from pprl.keys import load_secret, write_secret
+from pprl.errors import InputError
+from pprl.keys import key_file_exposure, load_secret, write_secret
 from pprl.schema import BUILTIN_SCHEMAS, builtin_document
 
 schema_app = typer.Typer(no_args_is_help=True, help="Built-in linkage schemas.", cls=Group)
@@ -70,6 +72,15 @@ def encode(
             help="Party label stored in the file.",
         ),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            metavar="register|claims",
+            help="What the file is for, recorded in it: 'register' for the register holder's "
+            "reference file, 'claims' for a party whose claimed links are checked. "
+            "'pprl verify' refuses a claims file as --reference and a register file as --claims.",
+        ),
+    ] = "claims",
     link_key: Annotated[
         str | None,
         typer.Option(
@@ -104,7 +115,8 @@ def encode(
         bool,
         typer.Option(
             "--strict",
-            help="Fail on a missing or invalid link key instead of encoding a null pseudonym.",
+            help="Fail on a missing or invalid link key instead of encoding a null pseudonym, "
+            "and on a secret file that group or other users can access instead of warning.",
         ),
     ] = False,
     force: Annotated[
@@ -118,12 +130,17 @@ def encode(
     from pprl.read import parse_column_map
     from pprl.resultset import check_output_file
     from pprl.schema import load_schema
-    from pprl.store import write_clkhash_json, write_encodings
+    from pprl.store import ROLES, write_clkhash_json, write_encodings
 
     check_format(format, ("parquet", "clkhash-json"))
+    if role not in ROLES:
+        raise InputError(f"--role must be {' or '.join(ROLES)}, not {role!r}")
     inputs = [input, secret, *([Path(schema)] if Path(schema).is_file() else [])]
     check_output_file(out, force=force, inputs=inputs)
-    key = load_secret(secret)
+    key = load_secret(secret, strict=strict)
+    exposed = key_file_exposure(secret)
+    if exposed is not None:
+        err_console.print(f"[yellow]warning:[/] {escape(exposed)}", highlight=False)
     sch = load_schema(schema).with_link_key(link_key)
     with progress_bar(f"encoding {input.name}", None) as advance:
         enc, report = encode_csv(
@@ -133,6 +150,7 @@ def encode(
             encoding=encoding,
             column_map=parse_column_map(column),
             party=party,
+            role=role,
             strict=strict,
             processes=processes,
             progress=advance,
@@ -163,7 +181,7 @@ def inspect(
     from pprl.store import bit_statistics, read_encodings
 
     enc = read_encodings(file)
-    meta = {k: v for k, v in enc.meta.items() if k != "schema"}
+    meta = {k: v for k, v in enc.meta.items() if k not in ("schema", "field_digests")}
     sections: dict[str, dict[str, Any]] = {"metadata": meta, "statistics": bit_statistics(enc)}
     if as_json:
         print(json.dumps({"file": str(file), **sections}, ensure_ascii=False, indent=2))

@@ -65,13 +65,15 @@ def run_demo(
         say("3. each data holder encodes its records locally (pprl encode)")
         resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
         jobs = [
-            ("register.csv", resident, "municipality", "register.parquet"),
-            ("insurer.csv", resident, "insurer", "insurer.parquet"),
-            ("register.csv", bank, "municipality", "register-bank.parquet"),
-            ("bank.csv", bank, "bank", "bank.parquet"),
+            ("register.csv", resident, "municipality", "register", "register.parquet"),
+            ("insurer.csv", resident, "insurer", "claims", "insurer.parquet"),
+            ("register.csv", bank, "municipality", "register", "register-bank.parquet"),
+            ("bank.csv", bank, "bank", "claims", "bank.parquet"),
         ]
-        for csv_name, schema, party, enc_name in jobs:
-            enc, _ = encode_csv(data / csv_name, schema, secret, party=party, processes=processes)
+        for csv_name, schema, party, role, enc_name in jobs:
+            enc, _ = encode_csv(
+                data / csv_name, schema, secret, party=party, role=role, processes=processes
+            )
             write_encodings(enc, matcher / enc_name)
         say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
         result = verify(

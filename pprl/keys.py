@@ -18,6 +18,9 @@ from __future__ import annotations
 import os
 import re
 import secrets as _secrets
+import select
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,10 @@ FINGERPRINT_CONTEXT = "pprl 2026-11 key fingerprint v1"
 
 SECRET_HEX_LENGTH = 64
 FINGERPRINT_HEX_LENGTH = 16
+MAX_KEY_FILE_BYTES = 1024
+"""A secret file is 65 bytes; at most this much of any file is read (``/dev/zero``)."""
+PIPE_WAIT_SECONDS = 30.0
+"""How long a secret piped in (``--secret <(vault read ...)``) may take to arrive."""
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -93,19 +100,84 @@ class Secret:
         return self._derive(FINGERPRINT_CONTEXT).hex()[:FINGERPRINT_HEX_LENGTH]
 
 
-def load_secret(path: str | os.PathLike[str]) -> Secret:
-    """Read a secret file written by ``pprl keygen``.
-
-    Raises :class:`InputError` naming the file (never its content) when it is
-    missing, unreadable or not 64 hex characters.
-    """
+def key_file_exposure(path: str | os.PathLike[str]) -> str | None:
+    """A one-line warning when a key file can be read or written by group or other
+    users (its mode, never its content), else None. Pipes have no such mode: None."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        st = os.stat(p)
+    except OSError:
+        return None  # load_secret reports a missing or unreadable file
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    return (
+        f"{p}: secret file is accessible to group or other users (mode {mode:04o}); "
+        f"restrict it with 'chmod 600 {p}'"
+    )
+
+
+def _read_limited(p: Path) -> bytes:
+    """At most MAX_KEY_FILE_BYTES + 1 bytes of a regular file or a pipe, waiting at most
+    PIPE_WAIT_SECONDS for a pipe; devices, directories and sockets are refused unread."""
+    try:
+        st = os.stat(p)
     except FileNotFoundError:
         raise InputError(f"{p}: secret file not found") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read secret file ({exc.strerror})") from None
+    pipe = stat.S_ISFIFO(st.st_mode)
+    if not (stat.S_ISREG(st.st_mode) or pipe):
+        raise InputError(f"{p}: not a regular file (a secret file is 64 hex characters)")
+    try:
+        # O_NONBLOCK: opening a FIFO nobody writes to must not wait forever
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read secret file ({exc.strerror})") from None
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + PIPE_WAIT_SECONDS
+    try:
+        while size <= MAX_KEY_FILE_BYTES:
+            if pipe:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise InputError(
+                        f"{p}: no secret arrived within {PIPE_WAIT_SECONDS:.0f} s on this pipe"
+                    )
+            try:
+                chunk = os.read(fd, MAX_KEY_FILE_BYTES + 1 - size)
+            except BlockingIOError:
+                continue  # a pipe's writer has not written yet: wait again
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read secret file ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if size > MAX_KEY_FILE_BYTES:
+        raise InputError(
+            f"{p}: larger than {MAX_KEY_FILE_BYTES} bytes, not a pprl secret file "
+            "(expected 64 hex characters)"
+        )
+    return b"".join(chunks)
+
+
+def load_secret(path: str | os.PathLike[str], *, strict: bool = False) -> Secret:
+    """Read a secret file written by ``pprl keygen``.
+
+    Raises :class:`InputError` naming the file (never its content) when it is
+    missing, unreadable, not a regular file or pipe, larger than 1 KiB or not 64 hex
+    characters; at most 1 KiB + 1 byte is ever read. With ``strict`` a key file that
+    group or other users can access (:func:`key_file_exposure`) is refused too;
+    without, callers should show that warning.
+    """
+    p = Path(path)
+    if strict and (exposed := key_file_exposure(p)) is not None:
+        raise InputError(f"{exposed} (--strict)")
+    raw = _read_limited(p)
     try:
         text = raw.decode("ascii").strip()
     except UnicodeDecodeError:

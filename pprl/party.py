@@ -24,7 +24,7 @@ from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks
 from pprl.read import CsvData, iter_csv
 from pprl.schema import BlockKeySpec, Schema
-from pprl.store import TOKEN_BYTES, Encodings
+from pprl.store import ROLES, TOKEN_BYTES, Encodings
 
 Progress = Callable[[int], None]
 
@@ -246,11 +246,16 @@ def encode_records(
     *,
     column_map: dict[str, str] | None = None,
     party: str | None = None,
+    role: str | None = None,
     strict: bool = False,
     processes: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[Encodings, EncodeReport]:
     """Encode a party's records: normalize, CLK-encode, pseudonymize, compute block keys.
+
+    ``role`` (``register`` or ``claims``, see :data:`pprl.store.ROLES`) is recorded in
+    the file so that a matcher refuses a claims file as its reference and the reverse;
+    None records no role (library use; ``pprl encode`` always records one).
 
     With ``strict`` a missing or invalid link key is an error naming the first rows;
     otherwise such rows are encoded with a null pseudonym and listed in the report,
@@ -258,6 +263,8 @@ def encode_records(
     ``processes`` is the number of local processes normalization and hashing may use
     (None: the CPUs not already busy, see :func:`pprl.encode.idle_cpus`; 1: this one).
     """
+    if role is not None and role not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     label = party_label(party, data.path)
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
     n_processes = processes if processes is not None else idle_cpus()
@@ -303,6 +310,8 @@ def encode_records(
         "key_fingerprint": secret.fingerprint,
         "link_key": schema.link_key,
     }
+    if role is not None:
+        meta["role"] = role
     report.shift_rows(data.first_row)
     enc = Encodings(
         rows=data.first_row + np.arange(data.nrows, dtype=np.int64),
@@ -348,6 +357,7 @@ def encode_csv(
     chunk_rows: int = CHUNK_ROWS,
     column_map: dict[str, str] | None = None,
     party: str | None = None,
+    role: str | None = None,
     strict: bool = False,
     processes: int | None = None,
     progress: Progress | None = None,
@@ -366,6 +376,7 @@ def encode_csv(
             secret,
             column_map=column_map,
             party=party,
+            role=role,
             strict=strict,
             processes=processes,
             progress=progress,

@@ -32,10 +32,25 @@ import clkhash.schema
 from blake3 import blake3
 from clkhash.schema import SchemaError
 
+from pprl.boundedjson import MAX_DEPTH, loads_bounded, read_bounded
 from pprl.errors import InputError
 from pprl.normalize import NORMALIZERS
 
 BUILTIN_SCHEMAS = ("jp-resident", "jp-bank-holder")
+
+# Bounds on what a schema may ask for, checked before clkhash or the encoder sees it: a
+# filter of 2^34 bits would allocate terabytes, bitsPerFeature = 1e9 would run for
+# hours. The built-in schemas use 1,024 bits, k <= 200, bigrams and 8 features.
+MAX_SCHEMA_BYTES = 1 << 20
+MAX_L = 1 << 16  # clkConfig.l, bits (a multiple of 64)
+MAX_K = 1_000  # bitsPerToken and bitsPerFeature
+MAX_NGRAM = 16  # comparison.n
+MAX_RESOLUTION = 1_000  # numeric comparison: 2 * resolution + 1 tokens
+MAX_FRACTIONAL_PRECISION = 30
+MAX_FIELDS = 256  # features
+MAX_KEY_SIZE = 1_024  # clkConfig.kdf.keySize, bytes
+MAX_XOR_FOLDS = 10  # 2^16 bits folded 10 times is 64 bits
+MAX_BLOCK_KEYS = 32
 
 
 @dataclass(frozen=True)
@@ -226,15 +241,15 @@ def load_schema(name_or_path: str) -> Schema:
     if name_or_path in BUILTIN_SCHEMAS:
         return parse_schema(builtin_document(name_or_path), name_or_path)
     path = Path(name_or_path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"unknown schema '{name_or_path}': not a built-in ({', '.join(BUILTIN_SCHEMAS)}) "
             "and no such file"
         )
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a valid JSON schema file ({exc})") from None
+    raw = read_bounded(path, MAX_SCHEMA_BYTES, what="schema file")
+    document = loads_bounded(
+        raw, f"{path}: not a valid JSON schema file", max_bytes=MAX_SCHEMA_BYTES
+    )
     return parse_schema(document, str(path))
 
 
@@ -242,6 +257,7 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
     """Validate a schema document with clkhash and read pprl's extension."""
     if not isinstance(document, dict):
         raise InputError(f"{name}: a schema must be a JSON object")
+    check_bounds(document, name)
     _refuse_xor_folds_alias(document, name)  # privacy hardening, docs/privacy.md
     plain = {k: v for k, v in document.items() if k != "pprl"}
     try:
@@ -257,6 +273,7 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
         raise InputError(f"{name}: feature identifiers must be unique")
     ignored = frozenset(f.identifier for f in clk.fields if _is_ignored(f))
     ext = document.get("pprl", {})
+    _check_extension_shape(ext, name)
     return Schema(
         name=name,
         document=document,
@@ -269,6 +286,115 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
         block_keys=_read_block_keys(ext, fields, name),
         hardening=_read_hardening(ext, fields, name),  # privacy hardening, docs/privacy.md
     )
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed document, counted no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(c, limit - 1) for c in children), default=0)
+
+
+def _bounded_int(value: Any, where: str, lo: int, hi: int) -> None:
+    """An integer in [lo, hi] (a whole float such as 1e9 counts as its integer), or a
+    one-line InputError naming ``where``."""
+    number = value
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not lo <= number <= hi:
+        raise InputError(f"{where} must be an integer between {lo:,} and {hi:,}, got {value!r}")
+
+
+def check_bounds(document: dict[str, Any], name: str) -> None:
+    """Refuse schema values that would exhaust memory or time, each with a one-line
+    error naming the schema and the field; runs before clkhash validates the rest."""
+    if _depth(document, MAX_DEPTH) > MAX_DEPTH:
+        raise InputError(f"{name}: schema nested deeper than {MAX_DEPTH} levels")
+    config = document.get("clkConfig")
+    if isinstance(config, dict):
+        if "l" in config:
+            _bounded_int(config["l"], f"{name}: clkConfig.l", 64, MAX_L)
+        if "xor_folds" in config:
+            _bounded_int(config["xor_folds"], f"{name}: clkConfig.xor_folds", 0, MAX_XOR_FOLDS)
+        kdf = config.get("kdf")
+        if isinstance(kdf, dict) and "keySize" in kdf:
+            _bounded_int(kdf["keySize"], f"{name}: clkConfig.kdf.keySize", 1, MAX_KEY_SIZE)
+    features = document.get("features")
+    if not isinstance(features, list):
+        return  # clkhash says what is wrong
+    if len(features) > MAX_FIELDS:
+        raise InputError(f"{name}: features has {len(features):,} fields, more than {MAX_FIELDS}")
+    for i, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            continue
+        ident = feature.get("identifier")
+        where = f"{name}: feature {ident if isinstance(ident, str) else i}"
+        hashing = feature.get("hashing")
+        if not isinstance(hashing, dict):
+            continue
+        strategy = hashing.get("strategy")
+        if isinstance(strategy, dict):
+            for key in ("bitsPerToken", "bitsPerFeature"):
+                if key in strategy:
+                    _bounded_int(strategy[key], f"{where}: hashing.strategy.{key}", 0, MAX_K)
+        comparison = hashing.get("comparison")
+        if isinstance(comparison, dict):
+            if "n" in comparison:
+                _bounded_int(comparison["n"], f"{where}: hashing.comparison.n", 0, MAX_NGRAM)
+            if "resolution" in comparison:
+                _bounded_int(
+                    comparison["resolution"],
+                    f"{where}: hashing.comparison.resolution",
+                    1,
+                    MAX_RESOLUTION,
+                )
+            if "fractionalPrecision" in comparison:
+                _bounded_int(
+                    comparison["fractionalPrecision"],
+                    f"{where}: hashing.comparison.fractionalPrecision",
+                    0,
+                    MAX_FRACTIONAL_PRECISION,
+                )
+
+
+def _check_extension_shape(ext: Any, name: str) -> None:
+    """The ``pprl`` extension's containers have the types the readers below expect."""
+    if not isinstance(ext, dict):
+        raise InputError(f"{name}: pprl must be a JSON object")
+    for key, kind, what in (
+        ("normalize", dict, "an object of field -> normalizer"),
+        ("sources", dict, "an object of field -> [columns]"),
+        ("block_keys", list, "a list of block keys"),
+    ):
+        if key in ext and not isinstance(ext[key], kind):
+            raise InputError(f"{name}: pprl.{key} must be {what}")
+    link_key = ext.get("link_key")
+    if link_key is not None and not isinstance(link_key, str):
+        raise InputError(f"{name}: pprl.link_key must be a column name, got {link_key!r}")
+    for fld, cols in ext.get("sources", {}).items():
+        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+            raise InputError(f"{name}: pprl.sources.{fld} must be a list of column names")
+    block_keys = ext.get("block_keys", [])
+    if len(block_keys) > MAX_BLOCK_KEYS:
+        raise InputError(f"{name}: pprl.block_keys has more than {MAX_BLOCK_KEYS} keys")
+    for i, spec in enumerate(block_keys):
+        where = f"{name}: pprl.block_keys[{i}]"
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("name"), str)
+            or not spec["name"]
+            or not isinstance(spec.get("parts"), list)
+            or not spec["parts"]
+        ):
+            raise InputError(f'{where} must be {{"name": <text>, "parts": [...]}}')
+        for part in spec["parts"]:
+            if not isinstance(part, dict) or not isinstance(part.get("field"), str):
+                raise InputError(f'{where}.parts: each part must be {{"field": <schema field>}}')
+            for key in ("start", "stop"):
+                value = part.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise InputError(f"{where}.parts.{key} must be an integer, got {value!r}")
 
 
 def _is_ignored(feature: object) -> bool:

@@ -9,9 +9,12 @@ An encoding file is a Parquet file with one row per input record:
 * ``block_<name>`` uint64, one column per keyed block key, null when a part is missing.
 
 The Parquet key-value metadata ``pprl`` holds a JSON object with the format version,
-schema (document and digest), key fingerprint, party label, record count and a blake3
-digest of all column contents. :func:`read_encodings` checks every part of it and
-refuses truncated, edited or inconsistent files.
+schema (document and digest), key fingerprint, party label, role (``register`` or
+``claims``), record count and a blake3 digest of the rest of the metadata and of all
+column contents. Parquet keeps two copies of it in the footer (the key-value entry and
+the serialized Arrow schema); both must be present and byte-for-byte equal.
+:func:`read_encodings` checks every part of it and refuses truncated, edited or
+inconsistent files: a removed or edited metadata field changes the digest.
 
 Files are written to a temporary name and renamed, so a failed run leaves nothing.
 """
@@ -19,8 +22,10 @@ Files are written to a temporary name and renamed, so a failed run leaves nothin
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,13 +39,16 @@ import pyarrow.parquet as pq
 from blake3 import blake3
 
 from pprl import __version__
-from pprl.errors import InputError, IntegrityError, MismatchError
+from pprl.boundedjson import loads_bounded
+from pprl.errors import InputError, IntegrityError, MismatchError, PprlError
+from pprl.labels import validate_label
 from pprl.resultset import output_file
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "METADATA_KEY",
+    "ROLES",
     "TOKEN_BYTES",
     "Encodings",
     "Outline",
@@ -51,8 +59,11 @@ __all__ = [
     "check_compatible",
     "check_file",
     "check_metadata",
+    "check_roles",
     "content_digest",
     "duplicate_tokens",
+    "field_digests",
+    "file_metadata",
     "fixed_to_numpy",
     "is_url",
     "open_input",
@@ -70,9 +81,17 @@ __all__ = [
 ]
 
 FORMAT = "pprl-encodings"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the digest covers the metadata, files record their role, both copies must agree."""
 METADATA_KEY = b"pprl"
+ARROW_SCHEMA_KEY = b"ARROW:schema"
 TOKEN_BYTES = 32
+ROLES = ("register", "claims")
+"""What a file is for: the register holder's reference, or a claims party's claims."""
+MAX_NBITS = 1 << 16  # the schema's bound on clkConfig.l
+MAX_METADATA_BYTES = 1 << 20
+MAX_BLOCK_KEYS = 64
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 @dataclass
@@ -103,6 +122,12 @@ class Encodings:
     def label(self) -> str:
         """The party label, or the file name when none was given."""
         return str(self.meta.get("party") or (self.path.name if self.path else "encodings"))
+
+    @property
+    def role(self) -> str | None:
+        """``register``, ``claims``, or None when the file does not say."""
+        role = self.meta.get("role")
+        return str(role) if role is not None else None
 
     def outline(self) -> Outline:
         """This file's :class:`Outline` (shares the arrays, copies nothing)."""
@@ -146,6 +171,12 @@ class Outline:
         """The content digest recorded in the file's metadata ("" when none)."""
         return str(self.meta.get("digest") or "")
 
+    @property
+    def role(self) -> str | None:
+        """``register``, ``claims``, or None when the file does not say."""
+        role = self.meta.get("role")
+        return str(role) if role is not None else None
+
 
 DIGEST_BLOCK = 1 << 16  # rows per update: bounded temporaries for masked columns
 
@@ -156,13 +187,34 @@ def _buffer(array: np.ndarray, dtype: str | type) -> memoryview:
     return flat.view(np.uint8).data
 
 
-def content_digest(enc: Encodings) -> str:
-    """blake3 over every column's bytes, in a fixed order; detects any edit of the data.
+def _metadata_bytes(meta: dict[str, Any]) -> bytes:
+    """The canonical bytes of the metadata the digest covers: every field but the
+    digest itself (format version, key fingerprint, schema and its digest, party,
+    role, count, filter length, block keys, ...), keys sorted, no whitespace."""
+    covered = {k: v for k, v in meta.items() if k != "digest"}
+    text = json.dumps(covered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def _digest_start(meta: dict[str, Any]) -> blake3:
+    """A blake3 hasher that has taken the covered metadata, length-prefixed so that
+    no metadata can pass for column bytes."""
+    covered = _metadata_bytes(meta)
+    h = blake3()
+    h.update(b"pprl-encodings metadata\0")
+    h.update(len(covered).to_bytes(8, "little"))
+    h.update(covered)
+    return h
+
+
+def content_digest(enc: Encodings, meta: dict[str, Any] | None = None) -> str:
+    """blake3 over the metadata (all but the digest; ``meta``, default ``enc.meta``) and
+    every column's bytes, in a fixed order; detects any edit of data or metadata.
 
     Hashes the arrays in place (large CLK arrays are never copied) and masks null
     tokens and block keys block by block.
     """
-    h = blake3()
+    h = _digest_start(enc.meta if meta is None else meta)
     h.update(_buffer(enc.rows, "<i8"))
     h.update(_buffer(enc.has_token, np.uint8))
     for start in range(0, len(enc), DIGEST_BLOCK):
@@ -216,16 +268,21 @@ def to_table(enc: Encodings) -> pa.Table:
     }
     for name, (values, valid) in enc.block_keys.items():
         arrays[f"block_{name}"] = pa.array(values, type=pa.uint64(), mask=~valid)
-    meta = dict(enc.meta)
+    meta = {k: v for k, v in enc.meta.items() if k != "digest"}
     meta.update(
         format=FORMAT,
         format_version=FORMAT_VERSION,
         count=len(enc),
         nbits=enc.nbits,
         block_keys=sorted(enc.block_keys),
-        digest=content_digest(enc),
     )
     meta.setdefault("pprl_version", __version__)
+    if meta.get("role") is not None and meta["role"] not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}, got {meta['role']!r}")
+    if meta.get("party") is not None:
+        validate_label(meta["party"])
+    meta["field_digests"] = field_digests(meta)
+    meta["digest"] = content_digest(enc, meta)
     table = pa.table(arrays)
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=False)})
 
@@ -298,7 +355,7 @@ def read_encodings(path: str | os.PathLike[str]) -> Encodings:
     with open_input(path) as source:
         try:
             pf = pq.ParquetFile(source)
-            meta = check_metadata(p, pf.schema_arrow, pf.metadata.num_rows)
+            meta = file_metadata(pf, p)
             enc = _read_row_groups(pf, meta, p)
         except (pa.ArrowException, OSError) as exc:
             raise unreadable(p, exc) from None
@@ -345,7 +402,7 @@ def read_outline(path: str | os.PathLike[str]) -> Outline:
     with open_input(path) as source:
         try:
             pf = pq.ParquetFile(source)
-            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+            meta = file_metadata(pf, path)
             n = pf.metadata.num_rows
             rows, has = np.empty(n, np.int64), np.empty(n, bool)
             at = 0
@@ -376,7 +433,7 @@ def check_file(path: str, digest: str) -> None:
     with open_input(path) as source:
         try:
             pf = pq.ParquetFile(source)
-            meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+            meta = file_metadata(pf, path)
             actual = streamed_digest(pf, meta, path)
         except (pa.ArrowException, OSError) as exc:
             raise unreadable(path, exc) from None
@@ -451,7 +508,7 @@ def read_row_group(
         with open_input(path) as source:
             try:
                 pf = pq.ParquetFile(source)
-                meta = check_metadata(path, pf.schema_arrow, pf.metadata.num_rows)
+                meta = file_metadata(pf, path)
                 table = pf.read_row_group(row_group, columns=list(columns))
             except (pa.ArrowException, OSError) as exc:
                 raise unreadable(path, exc) from None
@@ -469,37 +526,219 @@ def unreadable(p: str | os.PathLike[str], exc: BaseException) -> IntegrityError:
     )
 
 
+def file_metadata(pf: pq.ParquetFile, p: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked pprl metadata of an open Parquet file.
+
+    Parquet keeps the metadata twice in the footer: as the key-value entry ``pprl`` and
+    inside the serialized Arrow schema (``ARROW:schema``, which Arrow prefers when
+    reading). Both must be present and byte-for-byte equal, so an edit of either copy
+    is refused; then :func:`check_metadata` checks every field.
+    """
+    footer = pf.metadata.metadata or {}
+    plain = footer.get(METADATA_KEY)
+    if plain is None:
+        raise InputError(f"{p}: not a pprl encoding file (no pprl metadata)")
+    arrow = footer.get(ARROW_SCHEMA_KEY)
+    if arrow is None:
+        raise IntegrityError(f"{p}: the Arrow schema copy of the pprl metadata is missing")
+    try:
+        copy = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(arrow, validate=True)))
+    except (binascii.Error, ValueError, pa.ArrowException):
+        raise IntegrityError(
+            f"{p}: the Arrow schema copy of the pprl metadata is damaged"
+        ) from None
+    other = (copy.metadata or {}).get(METADATA_KEY)
+    if other != plain:
+        raise IntegrityError(f"{p}: {_copies_differ(plain, other)} (edited or damaged)")
+    return check_metadata(p, copy, pf.metadata.num_rows)
+
+
+def _copies_differ(plain: bytes, other: bytes | None) -> str:
+    """Which part of the two footer copies of the metadata differs, as far as can be told."""
+    if other is None:
+        return "the Arrow schema copy of the pprl metadata is missing"
+    try:
+        a = loads_bounded(plain, "", max_bytes=MAX_METADATA_BYTES)
+        b = loads_bounded(other, "", max_bytes=MAX_METADATA_BYTES)
+    except PprlError:
+        a = b = None
+    if isinstance(a, dict) and isinstance(b, dict):
+        for name in sorted(set(a) | set(b), key=str):
+            if a.get(name, _MISSING) != b.get(name, _MISSING):
+                return f"metadata field {_shown(name)} differs between the two footer copies"
+    return "the two footer copies of the pprl metadata differ"
+
+
+_MISSING = object()
+
+
+def _field_digest(value: object) -> str:
+    """16 hex characters of blake3 over a metadata value's canonical JSON."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return blake3(text.encode("utf-8")).hexdigest()[:16]
+
+
+def field_digests(meta: dict[str, Any]) -> dict[str, str]:
+    """A digest of each metadata field (all but the digests themselves), so a reader
+    can name the field that was removed, added or changed after encoding."""
+    return {
+        name: _field_digest(value)
+        for name, value in sorted(meta.items())
+        if name not in ("digest", "field_digests")
+    }
+
+
+def _check_field_digests(p: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Name the metadata field removed, added or changed since the file was written."""
+    recorded = meta.get("field_digests")
+    if not isinstance(recorded, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in recorded.items()
+    ):
+        raise _field_error(p, "field_digests", "is missing or damaged (edited or damaged)")
+    actual = field_digests(meta)
+    for name in sorted(set(recorded) | set(actual)):
+        if name not in actual:
+            raise _field_error(p, name, "is missing: it was removed after encoding")
+        if name not in recorded:
+            raise _field_error(p, name, "was added after encoding")
+        if recorded[name] != actual[name]:
+            raise _field_error(p, name, "was changed after encoding (edited or damaged)")
+
+
+def _shown(value: object) -> str:
+    """A metadata value for an error message: repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _field_error(p: str | os.PathLike[str], name: str, problem: str) -> IntegrityError:
+    return IntegrityError(f"{p}: metadata field {_shown(name)} {problem}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_hex(p: str | os.PathLike[str], meta: dict[str, Any], name: str, length: int) -> None:
+    value = meta.get(name)
+    if value is None:
+        raise _field_error(p, name, "is missing (edited or damaged)")
+    if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
+        raise _field_error(
+            p, name, f"must be {length} lowercase hex characters, got {_shown(value)}"
+        )
+
+
+def _check_fields(p: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Every field's presence and type, so no crafted value reaches the code that uses it."""
+    for name in ("count", "nbits"):
+        if name not in meta:
+            raise _field_error(p, name, "is missing (edited or damaged)")
+        if not _is_int(meta[name]) or meta[name] < 0:
+            raise _field_error(p, name, f"must be a non-negative integer, got {_shown(meta[name])}")
+    nbits = meta["nbits"]
+    if not 64 <= nbits <= MAX_NBITS or nbits % 64:
+        raise _field_error(
+            p, "nbits", f"must be a multiple of 64 between 64 and {MAX_NBITS}, got {nbits}"
+        )
+    _check_hex(p, meta, "digest", 64)
+    _check_hex(p, meta, "key_fingerprint", 16)
+    _check_hex(p, meta, "schema_digest", 32)
+    block_keys = meta.get("block_keys")
+    if block_keys is None:
+        raise _field_error(p, "block_keys", "is missing (edited or damaged)")
+    if (
+        not isinstance(block_keys, list)
+        or len(block_keys) > MAX_BLOCK_KEYS
+        or len(set(map(str, block_keys))) != len(block_keys)
+        or not all(isinstance(b, str) and 0 < len(b) <= 64 and b.isprintable() for b in block_keys)
+    ):
+        raise _field_error(
+            p,
+            "block_keys",
+            f"must be a list of at most {MAX_BLOCK_KEYS} distinct names, got {_shown(block_keys)}",
+        )
+    role = meta.get("role")
+    if role is not None and role not in ROLES:
+        raise _field_error(p, "role", f"must be one of {', '.join(ROLES)}, got {_shown(role)}")
+    party = meta.get("party")
+    if party is not None:
+        try:
+            validate_label(party, what="party label")
+        except PprlError as exc:
+            raise _field_error(
+                p, "party", f"is not a valid {exc}; re-encode the file with a valid --party"
+            ) from None
+    for name in ("link_key", "schema_name", "pprl_version"):
+        value = meta.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            raise _field_error(p, name, f"must be a short text, got {_shown(value)}")
+    document = meta.get("schema")
+    if document is not None and not isinstance(document, dict):
+        raise _field_error(p, "schema", f"must be a JSON object, got {_shown(document)}")
+
+
+def _check_columns(p: str | os.PathLike[str], schema: pa.Schema, meta: dict[str, Any]) -> None:
+    """The file holds exactly the encoding columns, each of its type."""
+    expected = {
+        "row": pa.int64(),
+        "token": pa.binary(TOKEN_BYTES),
+        "clk": pa.binary(meta["nbits"] // 8),
+        **{f"block_{b}": pa.uint64() for b in meta["block_keys"]},
+    }
+    names = schema.names
+    for column, kind in expected.items():
+        if column not in names:
+            raise IntegrityError(f"{p}: column '{column}' is missing")
+        actual = schema.field(column).type
+        if actual != kind:
+            if column == "clk" and pa.types.is_fixed_size_binary(actual):
+                raise IntegrityError(f"{p}: clk column width does not match nbits={meta['nbits']}")
+            raise IntegrityError(f"{p}: column '{column}' has type {actual}, expected {kind}")
+    extra = [n for n in names if n not in expected]
+    if extra or len(names) != len(set(names)):
+        shown = _shown(extra[0] if extra else names)
+        raise IntegrityError(f"{p}: column {shown} is not part of an encoding file")
+
+
 def check_metadata(p: str | os.PathLike[str], schema: pa.Schema, num_rows: int) -> dict[str, Any]:
-    """The pprl metadata of an encoding file, checked against its columns and row count."""
+    """The pprl metadata of an encoding file, checked against its columns and row count.
+
+    Every field is checked for presence and type (crafted values are one-line
+    :class:`IntegrityError`\\ s naming the file and field); the content digest, which
+    covers all of it, is checked by the readers once the columns are read.
+    """
     raw_meta = (schema.metadata or {}).get(METADATA_KEY)
     if raw_meta is None:
         raise InputError(f"{p}: not a pprl encoding file (no pprl metadata)")
-    try:
-        meta = json.loads(raw_meta)
-    except json.JSONDecodeError:
-        raise IntegrityError(f"{p}: pprl metadata is damaged") from None
+    meta = loads_bounded(
+        raw_meta, f"{p}: pprl metadata", max_bytes=MAX_METADATA_BYTES, error=IntegrityError
+    )
     if not isinstance(meta, dict):
         raise IntegrityError(f"{p}: pprl metadata is damaged (not a JSON object)")
     if meta.get("format") != FORMAT:
-        raise InputError(f"{p}: not a pprl encoding file (format {meta.get('format')!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{p}: not a pprl encoding file (format {_shown(meta.get('format'))})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _field_error(p, "format_version", f"is missing or damaged ({_shown(version)})")
+        if version < FORMAT_VERSION:
+            raise InputError(
+                f"{p}: encoding file format version {version} was written by an older pprl; "
+                f"re-encode it with this pprl version (which reads version {FORMAT_VERSION})"
+            )
         raise InputError(
-            f"{p}: encoding file format version {meta.get('format_version')} is not "
-            f"supported (this pprl reads version {FORMAT_VERSION})"
+            f"{p}: encoding file format version {version} was written by a newer pprl "
+            f"(this pprl reads version {FORMAT_VERSION})"
         )
-    names = set(schema.names)
-    for column in ("row", "token", "clk", *(f"block_{b}" for b in meta.get("block_keys", []))):
-        if column not in names:
-            raise IntegrityError(f"{p}: column '{column}' is missing")
-    if meta.get("count") != num_rows:
+    _check_field_digests(p, meta)
+    _check_fields(p, meta)
+    _check_columns(p, schema, meta)
+    if meta["count"] != num_rows:
         raise IntegrityError(
-            f"{p}: metadata says {meta.get('count')} records, file has "
+            f"{p}: metadata field 'count' says {meta['count']} records, the file has "
             f"{num_rows} (truncated or edited)"
         )
-    nbits = int(meta.get("nbits", 0))
-    clk_type = schema.field("clk").type
-    if not pa.types.is_fixed_size_binary(clk_type) or clk_type.byte_width * 8 != nbits:
-        raise IntegrityError(f"{p}: clk column width does not match nbits={nbits}")
     return meta
 
 
@@ -559,7 +798,7 @@ def streamed_digest(pf: pq.ParquetFile, meta: dict[str, Any], p: str | os.PathLi
     def present(col: pa.ChunkedArray) -> np.ndarray:
         return ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
 
-    h = blake3()
+    h = _digest_start(meta)
     for rg in groups:
         h.update(_buffer(column(rg, "row").to_numpy(), "<i8"))
     for rg in groups:
@@ -642,10 +881,24 @@ def _read_clkhash_json(p: Path) -> Encodings:
 
 
 def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
-    """Refuse to compare files made with different secrets, schemas or filter lengths."""
+    """Refuse to compare files made with different secrets, schemas or filter lengths.
+
+    A pprl file always records its key fingerprint and schema digest (read checks it);
+    one that records them against one that does not is refused too. Only clkhash's
+    JSON, which has neither, is compared on the filter length alone.
+    """
     la, lb = a.path or "first file", b.path or "second file"
     if a.nbits != b.nbits:
         raise MismatchError(f"{la} has {a.nbits}-bit CLKs but {lb} has {b.nbits}-bit CLKs")
+    interop = "clkhash-json" in (a.meta.get("format"), b.meta.get("format"))
+    for name, what in (("key_fingerprint", "key fingerprint"), ("schema_digest", "schema digest")):
+        has_a, has_b = bool(a.meta.get(name)), bool(b.meta.get(name))
+        if has_a != has_b and not interop:
+            missing = lb if has_a else la
+            raise MismatchError(
+                f"{missing} records no {what}, so it cannot be checked against "
+                f"{la if has_a else lb}; re-encode it with this pprl version"
+            )
     fa, fb = a.meta.get("key_fingerprint"), b.meta.get("key_fingerprint")
     if fa and fb and fa != fb:
         raise MismatchError(
@@ -657,6 +910,27 @@ def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
             f"{la} and {lb} were encoded with different schemas "
             f"({a.meta.get('schema_name')} {sa[:12]} vs {b.meta.get('schema_name')} {sb[:12]})"
         )
+
+
+def check_roles(reference: Encodings | Outline, claims: Sequence[Encodings | Outline]) -> None:
+    """Refuse a claims file given as the reference and a register file given as claims.
+
+    A file that records no role (written by the library without one) passes: every
+    file ``pprl encode`` writes records one, and the digest covers it.
+    """
+    if reference.role == "claims":
+        raise InputError(
+            f"{reference.path or 'the reference'}: is a claims file (party "
+            f"{reference.label!r}, role claims), not a register: give the register's file, "
+            "encoded with --role register, as --reference"
+        )
+    for enc in claims:
+        if enc.role == "register":
+            raise InputError(
+                f"{enc.path or 'a claims file'}: is a register file (party {enc.label!r}, "
+                "role register), not claims: give it as --reference, or re-encode the "
+                "claims with --role claims"
+            )
 
 
 def bit_statistics(enc: Encodings, chunk: int = 1 << 16) -> dict[str, Any]:

@@ -75,3 +75,99 @@ def test_pseudonym_is_keyed_and_deterministic(number):
     assert pseudonym(k1, number) == pseudonym(k1, number)
     assert pseudonym(k1, number) != pseudonym(k2, number)
     assert len(pseudonym(k1, number)) == 32
+
+
+# ----------------------------------------------------- key files as untrusted input (#12)
+
+import os  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from pprl.keys import MAX_KEY_FILE_BYTES, key_file_exposure  # noqa: E402
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o602, 0o610])
+def test_group_or_other_access_warns_and_strict_refuses(tmp_path, mode):
+    path = write_secret(tmp_path / "k")
+    path.chmod(mode)
+    warning = key_file_exposure(path)
+    assert warning is not None and str(path) in warning and f"{mode:04o}" in warning
+    assert path.read_text().strip() not in warning
+    assert load_secret(path).fingerprint  # loads, the caller shows the warning
+    with pytest.raises(InputError, match="group or other users .*--strict"):
+        load_secret(path, strict=True)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_private_key_file_has_no_warning(tmp_path, mode):
+    path = write_secret(tmp_path / "k")
+    path.chmod(mode)
+    assert key_file_exposure(path) is None
+    assert load_secret(path, strict=True).fingerprint
+
+
+def test_dev_zero_is_refused_unread():
+    started = time.monotonic()
+    with pytest.raises(InputError, match="/dev/zero: not a regular file"):
+        load_secret("/dev/zero")
+    assert time.monotonic() - started < 5
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(InputError, match="not a regular file"):
+        load_secret(tmp_path)
+
+
+@pytest.mark.parametrize("size", [MAX_KEY_FILE_BYTES + 1, 2048, 4 << 30])
+def test_large_key_file_is_refused_after_reading_at_most_1_kib(tmp_path, size, monkeypatch):
+    """A 2 KiB file, or a sparse 4 GiB one, is refused; never read whole."""
+    path = tmp_path / "big.key"
+    with open(path, "wb") as fh:
+        fh.write((generate_secret() + "\n").encode())
+        fh.truncate(size)
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    with pytest.raises(InputError, match=f"larger than {MAX_KEY_FILE_BYTES} bytes"):
+        load_secret(path)
+    assert sum(reads) <= MAX_KEY_FILE_BYTES + 1
+
+
+def test_key_of_exactly_1_kib_with_padding_loads(tmp_path):
+    path = tmp_path / "k"
+    secret = generate_secret()
+    path.write_bytes((secret + "\n").encode().ljust(MAX_KEY_FILE_BYTES, b" "))
+    assert load_secret(path).clk_secret == secret
+
+
+def test_secret_from_a_pipe(tmp_path):
+    """``--secret <(vault read ...)``: a FIFO is read, its writer may be slow."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    secret = generate_secret()
+
+    def writer() -> None:
+        with open(path, "w") as fh:
+            time.sleep(0.2)
+            fh.write(secret + "\n")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(0.1)  # the writer is waiting in open() for a reader
+    try:
+        assert load_secret(path).clk_secret == secret
+    finally:
+        thread.join(timeout=10)
+
+
+def test_fifo_without_writer_does_not_hang(tmp_path, monkeypatch):
+    """A pipe nobody writes to is given up after PIPE_WAIT_SECONDS (here 1 s)."""
+    import pprl.keys
+
+    monkeypatch.setattr(pprl.keys, "PIPE_WAIT_SECONDS", 1.0)
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="no secret arrived within 1 s"):
+        load_secret(path)
+    assert time.monotonic() - started < 5

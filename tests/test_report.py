@@ -238,7 +238,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Verify
     tokens += [5, None, 999]  # twin; invalid; unknown number
     claims.append(_variant(rng, register[49], 0.95))
     tokens.append(0)  # number 0 shared by two people
-    _write(claims, tokens, "insurer", tmp / "insurer.parquet")  # verify refuses bad labels
+    _write(claims, tokens, "insurer", tmp / "insurer.parquet")  # files hold valid labels only
     result = verify(tmp / "register.parquet", [tmp / "insurer.parquet"])
     return result.findings, dataclasses.replace(result.summary, started_at=STARTED)
 

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from pprl.errors import InputError, MismatchError
+from pprl.errors import InputError, MismatchError, PprlError
 from pprl.store import Encodings, write_encodings
 from pprl.verify import Thresholds, verify, write_outputs
 
@@ -448,18 +448,26 @@ def test_cross_file_reasons_stay_with_their_party(tmp_path, with_scores):
     [
         (["a/b"], "register", ["'a/b'", "re-encode"]),
         (["=HYPERLINK(1)"], "register", ["'=HYPERLINK(1)'", "re-encode"]),
-        (["insurer"], "reg ister", ["'reg ister'", "reference", "re-encode"]),
+        (["insurer"], "reg ister", ["'reg ister'", "register.parquet", "re-encode"]),
         (["A", "a"], "register", ["'a'", "'A'"]),
         (["municipality.reference"], "municipality", ["municipality.reference"]),
     ],
 )
-def test_bad_or_colliding_labels_refused_before_any_work(tmp_path, rng, labels, reference, named):
+def test_bad_or_colliding_labels_refused_before_any_work(
+    tmp_path, rng, monkeypatch, labels, reference, named
+):
+    """Files whose labels are invalid (crafted: the writer's own check is bypassed) or
+    collide are refused by verify before any work."""
+    import pprl.store
+
+    monkeypatch.setattr(pprl.store, "validate_label", lambda label, **kw: label)
     encodings([person(rng)], [1], reference, tmp_path / "register.parquet")
     paths = []
     for i, label in enumerate(labels):
         paths.append(tmp_path / f"claims{i}.parquet")
         encodings([person(rng)], [1], label, paths[-1])
-    with pytest.raises(InputError) as err:
+    monkeypatch.undo()
+    with pytest.raises(PprlError) as err:
         verify(tmp_path / "register.parquet", paths)
     for fragment in named:
         assert fragment in str(err.value)

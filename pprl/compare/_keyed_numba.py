@@ -15,6 +15,7 @@ from numba.extending import intrinsic
 
 from pprl.compare.keyplan import key_ranges
 from pprl.compare.types import BlockKeyLike, F64Array, I64Array, U32Array, U64Matrix
+from pprl.numba_cache import CACHE
 
 
 @intrinsic
@@ -28,7 +29,7 @@ def _popcount64(typingctx: Any, x: Any) -> Any:  # noqa: ARG001 - numba's intrin
     return sig, codegen
 
 
-@njit(parallel=True, cache=True)  # type: ignore[misc, unused-ignore]
+@njit(parallel=True, cache=CACHE)  # type: ignore[misc, unused-ignore]
 def _topk_in_ranges(
     q_clks: U64Matrix,
     q_pop: I64Array,

@@ -1,6 +1,7 @@
 """numba kernels of the CLK encoder: token ids, bit setting, gathers, factorization.
 
-All are compiled with ``cache=True`` and ``nogil=True``. Bit layout: clkhash uses
+All are compiled with ``nogil=True`` and cached on disk where
+:mod:`pprl.numba_cache` finds a writable place. Bit layout: clkhash uses
 big-endian ``bitarray`` objects, so bit ``p`` of a filter is bit ``7 - p % 8`` of byte
 ``p // 8``; the ``uint64`` rows written here hold exactly those bytes (little-endian
 words), so ``row.tobytes()`` equals clkhash's ``bitarray.tobytes()``.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+from pprl.numba_cache import CACHE
 
 __all__ = [
     "MODE_PER_FEATURE",
@@ -28,7 +31,7 @@ MODE_PER_FEATURE = 1  # bitsPerFeature: ``param`` spread over a value's tokens
 MODE_TABLE = 2  # any other strategy: precomputed ``ks`` per occurrence
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def ngram_ids(
     cps: np.ndarray, starts: np.ndarray, lens: np.ndarray, n: int, positional: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -109,14 +112,14 @@ def ngram_ids(
     return ptr, tok, rep_v[:nd], rep_s[:nd]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def bit_in_word(pos: int | np.int64) -> np.uint64:  # pragma: no cover - compiled
     """Mask of big-endian bit ``pos`` (bitarray layout) inside its little-endian uint64 word."""
     b = pos & 63
     return np.uint64(1) << np.uint64((b & 56) | (7 - (b & 7)))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=CACHE, nogil=True, inline="always")
 def k_of(
     mode: int, param: int, ks: np.ndarray, a: int, t: int, jj: int
 ) -> int:  # pragma: no cover - compiled
@@ -134,7 +137,7 @@ def k_of(
     return ks[a + jj]  # type: ignore[no-any-return]  # an int64
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def set_bits_blake(
     ptr: np.ndarray,
     tok: np.ndarray,
@@ -163,7 +166,7 @@ def set_bits_blake(
                 dest[r, pos >> 6] |= bit_in_word(pos)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def set_bits_double(
     ptr: np.ndarray,
     tok: np.ndarray,
@@ -192,7 +195,7 @@ def set_bits_double(
                     pos -= hash_l
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def or_gather(
     out: np.ndarray, rows: np.ndarray, inv: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -204,7 +207,7 @@ def or_gather(
             out[r, j] |= rows[src, j]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def factorize_spans(
     cps: np.ndarray, starts: np.ndarray, lens: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled

@@ -30,7 +30,14 @@ import pyarrow as pa
 
 from pprl.errors import InputError
 from pprl.partition import FileRef, Layout, Piece
-from pprl.store import Encodings, Outline, check_compatible, duplicate_tokens, token_groups
+from pprl.store import (
+    Encodings,
+    Outline,
+    check_compatible,
+    check_roles,
+    duplicate_tokens,
+    token_groups,
+)
 from pprl.verify.cross_checks import (
     GROUP_LIMITS,
     GroupLimits,
@@ -97,6 +104,7 @@ def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
     """Refuse incomparable or misused inputs before any work."""
     if not claims:
         raise InputError("give at least one --claims file")
+    check_roles(ref, claims)
     if len(ref) == 0:
         raise InputError(f"{ref.path}: the reference file holds no records")
     if not ref.has_token.any():

@@ -25,6 +25,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "secret.key",
             "--party",
             "municipality",
+            "--role",
+            "register",
             "--out",
             "register.parquet",
             "--processes",
