@@ -230,15 +230,15 @@ def writing(path: object) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ inputs and outputs
-def input_file(path: Path, what: str = "") -> Path:
+def input_file(path: Path, what: str = "", allow_pipe: bool = False) -> Path:
     """``path`` if it is an existing, readable regular file; otherwise one line (exit 2)
     that says what it is: a folder, FIFO or device is "not a regular file", never
     "file not found". Checked before any work, and without opening it (a FIFO would
-    block)."""
+    block). ``allow_pipe``: a FIFO is fine too (a secret passed as ``<(command)``)."""
     from pprl.read import require_regular_file
 
     try:
-        require_regular_file(path, what)
+        require_regular_file(path, what, allow_pipe)
     except PprlError as exc:
         fail(str(exc))
     return path

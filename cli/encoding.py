@@ -125,7 +125,7 @@ def encode(
     if party is not None:
         validate_label(party, what="--party")
     input_file(input)
-    input_file(secret, "--secret")
+    input_file(secret, "--secret", allow_pipe=True)  # never /dev/zero or a folder
     output_file(out)
     key = load_secret(secret)
     sch = load_schema(schema).with_link_key(link_key)

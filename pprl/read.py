@@ -56,12 +56,15 @@ def file_kind(mode: int) -> str:
     return next((word for test, word in _NOT_REGULAR if test(mode)), "a special file")
 
 
-def require_regular_file(path: str | os.PathLike[str], what: str = "") -> Path:
+def require_regular_file(
+    path: str | os.PathLike[str], what: str = "", allow_pipe: bool = False
+) -> Path:
     """``path`` if it is an existing regular file this process may read; otherwise a
     one-line :class:`InputError`: "file not found", "not a regular file (a folder)" for
     a folder, FIFO, device or socket (never opened: a FIFO would block, ``/dev/zero``
     never ends), or "cannot read (Permission denied)". ``what`` prefixes the path (an
-    option name such as ``--secret``)."""
+    option name such as ``--secret``); ``allow_pipe`` accepts a FIFO too (a secret
+    passed as ``<(command)``, which its reader bounds)."""
     p = Path(path)
     name = f"{what} {p}" if what else str(p)
     try:
@@ -70,7 +73,7 @@ def require_regular_file(path: str | os.PathLike[str], what: str = "") -> Path:
         raise InputError(f"{name}: file not found") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from None
-    if not stat.S_ISREG(mode):
+    if not (stat.S_ISREG(mode) or (allow_pipe and stat.S_ISFIFO(mode))):
         raise InputError(f"{name}: not a regular file ({file_kind(mode)})")
     if not os.access(p, os.R_OK):
         raise InputError(f"{name}: cannot read ({os.strerror(errno.EACCES)})")

@@ -160,15 +160,19 @@ def check_scheduler_address(address: str) -> str:
     if scheme == "inproc":
         return address
     if location.startswith("["):  # [IPv6]:port
-        host, _, rest = location[1:].partition("]")
+        host, bracket, rest = location[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
         try:
+            if not bracket:
+                raise ValueError("no closing bracket")
             ipaddress.IPv6Address(host)
         except ValueError:
             raise InputError(f"--scheduler {shown}: '{host[:60]}' is not an IPv6 address") from None
     else:
-        host, _, port_text = location.rpartition(":")
-        if not host or not _HOST.fullmatch(host):
+        host, colon, port_text = location.rpartition(":")
+        if not colon:
+            host, port_text = location, ""
+        if not host or not _HOST.fullmatch(host) or not (sep or colon):
             raise InputError(
                 f"--scheduler {shown}: not a scheduler address; expected "
                 f"{scheme}://HOST:PORT (e.g. {scheme}://10.0.0.1:8786)"
