@@ -157,13 +157,13 @@ def os_reason(exc: OSError) -> str:
     """The reason of an OS error in words ("No space left on device"), also for
     pyarrow's IO errors, which carry the errno only in their text."""
     code = exc.errno
-    if code is None:
+    if not isinstance(code, int):
         found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
         code = int(found.group(1)) if found else None
-    if exc.strerror:
-        return str(exc.strerror)
     if code:
         return os.strerror(code)
+    if exc.strerror:
+        return str(exc.strerror).splitlines()[0][:200]
     lines = str(exc).strip().splitlines()
     return lines[0][:200] if lines else type(exc).__name__
 
