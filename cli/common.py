@@ -5,9 +5,17 @@ types."""
 from __future__ import annotations
 
 import functools
+import json
+import os
+import re
+import stat
 import sys
+import tempfile
+import traceback
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -24,6 +32,12 @@ from rich.progress import (
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pprl.errors import PprlError
+from pprl.read import file_kind
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as cli_exceptions
+except ImportError:  # pragma: no cover (older typer runs on click itself)
+    from click import exceptions as cli_exceptions  # type: ignore[no-redef]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,25 +50,153 @@ def make_console(stderr: bool = False) -> Console:
     """A console for stdout (or stderr): the terminal's width on a terminal, otherwise
     no wrapping at all."""
     stream = sys.stderr if stderr else sys.stdout
+    # no :emoji: codes: a path or label holding ':warning:' is printed as it is
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True)
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True, emoji=False)
 
 
 err_console = make_console(stderr=True)
 console = make_console()
 
+# exit codes (docs/cli.md)
+EXIT_OK = 0
+EXIT_INTERNAL = 1
 EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+#: Set to 1 to see the Python traceback of an internal error instead of one line.
+DEBUG_VARIABLE = "PPRL_DEBUG"
 
 
+# ------------------------------------------------------------------ untrusted text
+#: Invisible or terminal-controlling characters besides the control categories: bidi
+#: embeddings, overrides and isolates (U+202E turns "exe.txt" into "txt.exe" on screen),
+#: the Arabic letter mark and the line/paragraph separators.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Format characters that scripts need inside words (zero-width non-joiner and joiner).
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _unsafe(ch: str) -> bool:
+    """True for a character that must never reach a terminal as it is: C0 and C1
+    controls (ESC, CR, BEL…), DEL, lone surrogates (undecodable bytes of a file name),
+    line and paragraph separators, bidi controls and other invisible format characters."""
+    if ch in _BIDI:
+        return True
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ch not in _JOINERS
+    return category in ("Cc", "Cs", "Zl", "Zp")
+
+
+def _escape_char(ch: str) -> str:
+    """A visible escape of ``ch``: \\x1b, \\u202e, \\U000e0001."""
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def visible(text: object) -> str:
+    """``text`` with every control, bidi and invisible format character written as a
+    visible escape (``\\x1b``, ``\\u202e``); nothing else changes."""
+    s = str(text)
+    if s.isprintable():  # fast path: Python's printable excludes all of the above
+        return s
+    return "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in s)
+
+
+def shown(text: object) -> str:
+    """Untrusted text (a path, label, header, value) for a rich console: control and
+    invisible characters made visible, then rich markup escaped, so ``[/x]`` or
+    ``[link=…]`` are printed as they are instead of being interpreted."""
+    return escape(visible(text))
+
+
+def print_json(data: Any, **kwargs: Any) -> None:
+    """Print ``data`` as JSON on stdout, with no raw control or bidi character: JSON
+    escapes C0 controls itself; DEL, C1 controls, bidi and format characters and lone
+    surrogates are written as ``\\uXXXX`` escapes too (still valid JSON)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, **kwargs)
+    if not text.isprintable():
+
+        def esc(match: re.Match[str]) -> str:
+            ch = match.group()
+            if not _unsafe(ch):
+                return ch
+            code = ord(ch)
+            if code < 0x10000:
+                return f"\\u{code:04x}"
+            code -= 0x10000
+            return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+        text = re.sub(r"[^\n]", esc, text) if any(map(_unsafe, text)) else text
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------ one-line errors
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on one line to stderr and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` on one line to stderr and exit with code 2.
+
+    The message is untrusted text (it names paths, labels, values): it is printed with
+    control characters made visible and markup escaped (:func:`shown`)."""
+    _error_line(message)
     raise typer.Exit(EXIT_INPUT)
 
 
+def _error_line(message: str) -> None:
+    """``error: message`` on one line of stderr, the message shown safely."""
+    err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
+
+
+def os_reason(exc: OSError) -> str:
+    """The reason of an OS error in words ("No space left on device"), also for
+    pyarrow's IO errors, which carry the errno only in their text."""
+    code = exc.errno
+    if not isinstance(code, int):
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found.group(1)) if found else None
+    if code:
+        return os.strerror(code)
+    if exc.strerror:
+        return str(exc.strerror).splitlines()[0][:200]
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def os_error_text(exc: OSError, path: object | None = None) -> str:
+    """``<path>: <reason>`` for an OS error (disk full, read-only file system, permission
+    denied…), naming ``path`` or else the file the error names."""
+    where = path if path is not None else exc.filename
+    return f"{where}: {os_reason(exc)}" if where is not None else os_reason(exc)
+
+
+def _debug() -> bool:
+    """True when ``PPRL_DEBUG`` asks for tracebacks."""
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def internal_error(exc: BaseException) -> NoReturn:
+    """An unexpected exception: one line asking for a report, exit code 1; with
+    ``PPRL_DEBUG=1`` the traceback too. Never the exception's text (it may hold data)."""
+    if _debug():
+        traceback.print_exception(exc, file=sys.stderr)
+    _error_line(f"internal error ({type(exc).__name__}); please report")
+    raise typer.Exit(EXIT_INTERNAL)
+
+
+def _passes_through(exc: BaseException) -> bool:
+    """Exceptions click and typer handle themselves (exit codes, usage errors)."""
+    return isinstance(exc, typer.Exit | typer.Abort | cli_exceptions.ClickException)
+
+
 def user_errors(fn: F) -> F:
-    """Turn :class:`PprlError` into a one-line message and exit code 2."""
+    """Turn :class:`PprlError` and OS errors into a one-line message and exit code 2,
+    Ctrl-C into exit code 130, anything else into a one-line internal error (exit 1)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,9 +206,102 @@ def user_errors(fn: F) -> F:
             fail(str(exc))
         except KeyboardInterrupt:
             err_console.print("interrupted; no output written")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            if isinstance(exc, OSError):
+                if _debug():
+                    traceback.print_exception(exc, file=sys.stderr)
+                fail(os_error_text(exc))
+            internal_error(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def writing(path: object) -> Iterator[None]:
+    """Writing ``path``: an OS error (disk full, read-only file system, permission
+    denied) becomes one line naming ``path``, exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        fail(os_error_text(exc, path))
+
+
+# ------------------------------------------------------------------ inputs and outputs
+def input_file(path: Path, what: str = "", allow_pipe: bool = False) -> Path:
+    """``path`` if it is an existing, readable regular file; otherwise one line (exit 2)
+    that says what it is: a folder, FIFO or device is "not a regular file", never
+    "file not found". Checked before any work, and without opening it (a FIFO would
+    block). ``allow_pipe``: a FIFO is fine too (a secret passed as ``<(command)``)."""
+    from pprl.read import require_regular_file
+
+    try:
+        require_regular_file(path, what, allow_pipe)
+    except PprlError as exc:
+        fail(str(exc))
+    return path
+
+
+def _probe_writable(folder: Path, target: Path, option: str) -> None:
+    """One line (exit 2) unless a file can be created in ``folder`` (read-only file
+    system, permission denied; as root too, unlike os.access). The probe file has no
+    name (O_TMPFILE) where the system allows, and is gone when the check returns."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".pprl-probe-"):
+            pass
+    except OSError as exc:
+        fail(f"{option} {target}: cannot write in {folder} ({os_reason(exc)})")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest folder above ``path`` that exists (``.`` for a bare name)."""
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def output_file(path: Path, option: str = "--out") -> Path:
+    """``path`` if pprl may write a file there: not a folder or a device, in an existing
+    folder it can write to. Checked before any work."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        fail(f"{option} {os_error_text(exc, path)}")
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        fail(f"{option} {path}: is a folder; give a file name")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        fail(f"{option} {path}: is {file_kind(st.st_mode)}, not a regular file")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        fail(f"{option} {path}: folder {path.parent} does not exist")
+    _probe_writable(parent, path, option)
+    return path
+
+
+def output_folder(path: Path, option: str = "--out") -> Path:
+    """``path`` if pprl may write a folder of results there: a folder or nothing, with
+    a writable folder above it. Checked before any work."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        fail(f"{option} {os_error_text(exc, path)}")
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        what = "a file" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
+        fail(f"{option} {path}: is {what}, not a folder")
+    above = _existing_ancestor(path)
+    if not above.is_dir():
+        fail(f"{option} {path}: {above} is not a folder")
+    _probe_writable(above, path, option)
+    if st is not None:
+        _probe_writable(path, path, option)
+    return path
 
 
 @contextmanager
@@ -84,7 +319,7 @@ def progress_bar(
         disable=not show,
         transient=False,
     ) as prog:
-        task = prog.add_task(description, total=total)
+        task = prog.add_task(shown(description), total=total)  # it may name a file
         yield lambda n: prog.advance(task, n)
 
 
@@ -105,7 +340,7 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
         def start(stage: str) -> None:
             if current:
                 prog.update(current[-1], completed=1)
-            current.append(prog.add_task(stage, total=1))
+            current.append(prog.add_task(shown(stage), total=1))  # may name a block key
 
         yield start
         if current:
@@ -158,6 +393,35 @@ Scheduler = Annotated[
     ),
 ]
 
+TlsCa = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-ca",
+        metavar="PEM",
+        show_default="none: no TLS",
+        help="CA certificate of a Dask cluster reached over TLS: with --scheduler tls://HOST:PORT "
+        "or --workers N (see docs/distributed.md).",
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-cert",
+        metavar="PEM",
+        show_default="none: no TLS",
+        help="This client's TLS certificate, signed by --tls-ca.",
+    ),
+]
+TlsKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-key",
+        metavar="PEM",
+        show_default="in the --tls-cert file",
+        help="The private key of --tls-cert.",
+    ),
+]
+
 TABLE_FORMATS = ("parquet", "csv", "clkhash-json")
 
 
@@ -178,6 +442,44 @@ def check_one_engine(threads: int | None, workers: int | None, scheduler: str | 
             "--threads sets the threads of this process; a Dask worker uses its own "
             "--nthreads: give --threads or --workers/--scheduler, not both"
         )
+
+
+def check_engine(
+    threads: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    tls_ca: Path | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> Any:
+    """Check the engine options before any work (see :func:`check_one_engine`), and for
+    a Dask cluster the worker count, the scheduler address and the TLS files; returns
+    the :class:`pprl.engines.dask.TlsFiles` to connect with, or None."""
+    check_one_engine(threads, workers, scheduler)
+    tls_given = any(p is not None for p in (tls_ca, tls_cert, tls_key))
+    if workers is None and scheduler is None:
+        if tls_given:
+            fail(
+                "--tls-ca, --tls-cert and --tls-key apply to a Dask cluster: give --workers N "
+                "or --scheduler tls://HOST:PORT too"
+            )
+        return None
+    if tls_given and (tls_ca is None or tls_cert is None):
+        fail(
+            "give --tls-ca and --tls-cert together (and --tls-key unless the certificate file holds the key)"
+        )
+    from pprl.engines.dask import TlsFiles, check_cluster
+
+    tls = (
+        TlsFiles(str(tls_ca), str(tls_cert), None if tls_key is None else str(tls_key))
+        if tls_ca is not None and tls_cert is not None
+        else None
+    )
+    try:
+        check_cluster(workers, scheduler, tls)
+    except PprlError as exc:
+        fail(str(exc))
+    return tls
 
 
 # ------------------------------------------------------------------ help without types
@@ -227,12 +529,72 @@ class Command(TyperCommand):
         return option
 
 
+def usage_error_text(exc: cli_exceptions.UsageError) -> str:
+    """A usage error (bad option value, missing or unknown option) as one line naming
+    the option, with where to read more: ``invalid value for '--top-k': … (see 'pprl
+    match --help')``."""
+    message = " ".join(exc.format_message().split())
+    message = message[:1].lower() + message[1:].rstrip(".")
+    if exc.ctx is not None:
+        message += f" (see '{exc.ctx.command_path} --help')"
+    return message
+
+
 class Group(TyperGroup):
-    """A command group whose help shows no Python types either."""
+    """A command group whose help shows no Python types either, and whose every failure
+    is one ``error:`` line: usage errors (exit 2) too, and anything unexpected (exit 1)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _tidy_params(self.params)
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; in standalone mode (the ``pprl`` command, CliRunner)
+        exit with 0, 1 (internal error), 2 (bad input or usage) or 130 (interrupted),
+        printing one ``error:`` line and never a traceback (unless ``PPRL_DEBUG=1``)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            try:
+                code = super().main(
+                    args, prog_name, complete_var, False, windows_expand_args, **extra
+                )
+            except cli_exceptions.UsageError as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":  # `pprl` alone: the help
+                    from typer import rich_utils
+
+                    rich_utils.rich_format_error(exc)
+                    code = exc.exit_code
+                else:
+                    _error_line(usage_error_text(exc))
+                    code = EXIT_INPUT
+            except cli_exceptions.ClickException as exc:
+                _error_line(" ".join(exc.format_message().split()))
+                code = exc.exit_code
+            except typer.Abort:
+                err_console.print("interrupted; no output written")
+                code = EXIT_INTERRUPTED
+            except KeyboardInterrupt:
+                err_console.print("interrupted; no output written")
+                code = EXIT_INTERRUPTED
+            except OSError as exc:
+                if _debug():
+                    traceback.print_exception(exc, file=sys.stderr)
+                _error_line(os_error_text(exc))
+                code = EXIT_INPUT
+            except Exception as exc:
+                internal_error(exc)
+        except typer.Exit as exc:  # from internal_error
+            code = exc.exit_code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pprl_cli.common import Processes, Threads, console, user_errors
+from pprl_cli.common import Processes, Threads, console, output_folder, shown, user_errors
 
 if TYPE_CHECKING:
     from pprl.evaluate import FindingsMetrics
@@ -60,6 +60,7 @@ def demo(
 
     from pprl.demo import run_demo
 
+    output_folder(out)
     result = run_demo(
         out,
         people=people,
@@ -67,7 +68,7 @@ def demo(
         processes=processes,
         threads=threads,
         force=force,
-        say=lambda s: console.print(f"[bold]{s}[/]", highlight=False),
+        say=lambda s: console.print(f"[bold]{shown(s)}[/]", highlight=False),
     )
     table = Table(title="Claimed links checked against the synthetic truth")
     table.add_column("")
@@ -90,7 +91,7 @@ def demo(
         highlight=False,
     )
     console.print(
-        f"report: {out / 'verify-insurer' / 'report.html'}\n"
-        f"        {out / 'verify-bank' / 'report.html'}",
+        f"report: {shown(out / 'verify-insurer' / 'report.html')}\n"
+        f"        {shown(out / 'verify-bank' / 'report.html')}",
         highlight=False,
     )

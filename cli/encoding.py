@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,10 +13,15 @@ from pprl_cli.common import (
     check_format,
     console,
     err_console,
+    input_file,
+    output_file,
+    print_json,
     progress_bar,
+    shown,
     user_errors,
+    visible,
+    writing,
 )
-from rich.markup import escape
 
 from pprl.errors import InputError
 from pprl.keys import key_file_exposure, load_secret, write_secret
@@ -39,7 +43,7 @@ def keygen(
     """
     path = write_secret(out)
     console.print(
-        f"wrote secret to {path} (mode 0600); fingerprint {load_secret(path).fingerprint}",
+        f"wrote secret to {shown(path)} (mode 0600); fingerprint {load_secret(path).fingerprint}",
         highlight=False,
     )
 
@@ -126,6 +130,7 @@ def encode(
     processes: Processes = None,
 ) -> None:
     """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
+    from pprl.labels import validate_label
     from pprl.party import encode_csv
     from pprl.read import parse_column_map
     from pprl.resultset import check_output_file
@@ -135,12 +140,17 @@ def encode(
     check_format(format, ("parquet", "clkhash-json"))
     if role not in ROLES:
         raise InputError(f"--role must be {' or '.join(ROLES)}, not {role!r}")
+    if party is not None:
+        validate_label(party, what="--party")
+    input_file(input)
+    input_file(secret, "--secret", allow_pipe=True)  # never /dev/zero or a folder
+    output_file(out)
     inputs = [input, secret, *([Path(schema)] if Path(schema).is_file() else [])]
     check_output_file(out, force=force, inputs=inputs)
     key = load_secret(secret, strict=strict)
     exposed = key_file_exposure(secret)
     if exposed is not None:
-        err_console.print(f"[yellow]warning:[/] {escape(exposed)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {shown(exposed)}", highlight=False)
     sch = load_schema(schema).with_link_key(link_key)
     with progress_bar(f"encoding {input.name}", None) as advance:
         enc, report = encode_csv(
@@ -156,16 +166,17 @@ def encode(
             progress=advance,
         )
     for line in report.warnings():
-        err_console.print(f"[yellow]warning:[/] {input}: {line}", highlight=False)
-    if format == "clkhash-json":
-        write_clkhash_json(enc, out, force=force, inputs=inputs)
-    else:
-        write_encodings(enc, out, force=force, inputs=inputs)
+        err_console.print(f"[yellow]warning:[/] {shown(input)}: {shown(line)}", highlight=False)
+    with writing(out):
+        if format == "clkhash-json":
+            write_clkhash_json(enc, out, force=force, inputs=inputs)
+        else:
+            write_encodings(enc, out, force=force, inputs=inputs)
     decoys = len(enc) - report.records
     extra = f" and {decoys} decoy records" if decoys else ""
     console.print(
-        f"encoded {report.records} records{extra} from {input} ({report.text_encoding}) "
-        f"with schema {sch.name} -> {out}",
+        f"encoded {report.records} records{extra} from {shown(input)} "
+        f"({shown(report.text_encoding)}) with schema {shown(sch.name)} -> {shown(out)}",
         highlight=False,
     )
 
@@ -180,17 +191,18 @@ def inspect(
     """Check an encoding file and print its metadata and bit statistics (never secrets)."""
     from pprl.store import bit_statistics, read_encodings
 
+    input_file(file)
     enc = read_encodings(file)
     meta = {k: v for k, v in enc.meta.items() if k not in ("schema", "field_digests")}
     sections: dict[str, dict[str, Any]] = {"metadata": meta, "statistics": bit_statistics(enc)}
     if as_json:
-        print(json.dumps({"file": str(file), **sections}, ensure_ascii=False, indent=2))
+        print_json({"file": str(file), **sections})
         return
-    console.print(f"[bold]{file}[/]: integrity OK", highlight=False)
+    console.print(f"[bold]{shown(file)}[/]: integrity OK", highlight=False)
     for section, values in sections.items():
         console.print(f"[bold]{section}[/]")
-        for key, value in values.items():
-            console.print(f"  {key:<22} {value}", highlight=False)
+        for key, value in values.items():  # keys and values come from the file: untrusted
+            console.print(f"  {shown(f'{visible(key):<22}')} {shown(value)}", highlight=False)
 
 
 @schema_app.command("show", cls=Command)
@@ -199,7 +211,7 @@ def schema_show(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Built-in schema name.")],
 ) -> None:
     """Print a built-in schema (clkhash v3 plus the pprl extension) as JSON."""
-    print(json.dumps(builtin_document(name), ensure_ascii=False, indent=2))
+    print_json(builtin_document(name))
 
 
 @schema_app.command("list", cls=Command)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pprl_cli.common import console, fail, user_errors
+from pprl_cli.common import (
+    console,
+    fail,
+    input_file,
+    output_file,
+    print_json,
+    shown,
+    user_errors,
+    writing,
+)
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -75,6 +83,11 @@ def evaluate(
     from pprl.evaluate import LinksMetrics, evaluate_findings, evaluate_links, plot_pr
 
     metrics: FindingsMetrics | LinksMetrics
+    for path in (truth, findings, links, register):
+        if path is not None:
+            input_file(path)
+    if plot is not None:
+        output_file(plot, "--plot")
     if findings is not None and links is None:
         metrics = evaluate_findings(findings, truth, claims_file, register)
     elif links is not None and findings is None:
@@ -82,9 +95,10 @@ def evaluate(
     else:
         fail("give exactly one of --findings or --links")
     if plot is not None and metrics.pr_curve is not None:
-        plot_pr(metrics.pr_curve, plot)
+        with writing(plot):
+            plot_pr(metrics.pr_curve, plot)
     if json_out:
-        print(json.dumps(metrics.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
+        print_json(metrics.to_json(), allow_nan=False)
     elif isinstance(metrics, LinksMetrics):
         _print_links(metrics)
     else:
@@ -108,7 +122,7 @@ def _print_findings(m: FindingsMetrics) -> None:
     rows = [("overall", m.overall), *m.per_error_kind.items()]
     for name, d in rows:
         table.add_row(
-            name,
+            shown(name),  # error kinds come from the truth file
             f"{d.count:,}",
             *(
                 f"{getattr(v, k):.3f}"
@@ -135,7 +149,7 @@ def _print_findings(m: FindingsMetrics) -> None:
     best = m.pr_curve.best
     if best is not None:
         console.print(
-            f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
+            f"best F1 {best.f1:.3f}: {shown(m.pr_curve.describe(best))} "
             f"(P {_pct(best.precision)}, R {_pct(best.recall)})",
             highlight=False,
         )
@@ -154,7 +168,7 @@ def _print_links(m: LinksMetrics) -> None:
     best = None if m.pr_curve is None else m.pr_curve.best
     if m.pr_curve is not None and best is not None:
         console.print(
-            f"best F1 {best.f1:.3f}: {m.pr_curve.describe(best)} "
+            f"best F1 {best.f1:.3f}: {shown(m.pr_curve.describe(best))} "
             f"(P {_pct(best.precision)}, R {_pct(best.recall)})",
             highlight=False,
         )

@@ -9,12 +9,19 @@ import typer
 from pprl_cli.common import (
     Scheduler,
     Threads,
+    TlsCa,
+    TlsCert,
+    TlsKey,
     Workers,
+    check_engine,
     check_format,
-    check_one_engine,
     console,
     fail,
+    input_file,
+    output_file,
+    shown,
     user_errors,
+    writing,
 )
 
 LINK_FORMATS = ("parquet", "csv")
@@ -71,6 +78,9 @@ def match(
     threads: Threads = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:
     """Match records by Dice similarity of their CLKs; writes a_row, b_row, score.
 
@@ -84,9 +94,14 @@ def match(
     check_format(format, LINK_FORMATS)
     if format == "parquet" and out.suffix.lower() == ".csv":
         fail(f"--format parquet cannot write {out}: name the file .parquet")
-    check_one_engine(threads, workers, scheduler)
+    tls = check_engine(threads, workers, scheduler, tls_ca, tls_cert, tls_key)
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
+    if not 0.0 <= threshold <= 1.0:  # also NaN
+        fail(f"--threshold must be between 0 and 1, got {threshold}")
+    for path in files:
+        input_file(path)
+    output_file(out)
     check_output_file(out, force=force, inputs=files)
     opts = MatchOptions(
         threshold=threshold,
@@ -96,10 +111,11 @@ def match(
         threads=threads,
     )
     table = match_files(
-        files[0], None if dedupe else files[1], opts, workers=workers, scheduler=scheduler
+        files[0], None if dedupe else files[1], opts, workers=workers, scheduler=scheduler, tls=tls
     )
-    write_links(table, out, csv=format == "csv", force=force, inputs=files)
+    with writing(out):
+        write_links(table, out, csv=format == "csv", force=force, inputs=files)
     what = (
         "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     )
-    console.print(f"{table.num_rows} {what} -> {out}", highlight=False)
+    console.print(f"{table.num_rows} {what} -> {shown(out)}", highlight=False)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pprl_cli.common import console, user_errors
+from pprl_cli.common import console, input_file, print_json, shown, user_errors
 
 
 @user_errors
@@ -53,11 +52,14 @@ def audit(
     from pprl.privacy.audit import audit as run_audit
     from pprl.privacy.audit import summary_lines
 
+    for path in (encodings, attacker_names, attacker_records, truth):
+        if path is not None:
+            input_file(path)
     report = run_audit(
         encodings, attacker_names, truth, sample=sample, attacker_records=attacker_records
     )
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print_json(report)
         return
     for line in summary_lines(report):
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(shown(line), highlight=False, soft_wrap=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pprl_cli.common import console, err_console, user_errors
+from pprl_cli.common import console, err_console, output_folder, shown, user_errors
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -67,6 +67,7 @@ def synth(
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
     from pprl.synth import SynthConfig, generate
 
+    output_folder(out)
     config = SynthConfig(
         people=people,
         seed=seed,
@@ -107,6 +108,6 @@ def _print_summary(summary: SynthSummary) -> None:
     table.add_column("planted", justify="right")
     for fname, counts in summary.planted.items():
         for kind, n in counts.items():
-            table.add_row(fname, kind, f"{n:,}")
+            table.add_row(shown(fname), shown(kind), f"{n:,}")
     console.print(table)
-    console.print("wrote " + ", ".join(str(p) for p in summary.files.values()), highlight=False)
+    console.print("wrote " + ", ".join(shown(p) for p in summary.files.values()), highlight=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -10,18 +10,50 @@ import typer
 from pprl_cli.common import (
     Scheduler,
     Threads,
+    TlsCa,
+    TlsCert,
+    TlsKey,
     Workers,
+    check_engine,
     check_format,
-    check_one_engine,
     console,
     err_console,
+    fail,
+    input_file,
+    output_folder,
+    print_json,
+    shown,
     stage_progress,
     user_errors,
+    writing,
 )
 
 from pprl.schema import BUILTIN_SCHEMAS, builtin_document
 
 FINDINGS_FORMATS = ("parquet", "csv")
+
+
+def _check_thresholds(given: dict[str, float | None]) -> dict[str, float]:
+    """The given threshold options, each checked before any work: a finite number in
+    range (0..1, margins -1..1), and no pair given inverted. One line naming the option.
+    (A value inverted against the schema's tuned value is refused once the schema is
+    read, before any comparison.)"""
+    th = {name: value for name, value in given.items() if value is not None}
+    for name, value in th.items():
+        low, high = (-1.0, 1.0) if name.startswith("margin_") else (0.0, 1.0)
+        if not math.isfinite(value) or not low <= value <= high:
+            fail(f"{_option(name)} must be a number from {low:g} to {high:g}, not {value}")
+    for lower, upper in (("suspect_score", "confirm_score"), ("margin_review", "margin_suspect")):
+        if lower in th and upper in th and th[lower] > th[upper]:
+            fail(
+                f"{_option(lower)} ({th[lower]:g}) must not exceed {_option(upper)} ({th[upper]:g})"
+            )
+    return th
+
+
+def _option(name: str) -> str:
+    """The option of a threshold: ``confirm_score`` -> ``--confirm-score``."""
+    return "--" + name.replace("_", "-")
 
 
 def _tuned(name: str) -> str:
@@ -105,6 +137,9 @@ def verify(
     threads: Threads = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:
     """Verify claimed links: status, score, reason and likely true owner for every claim."""
     from rich.table import Table
@@ -114,15 +149,19 @@ def verify(
     from pprl.verify import write_outputs
 
     formats = tuple(check_format(f, FINDINGS_FORMATS) for f in format or FINDINGS_FORMATS)
+    tls = check_engine(threads, workers, scheduler, tls_ca, tls_cert, tls_key)
+    th = _check_thresholds(
+        {
+            "confirm_score": confirm_score,
+            "suspect_score": suspect_score,
+            "margin_suspect": margin_suspect,
+            "margin_review": margin_review,
+        }
+    )
+    for path in (reference, *claims):
+        input_file(path)
+    output_folder(out)
     check_target(out, force=force)
-    check_one_engine(threads, workers, scheduler)
-    given = {
-        "confirm_score": confirm_score,
-        "suspect_score": suspect_score,
-        "margin_suspect": margin_suspect,
-        "margin_review": margin_review,
-    }
-    th = {name: value for name, value in given.items() if value is not None}
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with stage_progress() as stage:
         result = run_verify(
@@ -134,22 +173,25 @@ def verify(
             threads=threads,
             workers=workers,
             scheduler=scheduler,
+            tls=tls,
         )
         stage("writing findings, summary and report")
-        write_outputs(result, out, party_scores=not no_scores, formats=formats, force=force)
+        with writing(out):
+            write_outputs(result, out, party_scores=not no_scores, formats=formats, force=force)
     summary = result.summary
     if as_json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
+        print_json(summary.to_json())
         return
     table = Table(title=f"pprl verify: {summary.claims} claims")
     table.add_column("status")
     table.add_column("claims", justify="right")
     for name, n in summary.counts.items():
-        table.add_row(name, str(n))
+        table.add_row(shown(name), str(n))
     console.print(table)
     for line in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {shown(line)}", highlight=False)
     console.print(
-        f"findings: {out / f'findings.{formats[-1]}'}\nreport:   {out / 'report.html'}",
+        f"findings: {shown(out / f'findings.{formats[-1]}')}\n"
+        f"report:   {shown(out / 'report.html')}",
         highlight=False,
     )

@@ -513,6 +513,15 @@ def evaluate_findings(
         fi = np.where(hit, order[np.minimum(pos, len(order) - 1)], -1)  # finding per truth row
     else:
         hit, fi = np.zeros(len(tkey), dtype=bool), np.full(len(tkey), -1)
+    source_name = "the truth table" if isinstance(truth, pa.Table) else str(truth)
+    if not hit.any():
+        raise InputError(
+            f"no claim of the findings matches the truth file {source_name} (claims files "
+            f"{', '.join(sorted(wanted)) or 'none'}): findings of another population or "
+            "claims file?"
+        )
+    reg_numbers = _register_numbers(register)
+    _check_same_population(f, t, fi, hit, reg_numbers, source_name)
     vocab = (*STATUSES, "missing")
     fstatus = _labels(f.column("status"), STATUSES, "findings status")
     status = np.where(hit, fstatus[np.maximum(fi, 0)] if len(f) else 0, vocab.index("missing"))
@@ -547,9 +556,41 @@ def evaluate_findings(
         status_counts={
             v: int((status == i).sum()) for i, v in enumerate(vocab) if (status == i).any()
         },
-        true_owner_top1=_owner_accuracy(f, t, fi, link, _register_numbers(register)),
+        true_owner_top1=_owner_accuracy(f, t, fi, link, reg_numbers),
         pr_curve=pr_curve(susp, positive, over=source, rule=_rule(source)),
     )
+
+
+def _check_same_population(
+    f: pa.Table,
+    t: pa.Table,
+    fi: np.ndarray,
+    hit: np.ndarray,
+    reg_numbers: np.ndarray | None,
+    source_name: str,
+) -> None:
+    """Refuse findings and truth of different populations. Claim rows alone cannot tell
+    (every synthetic population numbers its claims from 0), but the register row each
+    claim's number led to (``claimed_ref_row``) must hold the number the truth says the
+    claim was linked to: when most comparable claims disagree, the truth (and its
+    register) are not the ones the findings were made from."""
+    if reg_numbers is None or "claimed_ref_row" not in f.column_names or not len(f):
+        return
+    claimed = _np(f, "claimed_ref_row", int)
+    rows = np.where(hit, claimed[np.maximum(fi, 0)], -1)
+    linked = _as_int_numbers(t.column("linked_number"))
+    comparable = (rows >= 0) & (linked >= 0)
+    n = int(comparable.sum())
+    if n == 0:
+        return
+    inside = comparable & (rows < len(reg_numbers))
+    agree = int((reg_numbers[np.where(inside, rows, 0)][inside] == linked[inside]).sum())
+    if 2 * agree < n:
+        raise InputError(
+            f"the findings do not match the truth file {source_name}: for {n - agree} of "
+            f"{n} claims the register row found for the claimed number does not hold the "
+            "number the truth records (findings of another population?)"
+        )
 
 
 def _rule(source: str) -> str:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from pprl.match_core import MatchOptions, key_matrix, links_table
+
+if TYPE_CHECKING:
+    from pprl.engines.dask import TlsFiles
 
 __all__ = ["MatchOptions", "key_matrix", "links_table", "match_files", "write_links"]
 
@@ -29,6 +33,7 @@ def match_files(
     progress: Callable[[str], None] | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> pa.Table:
     """Match file A with file B (or A with itself when ``b_path`` is None).
 
@@ -37,14 +42,19 @@ def match_files(
     numbers, sorted by descending score. ``workers`` (a local Dask cluster of that many
     processes) or ``scheduler`` (a running scheduler's address) run the search on a
     cluster with identical results; ``opts.threads`` are the kernel threads of the
-    single-process engine. Paths may be fsspec URLs.
+    single-process engine; ``tls`` (:class:`pprl.engines.dask.TlsFiles`) connects to
+    the cluster over TLS. Paths may be fsspec URLs.
     """
     if workers is not None or scheduler is not None:
         from pprl.engines.dask import match_dask
 
         return match_dask(
-            a_path, b_path, opts, progress=progress, workers=workers, scheduler=scheduler
+            a_path, b_path, opts, progress=progress, workers=workers, scheduler=scheduler, tls=tls
         )
+    if tls is not None:
+        from pprl.errors import InputError
+
+        raise InputError("TLS applies to a Dask cluster: give --workers or --scheduler too")
     from pprl.engines.local import match_local
 
     return match_local(a_path, b_path, opts, progress=progress)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,44 @@ class CsvData:
 
 
 SNIFF_BYTES = 1 << 22
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a folder", "a FIFO"…)."""
+    return next((word for test, word in _NOT_REGULAR if test(mode)), "a special file")
+
+
+def require_regular_file(
+    path: str | os.PathLike[str], what: str = "", allow_pipe: bool = False
+) -> Path:
+    """``path`` if it is an existing regular file this process may read; otherwise a
+    one-line :class:`InputError`: "file not found", "not a regular file (a folder)" for
+    a folder, FIFO, device or socket (never opened: a FIFO would block, ``/dev/zero``
+    never ends), or "cannot read (Permission denied)". ``what`` prefixes the path (an
+    option name such as ``--secret``); ``allow_pipe`` accepts a FIFO too (a secret
+    passed as ``<(command)``, which its reader bounds)."""
+    p = Path(path)
+    name = f"{what} {p}" if what else str(p)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{name}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    if not (stat.S_ISREG(mode) or (allow_pipe and stat.S_ISFIFO(mode))):
+        raise InputError(f"{name}: not a regular file ({file_kind(mode)})")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{name}: cannot read ({os.strerror(errno.EACCES)})")
+    return p
 
 
 def detect_encoding(path: Path, encoding: str | None = None) -> str:
@@ -78,9 +119,7 @@ def iter_csv(
     or bytes that are not valid in the file's encoding, are an error naming the file,
     the 0-based data row and the line number. Memory stays bounded by the chunk size.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: file not found")
+    p = require_regular_file(path)
     used = detect_encoding(p, encoding)
     label = "utf-8" if used == "utf-8-sig" else used
     csv.field_size_limit(_CSV_FIELD_LIMIT)

@@ -3,6 +3,7 @@ is never imported by the default engine."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -521,3 +522,257 @@ def test_partitioned_search_equals_single_process_kernel(case):
             fold_best(best, best_s, best_key, qi, r2, s2, exclude, order)
     assert best.tolist() == want_r[:, 0].tolist()
     assert np.where(best >= 0, best_s, -1).tolist() == want_s[:, 0].tolist()
+
+
+# ------------------------------------------------------------------------------ TLS
+def _write_pki(folder: Path, name: str) -> dict[str, Path]:
+    """A throwaway CA and a certificate it signed for localhost / 127.0.0.1 (EC P-256,
+    valid one day), written as PEM files ``<name>-ca.pem``, ``-cert.pem``, ``-key.pem``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pprl test CA {name}")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {part: folder / f"{name}-{part}.pem" for part in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths["key"].chmod(0o600)
+    return paths
+
+
+def _tls_options(pki: dict[str, Path]) -> list[str]:
+    return [
+        "--tls-ca",
+        str(pki["ca"]),
+        "--tls-cert",
+        str(pki["cert"]),
+        "--tls-key",
+        str(pki["key"]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """The cluster's CA and certificate, and another CA's (for the wrong-CA case)."""
+    root = tmp_path_factory.mktemp("pki")
+    return {"good": _write_pki(root, "good"), "other": _write_pki(root, "other")}
+
+
+def test_local_cluster_runs_over_tls(pki):
+    """--workers N with TLS files starts a cluster whose scheduler speaks tls:// only."""
+    from pprl.engines.dask import TlsFiles, dask_client
+
+    good = pki["good"]
+    tls = TlsFiles(str(good["ca"]), str(good["cert"]), str(good["key"]))
+    with dask_client(workers=1, tls=tls, connect_timeout=WAIT) as client:
+        assert client.scheduler.address.startswith("tls://")
+        assert client.security.require_encryption
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=WAIT) == 3
+    _stop_dask_threads()
+
+
+def test_cli_verify_over_tls_identical_findings(pki, files, tmp_path):
+    """`pprl verify` on a TLS scheduler (--scheduler tls://… --tls-*) and on a local TLS
+    cluster (--workers 1 --tls-*): the single-process engine's findings; the same
+    cluster refuses a plain tcp:// client and a client whose CA did not sign its
+    certificate, each with one line."""
+    import pyarrow.parquet as pq
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    from pprl.engines.dask import TlsFiles, security
+
+    good = pki["good"]
+    sec = security(TlsFiles(str(good["ca"]), str(good["cert"]), str(good["key"])))
+    args = [
+        "verify",
+        "--reference",
+        str(files / "register.parquet"),
+        "--claims",
+        str(files / "insurer.parquet"),
+        "--claims",
+        str(files / "bank.parquet"),
+    ]
+    runner = CliRunner()
+    one = runner.invoke(app, [*args, "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        security=sec,
+        protocol="tls://",
+    ) as c:
+        address = c.scheduler_address
+        assert address.startswith("tls://")
+        over_tls = runner.invoke(
+            app,
+            [*args, "--out", str(tmp_path / "tls"), "--scheduler", address, *_tls_options(good)],
+        )
+        assert over_tls.exit_code == 0, over_tls.output
+        # refusals in subprocesses: a client that cannot connect leaves dask threads behind
+        for name, extra in (
+            ("plain", ["--scheduler", address.replace("tls://", "tcp://")]),
+            ("wrong-ca", ["--scheduler", address, *_tls_options(pki["other"])]),
+        ):
+            out = tmp_path / name
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from pprl_cli.main import app; app()",
+                    *args,
+                    "--out",
+                    str(out),
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2, (name, proc.stderr)
+            assert len(lines) == 1 and lines[0].startswith(
+                "error: cannot reach the Dask scheduler"
+            ), (
+                name,
+                lines,
+            )
+            assert not out.exists()
+    _stop_dask_threads()
+    local = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "local"), "--workers", "1", *_tls_options(good)]
+    )
+    _stop_dask_threads()
+    assert local.exit_code == 0, local.output
+    expected = pq.read_table(tmp_path / "one" / "findings.parquet")
+    for name in ("tls", "local"):
+        assert pq.read_table(tmp_path / name / "findings.parquet").equals(expected), name
+
+
+def test_tls_files_are_checked_before_any_work(pki, files, tmp_path):
+    """A CA file that is not PEM, a key that does not belong to the certificate, a
+    tls:// address without TLS files and TLS files with a tcp:// address: one line each,
+    before any connection or file read."""
+    from pprl.engines.dask import TlsFiles, check_cluster
+
+    good, other = pki["good"], pki["other"]
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello\n")
+    cases = [
+        (
+            TlsFiles(str(not_pem), str(good["cert"]), str(good["key"])),
+            "tls://127.0.0.1:1",
+            "--tls-ca",
+        ),
+        (
+            TlsFiles(str(good["ca"]), str(good["cert"]), str(other["key"])),
+            "tls://127.0.0.1:1",
+            "--tls-key",
+        ),
+        (TlsFiles(str(good["ca"]), str(tmp_path / "nope.pem")), "tls://127.0.0.1:1", "nope.pem"),
+        (None, "tls://127.0.0.1:1", "--tls-ca"),
+        (
+            TlsFiles(str(good["ca"]), str(good["cert"]), str(good["key"])),
+            "tcp://127.0.0.1:1",
+            "tls://",
+        ),
+    ]
+    for tls, address, fragment in cases:
+        with pytest.raises(PprlError, match=re.escape(fragment)):
+            check_cluster(None, address, tls)
+
+
+@pytest.mark.parametrize(
+    "address, fragment",
+    [
+        ("notaurl", "not a scheduler address"),
+        ("http://h:8786", "unknown scheme"),
+        ("tcp://h", "port"),
+        ("tcp://h:0", "port"),
+        ("tcp://h:65536", "port"),
+        ("tcp://:8786", "not a scheduler address"),
+        ("tcp://h h:8786", "not a scheduler address"),
+        ("tcp://[::1:8786", "IPv6"),
+        ("tcp://h:87x6", "port"),
+    ],
+)
+def test_bad_scheduler_addresses_are_refused(address, fragment):
+    from pprl.engines.dask import check_scheduler_address
+
+    with pytest.raises(PprlError, match=re.escape(fragment)):
+        check_scheduler_address(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tcp://10.0.0.1:8786",
+        "tls://scheduler.example.org:8786",
+        "10.0.0.1:8786",
+        "tcp://[::1]:8786",
+        "inproc://10.0.0.1/123/1",
+        "ucx://host-1:13337",
+    ],
+)
+def test_good_scheduler_addresses_pass(address):
+    from pprl.engines.dask import check_scheduler_address
+
+    assert check_scheduler_address(address) == address
+
+
+def test_worker_count_is_bounded():
+    """--workers between 1 and 4 per CPU (at most 256): a typo must not fork hundreds."""
+    from pprl.engines.dask import check_cluster, max_local_workers
+
+    limit = max_local_workers()
+    assert 4 <= limit <= 256
+    check_cluster(limit, None)
+    for n in (0, -1, limit + 1):
+        with pytest.raises(PprlError, match="--workers must be between 1 and"):
+            check_cluster(n, None)

@@ -196,7 +196,8 @@ def test_missing_findings_and_filter(files: dict[str, Path]) -> None:
     m = evaluate_findings(f, files["truth"], claims_file="insurer.csv")
     assert m.missing_findings == 2
     assert m.overall.suspect_only.fn == 2  # row 5 (review) and row 6 (missing)
-    assert evaluate_findings(f, files["truth"], claims_file="bank.csv").claims == 0
+    with pytest.raises(InputError, match="no claim of the findings matches the truth"):
+        evaluate_findings(f, files["truth"], claims_file="bank.csv")  # truth has no bank rows
 
 
 def test_only_files_in_findings_are_scored(files: dict[str, Path]) -> None:

@@ -25,12 +25,16 @@ imports dask.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import operator
+import os
+import re
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -87,12 +91,20 @@ from pprl.verify.plan import (
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+    from distributed.security import Security
 
 __all__ = [
     "ALLOWED_FAILURES",
     "DEFAULT_PARTITION_ROWS",
     "DEFAULT_TIMEOUT",
+    "SCHEMES",
+    "TlsFiles",
+    "check_cluster",
+    "check_tls",
+    "check_scheduler_address",
     "dask_client",
+    "max_local_workers",
+    "security",
     "match_dask",
     "verify_dask",
 ]
@@ -111,11 +123,186 @@ def _quiet(stage: str) -> None:
 # ------------------------------------------------------------------------ the cluster
 
 
+#: Scheduler address schemes pprl accepts (Dask's comms: plain TCP, TLS, in-process, UCX).
+SCHEMES = ("tcp", "tls", "inproc", "ucx")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})")
+#: Largest PEM file (CA, certificate or key) read: real ones are a few KiB.
+MAX_PEM_BYTES = 1 << 20
+
+
+def max_local_workers() -> int:
+    """The most worker processes ``--workers`` may start on this machine: 4 per CPU, at
+    most 256. A local worker is a whole Python process (about 150 MB before any data)
+    running CPU-bound kernels, so more workers than that only compete for the same
+    cores and multiply memory; a typo (200 for 20) must not fork hundreds of processes."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        cpus = os.cpu_count() or 1
+    return max(1, min(256, 4 * cpus))
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it is a Dask scheduler address pprl can use (``tcp://HOST:PORT``,
+    ``tls://HOST:PORT``, ``ucx://HOST:PORT``, ``inproc://…``, or ``HOST:PORT`` for
+    TCP); otherwise a one-line :class:`InputError` naming it. Checked before any file
+    is read or any connection tried."""
+    shown = repr(address[:200])
+    scheme, sep, location = address.rpartition("://")
+    if not sep:
+        scheme, location = "tcp", address
+    if scheme not in SCHEMES:
+        raise InputError(
+            f"--scheduler {shown}: unknown scheme '{scheme[:20]}' (use {', '.join(SCHEMES)})"
+        )
+    if not location or any(ch.isspace() or not ch.isprintable() for ch in location):
+        raise InputError(f"--scheduler {shown}: not a scheduler address (tcp://HOST:PORT)")
+    if scheme == "inproc":
+        return address
+    if location.startswith("["):  # [IPv6]:port
+        host, bracket, rest = location[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        try:
+            if not bracket:
+                raise ValueError("no closing bracket")
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise InputError(f"--scheduler {shown}: '{host[:60]}' is not an IPv6 address") from None
+    else:
+        host, colon, port_text = location.rpartition(":")
+        if not colon:
+            host, port_text = location, ""
+        if not host or not _HOST.fullmatch(host) or not (sep or colon):
+            raise InputError(
+                f"--scheduler {shown}: not a scheduler address; expected "
+                f"{scheme}://HOST:PORT (e.g. {scheme}://10.0.0.1:8786)"
+            )
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InputError(
+            f"--scheduler {shown}: needs a port number 1-65535 (e.g. {scheme}://HOST:8786)"
+        )
+    return address
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files of a TLS connection to a Dask cluster: the CA certificate that
+    signed the cluster's certificates, this client's certificate and its private key
+    (None when the certificate file holds the key too). A local cluster
+    (``--workers``) uses the certificate for its scheduler and workers as well."""
+
+    ca: str
+    cert: str
+    key: str | None = None
+
+
+def _pem_file(path: str, option: str) -> str:
+    """``path`` if it is a regular file of at most :data:`MAX_PEM_BYTES`; else one line."""
+    from pprl.read import require_regular_file
+
+    p = require_regular_file(path, option)
+    if "\n" in str(path):
+        raise InputError(f"{option} {path!r}: a file name with a line break cannot be used")
+    if p.stat().st_size > MAX_PEM_BYTES:
+        raise InputError(f"{option} {path}: larger than {MAX_PEM_BYTES} bytes: not a PEM file")
+    return str(path)
+
+
+def _ssl_reason(exc: Exception) -> str:
+    """The short reason of an ssl error: ``[X509] PEM lib`` rather than a tuple repr."""
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    return str(reason or str(exc).splitlines()[0][:120] or type(exc).__name__)
+
+
+def check_tls(tls: TlsFiles) -> tuple[str, str, str | None]:
+    """The (CA, certificate, key) paths of ``tls`` once each file has been loaded: a
+    missing file, a file that is not PEM or a key that does not fit the certificate is
+    a one-line :class:`InputError` naming the option and the file."""
+    ca = _pem_file(tls.ca, "--tls-ca")
+    cert = _pem_file(tls.cert, "--tls-cert")
+    key = None if tls.key is None else _pem_file(tls.key, "--tls-key")
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise InputError(f"--tls-ca {ca}: not a PEM CA certificate ({_ssl_reason(exc)})") from None
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        which = f"--tls-cert {cert}" + ("" if key is None else f" / --tls-key {key}")
+        raise InputError(
+            f"{which}: not a PEM certificate with its private key ({_ssl_reason(exc)})"
+        ) from None
+    return ca, cert, key
+
+
+def security(tls: TlsFiles) -> Security:
+    """A :class:`distributed.security.Security` that requires encryption, built from
+    ``tls`` (checked by :func:`check_tls` first)."""
+    from distributed.security import Security
+
+    ca, cert, key = check_tls(tls)
+    return Security(
+        tls_ca_file=ca,
+        tls_client_cert=cert,
+        tls_client_key=key,
+        tls_scheduler_cert=cert,
+        tls_scheduler_key=key,
+        tls_worker_cert=cert,
+        tls_worker_key=key,
+        require_encryption=True,
+    )
+
+
+def _tls_configured() -> bool:
+    """True when dask's own configuration (``distributed.comm.tls``, e.g. from
+    ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``) sets up TLS for clients."""
+    import dask
+
+    return bool(
+        dask.config.get("distributed.comm.tls.ca-file", None)
+        and dask.config.get("distributed.comm.tls.client.cert", None)
+    )
+
+
+def check_cluster(workers: int | None, scheduler: str | None, tls: TlsFiles | None = None) -> None:
+    """Refuse a cluster request pprl cannot honour, before any file is read: both or
+    neither of ``workers`` and ``scheduler``, a worker count out of 1..
+    :func:`max_local_workers`, a malformed scheduler address, a ``tls://`` scheduler
+    without TLS files (or dask TLS configuration), TLS files with a non-TLS address."""
+    if (workers is None) == (scheduler is None):
+        raise InputError("give either --workers N or --scheduler ADDRESS, not both")
+    if workers is not None:
+        limit = max_local_workers()
+        if not 1 <= workers <= limit:
+            raise InputError(
+                f"--workers must be between 1 and {limit} (4 per CPU) on this machine, "
+                f"got {workers}"
+            )
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
+        scheme = scheduler.rpartition("://")[0] or "tcp"
+        if scheme == "tls" and tls is None and not _tls_configured():
+            raise InputError(
+                f"--scheduler {scheduler}: a tls:// scheduler needs --tls-ca and --tls-cert "
+                "(and --tls-key unless the certificate file holds the key)"
+            )
+        if tls is not None and scheme != "tls":
+            raise InputError(
+                f"--scheduler {scheduler}: --tls-ca/--tls-cert need a tls:// scheduler address"
+            )
+    if tls is not None:
+        check_tls(tls)
+
+
 @contextlib.contextmanager
 def dask_client(
-    workers: int | None = None, scheduler: str | None = None, connect_timeout: float = 30.0
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout: float = 30.0,
+    tls: TlsFiles | None = None,
 ) -> Iterator[Client]:
-    """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes.
+    """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes;
+    over TLS (encryption required) when ``tls`` is given.
 
     The local cluster (1 thread per worker, loopback only, no dashboard) is started here,
     waited for (at most ``connect_timeout`` seconds per worker start) and closed on exit.
@@ -124,23 +311,22 @@ def dask_client(
     import dask
     from distributed import Client, LocalCluster
 
-    if (workers is None) == (scheduler is None):
-        raise InputError("give either --workers N or --scheduler ADDRESS, not both")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    check_cluster(workers, scheduler, tls)
+    sec = None if tls is None else security(tls)
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         if scheduler is not None:
             try:
-                client = Client(scheduler, timeout=connect_timeout)
-            except (OSError, TimeoutError) as exc:
+                client = Client(scheduler, timeout=connect_timeout, security=sec)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise PprlError(
                     f"cannot reach the Dask scheduler at {scheduler}: "
-                    f"{str(exc).splitlines()[0][:160]}"
+                    f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}"
                 ) from None
             with client:
                 yield client
             return
         assert workers is not None
+        tls_args: dict[str, Any] = {} if sec is None else {"security": sec, "protocol": "tls://"}
         with (
             LocalCluster(
                 n_workers=workers,
@@ -148,8 +334,9 @@ def dask_client(
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                **tls_args,
             ) as cluster,
-            Client(cluster, timeout=connect_timeout) as client,
+            Client(cluster, timeout=connect_timeout, security=sec) as client,
         ):
             try:
                 client.wait_for_workers(workers, timeout=connect_timeout * workers)
@@ -439,9 +626,12 @@ def verify_dask(
     partition_rows: int = DEFAULT_PARTITION_ROWS,
     connect_timeout: float = 30.0,
     timeout: float = DEFAULT_TIMEOUT,
+    tls: TlsFiles | None = None,
 ) -> VerifyResult:
     """:func:`pprl.verify.verify` on a Dask cluster: the core's plan, partitioned by
-    pseudonym and block-key ranges of about ``partition_rows`` records."""
+    pseudonym and block-key ranges of about ``partition_rows`` records; ``tls`` connects
+    over TLS."""
+    check_cluster(workers, scheduler, tls)  # before reading any file
     say = progress or _quiet
     start = started_at()
     timings: dict[str, float] = {}
@@ -458,7 +648,7 @@ def verify_dask(
         layout=layout(total, partition_rows, 1),  # before starting a cluster
         paths=(str(reference), [str(c) for c in claims]),
     )
-    with dask_client(workers, scheduler, connect_timeout) as client:
+    with dask_client(workers, scheduler, connect_timeout, tls) as client:
         processes = len(client.nthreads()) or 1  # partition tasks run one per process
         plan = replace(plan, layout=layout(total, partition_rows, processes))
         timings["read"] = time.perf_counter() - t0
@@ -516,13 +706,15 @@ def match_dask(
     partition_rows: int = 1 << 15,
     connect_timeout: float = 30.0,
     timeout: float = DEFAULT_TIMEOUT,
+    tls: TlsFiles | None = None,
 ) -> pa.Table:
     """:func:`pprl.match.match_files` on a Dask cluster.
 
     With keyed blocking both files are cut by block-key range, so no worker holds a
     whole file; otherwise (no blocking, LSH) A is cut into row ranges and every worker
-    holds B (or A, for dedupe).
+    holds B (or A, for dedupe). ``tls`` connects over TLS.
     """
+    check_cluster(workers, scheduler, tls)  # before reading any file
     say = progress or _quiet
     say("reading encoding files")
     a = read_outline(a_path)
@@ -530,7 +722,7 @@ def match_dask(
     choice = check_match(a, b, opts)  # refuse bad files or options before starting a cluster
     a_ref = FileRef(str(a_path), a.digest, len(a))
     b_ref = None if b is None or b_path is None else FileRef(str(b_path), b.digest, len(b))
-    with dask_client(workers, scheduler, connect_timeout) as client:
+    with dask_client(workers, scheduler, connect_timeout, tls) as client:
         say("searching candidate pairs on the cluster")
         if choice.kind == "keys":
             processes = len(client.nthreads()) or 1

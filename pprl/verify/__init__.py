@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pprl.compare.keyed import block_pair_count
 from pprl.errors import InputError
@@ -46,6 +47,9 @@ from pprl.verify.model import (
 )
 from pprl.verify.outputs import VerifyResult, party_view, reference_view, write_outputs
 from pprl.verify.plan import StageProgress, ThresholdSpec, VerifyPlan, resolve_thresholds
+
+if TYPE_CHECKING:
+    from pprl.engines.dask import TlsFiles
 
 __all__ = [
     "CROSS_CHECK_REASONS",
@@ -87,6 +91,7 @@ def verify(
     threads: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> VerifyResult:
     """Verify every claim record of ``claims`` against the ``reference`` register.
 
@@ -98,8 +103,9 @@ def verify(
 
     Engines: ``threads`` kernel threads in this process (default: all cores);
     ``workers`` a local Dask cluster of that many processes; ``scheduler`` a running Dask
-    scheduler's address. All give identical findings; without ``workers`` or
-    ``scheduler`` dask is never imported.
+    scheduler's address; ``tls`` (:class:`pprl.engines.dask.TlsFiles`) connects to
+    either over TLS. All give identical findings; without ``workers`` or ``scheduler``
+    dask is never imported.
     """
     if workers is not None or scheduler is not None:
         if threads is not None:
@@ -117,7 +123,10 @@ def verify(
             progress=progress,
             workers=workers,
             scheduler=scheduler,
+            tls=tls,
         )
+    if tls is not None:
+        raise InputError("TLS applies to a Dask cluster: give --workers or --scheduler too")
     from pprl.engines.local import verify_local
 
     return verify_local(

@@ -18,11 +18,6 @@ from adversarial.harness import Case, check_refused, run_pprl
 LONG = "y" * 5000
 ESC = "ins\x1b[2Jred"
 MARKUP = "ins[/x]"
-# console escaping of untrusted text is issue #12 item 4's other half (cli.common.fail);
-# until it is merged a label holding "[/x]" crashes rich when the error is printed
-NEEDS_CONSOLE_ESCAPING = pytest.mark.xfail(
-    strict=True, reason="rich markup in the error line: console escaping not merged yet"
-)
 
 
 def encode(label: str | None, csv: str = "data/insurer.csv", out: str = "x.parquet") -> list[str]:
@@ -131,7 +126,6 @@ def test_refused(case: Case, world: Path, tmp_path: Path) -> None:
     assert_no_escape(check_refused(case, world, tmp_path).stderr)
 
 
-@NEEDS_CONSOLE_ESCAPING
 @pytest.mark.parametrize("case", MARKUP_CASES, ids=[c.id for c in MARKUP_CASES])
 def test_refused_markup_labels(case: Case, world: Path, tmp_path: Path) -> None:
     check_refused(case, world, tmp_path)
