@@ -17,7 +17,7 @@ from pprl.synth.config import SynthSummary
 def synth(
     people: Annotated[
         int,
-        typer.Option("--people", metavar="N", min=1, help="Number of residents in the register."),
+        typer.Option("--people", metavar="N", min=100, help="Number of residents in the register."),
     ],
     seed: Annotated[
         int,
@@ -43,7 +43,9 @@ def synth(
         typer.Option(
             "--mislink-rate",
             metavar="RATE",
-            help="Share of claim records linked to the wrong resident.",
+            min=0.0,
+            max=0.2,
+            help="Share of claim records linked to the wrong resident (0 to 0.2).",
         ),
     ] = 0.01,
     bank_claims: Annotated[

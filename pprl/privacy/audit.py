@@ -316,11 +316,24 @@ def audit(
     return report
 
 
+def _hardening_text(hardening: dict[str, Any]) -> str:
+    """``blip epsilon=3, salt field=date_of_birth`` for a schema's hardening settings."""
+    if not hardening:
+        return "none"
+    parts = []
+    for method, settings in hardening.items():
+        if isinstance(settings, dict) and settings:
+            parts.append(method + " " + " ".join(f"{k}={v}" for k, v in settings.items()))
+        else:
+            parts.append(str(method))
+    return ", ".join(parts)
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """Human-readable lines of an audit report (no secrets: the audit never has one)."""
     lines = [
         f"audit of {report['file']} (schema {report['schema']}, hardening "
-        f"{report['hardening'] or 'none'})"
+        f"{_hardening_text(report['hardening'])})"
     ]
     lk = report["leakage"]
     lines.append("leakage: " + ", ".join(f"{k}={v}" for k, v in lk.items()))

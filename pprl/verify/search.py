@@ -40,6 +40,12 @@ def block_key_names(ref: Outline, claims: Outline, names: Sequence[str] | None) 
 def search_names(ref: Outline, claims: Outline, names: Sequence[str] | None) -> list[str]:
     """:func:`block_key_names`, refusing a claims file that shares no block key."""
     chosen = block_key_names(ref, claims, names)
+    if not chosen and claims.meta.get("format") == "clkhash-json":
+        raise InputError(
+            f"{claims.path}: a clkhash JSON file holds CLKs only, no pseudonyms or block "
+            "keys; verify needs pprl's Parquet encoding files (pprl encode without "
+            "--format clkhash-json)"
+        )
     if not chosen:
         raise InputError(
             f"{claims.path}: no block keys shared with the reference; encode both "
