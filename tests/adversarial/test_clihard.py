@@ -114,7 +114,7 @@ CASES = [
     ),
     Case(
         "synth-out-is-a-file",
-        lambda t: ["synth", "--people", "20", "--seed", "1", "--out", "register.parquet"],
+        lambda t: ["synth", "--people", "300", "--seed", "1", "--out", "register.parquet"],
         ["register.parquet", "not a folder"],
     ),
     Case(
