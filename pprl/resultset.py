@@ -211,6 +211,11 @@ def _digest(path: Path, sync: bool = False) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The blake3 hex digest of a file's bytes (as listed in a manifest)."""
+    return _digest(Path(path))[1]
+
+
 def _walk(folder: Path) -> Iterator[tuple[str, bool]]:
     """(relative path, is a plain file) of every non-folder entry under ``folder``,
     symbolic links included and never followed."""

@@ -339,6 +339,25 @@ def test_views_name_their_party_inside(case, tmp_path):
     assert ref.schema.metadata[b"pprl.view"] == b"reference"
 
 
+def test_summary_maps_each_party_to_its_file_and_digest(case, tmp_path):
+    """summary.json says which file went to which party, with the file's blake3 digest,
+    and the manifest agrees."""
+    from blake3 import blake3
+
+    path, _ = case
+    out = tmp_path / "out"
+    write_outputs(run(path), out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    parties = {(p["party"], p["role"]): p for p in summary["parties"]}
+    assert set(parties) == {("insurer", "claims"), ("register", "reference")}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {f["path"]: f for f in manifest["files"]}
+    for entry in parties.values():
+        data = (out / entry["file"]).read_bytes()
+        assert entry["blake3"] == blake3(data).hexdigest()
+        assert listed[entry["file"]]["party"] == entry["party"]
+
+
 def test_reference_view_shows_register_rows_not_other_parties_records(case):
     """The register holder learns which of its rows are involved and how, not which
     party or claim row; each (row, role, status) once."""

@@ -30,7 +30,7 @@ from pprl import __version__
 from pprl.csvout import write_csv
 from pprl.errors import InputError
 from pprl.labels import validate_label, view_stems
-from pprl.resultset import result_set
+from pprl.resultset import file_digest, result_set
 from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult, reason_bit
 from pprl.verify.model import (
@@ -476,11 +476,21 @@ def write_outputs(
             write(result.findings, tmp / f"findings.{fmt}")
         parties = tmp / "parties"
         parties.mkdir()
+        delivered = []
         for view in deliveries(result, party_scores, suffix):
             write(view.table, parties / view.name)
             rs.deliver(view.party, f"parties/{view.name}", view.role)
+            delivered.append(
+                {
+                    "party": view.party,
+                    "role": view.role,
+                    "file": f"parties/{view.name}",
+                    "blake3": file_digest(parties / view.name),
+                }
+            )
+        summary = {**result.summary.to_json(), "parties": delivered}  # label -> file -> digest
         (tmp / "summary.json").write_text(
-            json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         (tmp / "report.html").write_text(
             render_report(result.findings, result.summary), encoding="utf-8"
