@@ -32,6 +32,7 @@ from rich.progress import (
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pprl.errors import PprlError
+from pprl.labels import invisible
 from pprl.read import file_kind
 
 try:  # typer 0.2x carries its own copy of click
@@ -84,6 +85,8 @@ def _unsafe(ch: str) -> bool:
     line and paragraph separators, bidi controls and other invisible format characters."""
     if ch in _BIDI:
         return True
+    if ch not in _JOINERS and invisible(ch):  # fillers, variation selectors, tags
+        return True
     category = unicodedata.category(ch)
     if category == "Cf":
         return ch not in _JOINERS
@@ -104,7 +107,7 @@ def visible(text: object) -> str:
     """``text`` with every control, bidi and invisible format character written as a
     visible escape (``\\x1b``, ``\\u202e``); nothing else changes."""
     s = str(text)
-    if s.isprintable():  # fast path: Python's printable excludes all of the above
+    if s.isascii() and s.isprintable():  # fast path: nothing to escape
         return s
     return "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in s)
 
@@ -121,7 +124,7 @@ def print_json(data: Any, **kwargs: Any) -> None:
     escapes C0 controls itself; DEL, C1 controls, bidi and format characters and lone
     surrogates are written as ``\\uXXXX`` escapes too (still valid JSON)."""
     text = json.dumps(data, ensure_ascii=False, indent=2, **kwargs)
-    if not text.isprintable():
+    if not (text.isascii() and text.isprintable()):
 
         def esc(match: re.Match[str]) -> str:
             ch = match.group()

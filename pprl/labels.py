@@ -31,7 +31,27 @@ def shown(text: str, limit: int = 40) -> str:
     return repr(cut)
 
 
+# Unicode's Default_Ignorable_Code_Point ranges: characters a renderer shows as nothing
+# (fillers, variation selectors, joiners, tags), so two labels differing only in them
+# look the same on screen.
+_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+
+
+def invisible(ch: str) -> bool:
+    """True for a default-ignorable character (shown as nothing by a renderer)."""
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in _IGNORABLE)
+
+
 def _allowed(ch: str) -> bool:
+    if invisible(ch):
+        return False
     return ch in PUNCTUATION or unicodedata.category(ch)[0] in "LMN"
 
 

@@ -684,3 +684,13 @@ def test_read_only_out_is_refused_before_any_work(
         result.output.strip()
         == f"error: --out {out}: cannot write in {tmp_path} (Read-only file system)"
     )
+
+
+@pytest.mark.parametrize("ch", ["\u3164", "\ufe0f", "\u034f", "\u200b", "\U000e0041"])
+def test_invisible_characters_are_made_visible(ch: str) -> None:
+    """Characters a terminal renders as nothing (fillers, variation selectors, tags)
+    would let two different labels or paths look the same: they are escaped."""
+    from pprl_cli.common import shown
+
+    out = shown(f"insurer{ch}")
+    assert ch not in out and out.startswith("insurer\\")

@@ -40,6 +40,10 @@ def test_good_labels_pass(label):
         ("x" * 5000, f"longer than {MAX_LABEL}"),
         ("", "missing or empty"),
         ("e\u0301", "NFC"),
+        ("insurer\u3164", "contains"),  # Hangul filler: looks like "insurer"
+        ("insurer\ufe0f", "contains"),  # variation selector
+        ("insurer\u034f", "contains"),  # combining grapheme joiner
+        ("in\u200bsurer", "contains"),  # zero-width space
     ],
 )
 def test_bad_labels_refused_in_one_line(label, fragment):
