@@ -75,19 +75,33 @@ def evaluate(
             "--plot",
             metavar="PNG",
             show_default="no plot",
-            help="Write the precision-recall curve to this PNG.",
+            help="Write the precision-recall curve to this image (.png, .pdf, .svg, ...).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing --plot file (never an input)."),
+    ] = False,
 ) -> None:
     """Precision, recall and F1 of mislink detection, false alarms and a PR curve."""
-    from pprl.evaluate import LinksMetrics, evaluate_findings, evaluate_links, plot_pr
+    from pprl.evaluate import (
+        LinksMetrics,
+        check_plot,
+        evaluate_findings,
+        evaluate_links,
+        plot_pr,
+    )
 
     metrics: FindingsMetrics | LinksMetrics
     for path in (truth, findings, links, register):
         if path is not None:
             input_file(path)
+    inputs = [p for p in (truth, findings, links, register) if p is not None]
+    if register is None:
+        inputs.append(truth.parent / "register.csv")  # read when present
     if plot is not None:
         output_file(plot, "--plot")
+        check_plot(plot, force=force, inputs=inputs)
     if findings is not None and links is None:
         metrics = evaluate_findings(findings, truth, claims_file, register)
     elif links is not None and findings is None:
@@ -96,7 +110,7 @@ def evaluate(
         fail("give exactly one of --findings or --links")
     if plot is not None and metrics.pr_curve is not None:
         with writing(plot):
-            plot_pr(metrics.pr_curve, plot)
+            plot_pr(metrics.pr_curve, plot, force=force, inputs=inputs)
     if json_out:
         print_json(metrics.to_json(), allow_nan=False)
     elif isinstance(metrics, LinksMetrics):

@@ -26,7 +26,12 @@ def synth(
         ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", metavar="DIR", help="Output directory (created if missing).")
+        Path,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Output directory (created if missing; not a pprl result set).",
+        ),
     ],
     claims: Annotated[
         int | None,
@@ -65,11 +70,15 @@ def synth(
             help="Share of claim records whose number fails the check digit.",
         ),
     ] = 0.002,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace synth files already in DIR (never a result set)."),
+    ] = False,
 ) -> None:
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
     from pprl.synth import SynthConfig, generate
+    from pprl.synth.generator import check_out
 
-    output_folder(out)
     config = SynthConfig(
         people=people,
         seed=seed,
@@ -78,6 +87,8 @@ def synth(
         bank_claims=bank_claims,
         invalid_rate=invalid_rate,
     )
+    check_out(config, out, force)  # before anything is created
+    output_folder(out)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -95,7 +106,7 @@ def synth(
             """Move the bar to ``done`` of ``total`` rows."""
             bar.update(task, completed=done, total=total)
 
-        summary = generate(config, out, progress)
+        summary = generate(config, out, progress, force=force)
     _print_summary(summary)
 
 

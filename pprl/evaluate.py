@@ -20,6 +20,8 @@ The metrics are typed dataclasses (:class:`FindingsMetrics`, :class:`LinksMetric
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -695,13 +697,69 @@ def evaluate_links(
     )
 
 
-def plot_pr(curve: PRCurve, path: str | Path, title: str = "Precision-recall") -> None:
-    """Write the precision-recall curve as a PNG (matplotlib, Agg backend)."""
+@contextmanager
+def _as_plot_option() -> Iterator[None]:
+    """Name ``--plot`` (not ``--out``) in the refusals of the shared output-file checks."""
+    try:
+        yield
+    except InputError as exc:
+        text = str(exc)
+        if text.startswith("--out "):
+            raise InputError("--plot " + text.removeprefix("--out ")) from None
+        raise
+
+
+def check_plot(path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> None:
+    """Whether :func:`plot_pr` may write ``path`` (checked before any work): a format
+    not an input of the run (even with ``force``), not an existing file without
+    ``force`` (:func:`pprl.resultset.check_output_file`), a format matplotlib writes."""
+    from pprl.resultset import check_output_file
+
+    with _as_plot_option():
+        check_output_file(path, force=force, inputs=inputs)
+    plot_format(path)
+
+
+def plot_format(path: str | Path) -> str:
+    """The image format of a plot file, from its suffix (``png`` without one); raises
+    :class:`InputError` naming ``path`` for a suffix matplotlib cannot write."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in supported:
+        raise InputError(
+            f"--plot {path}: cannot write a .{suffix} image; use one of "
+            + ", ".join(f".{s}" for s in sorted(supported))
+        )
+    return suffix
+
+
+def plot_pr(
+    curve: PRCurve,
+    path: str | Path,
+    title: str = "Precision-recall",
+    *,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+) -> None:
+    """Write the precision-recall curve as an image (matplotlib, Agg backend; the format
+    from ``path``'s suffix, PNG without one) through :func:`pprl.resultset.output_file`:
+    written to a temporary file and renamed into place, an existing file replaced only
+    with ``force``, and an input of the run (``inputs``) never."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pprl.resultset import output_file
+
+    fmt = plot_format(path)
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
     ax.plot([p.recall for p in curve.points], [p.precision for p in curve.points], marker=".", lw=1)
     best = curve.best
@@ -718,7 +776,8 @@ def plot_pr(curve: PRCurve, path: str | Path, title: str = "Precision-recall") -
     ax.grid(alpha=0.3)
     fig.tight_layout()
     try:
-        fig.savefig(path)
+        with _as_plot_option(), output_file(path, force=force, inputs=inputs) as tmp:
+            fig.savefig(tmp, format=fmt)
     except OSError as exc:
         raise InputError(f"cannot write plot {path}: {exc.strerror}") from exc
     finally:

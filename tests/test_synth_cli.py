@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 from pprl_cli.synthesis import synth
 from typer.testing import CliRunner
+
+from pprl.errors import InputError
 
 
 def _app() -> typer.Typer:
@@ -53,3 +56,36 @@ def test_synth_rejects_bad_sizes(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "error: --claims" in res.output
+
+
+def test_synth_refuses_existing_files_without_force(tmp_path: Path) -> None:
+    """A second run into the same folder names the file and changes nothing; --force
+    replaces the files."""
+    args = ["--people", "200", "--seed", "1", "--out", str(tmp_path)]
+    assert CliRunner().invoke(_app(), args).exit_code == 0
+    before = (tmp_path / "register.csv").read_bytes()
+    res = CliRunner().invoke(_app(), [*args[:3], "2", *args[4:]])
+    assert res.exit_code == 2
+    assert "register.csv exists; pass --force" in res.output
+    assert (tmp_path / "register.csv").read_bytes() == before
+    res = CliRunner().invoke(_app(), [*args[:3], "2", *args[4:], "--force"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "register.csv").read_bytes() != before
+
+
+def test_synth_failing_run_leaves_no_new_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails after creating --out (here: while generating) removes the
+    folders it created, and only those."""
+    import pprl.synth.generator as generator
+
+    def broken(*args: object) -> None:
+        raise InputError("names data: cannot read")
+
+    monkeypatch.setattr(generator, "_generate", broken)
+    res = CliRunner().invoke(
+        _app(), ["--people", "200", "--seed", "1", "--out", str(tmp_path / "a" / "b")]
+    )
+    assert res.exit_code == 2 and "cannot read" in res.output
+    assert list(tmp_path.iterdir()) == []

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
-from pprl.errors import InputError
+from pprl.errors import InputError, PprlError
+from pprl.resultset import MANIFEST, output_file, read_manifest
 from pprl.synth.config import BANK_KIND_WEIGHTS, INSURER_KIND_WEIGHTS, SynthConfig, SynthSummary
 from pprl.synth.households import Population, build_population
 from pprl.synth.mislinks import (
@@ -41,6 +44,10 @@ from pprl.synth.writer import (
 )
 
 Progress = Callable[[int, int], None]
+
+FILES = ("register.csv", "insurer.csv", "bank.csv", "truth.csv")
+"""Every file synth writes (``bank.csv`` only with bank claims; without, a stale one is
+removed, as it would contradict ``truth.csv``)."""
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -90,19 +97,77 @@ def _resolve(
     return linked, true
 
 
-def generate(config: SynthConfig, out_dir: Path, progress: Progress | None = None) -> SynthSummary:
+def _result_set_holding(folder: Path) -> Path | None:
+    """``folder`` or the folder above it that is a pprl result set (a valid manifest)."""
+    for p in (folder, *folder.parents):
+        if (p / MANIFEST).is_file():
+            try:
+                read_manifest(p)
+            except PprlError:
+                continue
+            return p
+    return None
+
+
+def check_out(config: SynthConfig, out_dir: Path, force: bool = False) -> None:
+    """Whether :func:`generate` may write into ``out_dir``, checked before any work and
+    without creating anything: a valid config; ``out_dir`` not inside a pprl result set
+    (even with ``force``: its manifest would no longer match); and no file synth writes
+    (or removes: a stale ``bank.csv``) already there unless ``force``. Raises
+    :class:`InputError` naming the folder or file."""
+    config.validate()
+    out_dir = Path(out_dir)
+    home = _result_set_holding(Path(os.path.abspath(out_dir)).resolve())
+    if home is not None:
+        raise InputError(
+            f"--out {out_dir}: {home} is a pprl result set; synth never writes into one, "
+            "even with --force"
+        )
+    for name in FILES:
+        p = out_dir / name
+        if p.is_dir():
+            raise InputError(f"--out {out_dir}: {p} is a folder")
+        if (p.exists() or p.is_symlink()) and not force:
+            raise InputError(f"--out {out_dir}: {p} exists; pass --force to replace it")
+
+
+def generate(
+    config: SynthConfig,
+    out_dir: Path,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+) -> SynthSummary:
     """Generate register, insurer (and bank) claims and truth into ``out_dir``.
 
-    Deterministic for ``config.seed``; files are written under temporary names and
-    renamed only when every file is complete.
+    Deterministic for ``config.seed``. :func:`check_out` runs first: an existing file
+    is replaced only with ``force``. Every file is written to a temporary name and
+    renamed into place only when all are complete; a run that fails removes the
+    folders it created.
     """
-    config.validate()
-    t0 = time.perf_counter()
+    check_out(config, out_dir, force)
     out_dir = Path(out_dir)
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+    try:
+        return _generate(config, out_dir, progress, force)
+    except BaseException:
+        for folder in created:  # deepest first; only if the run left them empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _generate(
+    config: SynthConfig, out_dir: Path, progress: Progress | None, force: bool
+) -> SynthSummary:
+    """:func:`generate` once ``out_dir`` exists."""
+    t0 = time.perf_counter()
     names = load_names()
     pop = build_population(
         _rng(config.seed, 1), config.people, names, config.register_old_kanji_rate
@@ -120,7 +185,7 @@ def generate(config: SynthConfig, out_dir: Path, progress: Progress | None = Non
         if progress is not None:
             progress(done[0], total)
 
-    files = _write_all(config, out_dir, pop, names, plans, tick)
+    files = _write_all(config, out_dir, pop, names, plans, tick, force)
     planted = {f: p.counts() for f, p, _ in plans}
     return SynthSummary(
         len(pop),
@@ -181,65 +246,71 @@ def _write_all(
     names: Names,
     plans: list[tuple[str, ClaimPlan, int]],
     tick: Callable[[int], None],
+    force: bool,
 ) -> dict[str, Path]:
-    """Write every file to temporary names, then rename them all into place."""
+    """Write every file to a temporary name (:func:`pprl.resultset.output_file`), then
+    rename them all into place; on any error the temporary files are removed."""
     fmt = Formatter(names)
     elig = KanaEligibility(names)
     chunk = config.chunk_rows
-    writers = {
-        "register.csv": ChunkWriter(out_dir / "register.csv", REGISTER_COLUMNS),
-        "truth.csv": ChunkWriter(out_dir / "truth.csv", TRUTH_COLUMNS),
-    }
     lock = threading.Lock()
+    writers: dict[str, ChunkWriter] = {}
 
     def safe_tick(n: int) -> None:
         """Progress from two threads (register writer and claims)."""
         with lock:
             tick(n)
 
-    pool = ThreadPoolExecutor(max_workers=1)  # the register is written while claims are built
-    try:
-        register_job = pool.submit(
-            write_chunks,
-            writers["register.csv"],
-            len(pop),
-            chunk,
-            lambda a, b: register_chunk(fmt, pop, a, b),
-            safe_tick,
-        )
-        for fname, plan, stream in plans:
-            cols = INSURER_COLUMNS if fname == "insurer.csv" else BANK_COLUMNS
-            writers[fname] = w = ChunkWriter(out_dir / fname, cols)
-            linked, true = _resolve(plan, pop, _rng(config.seed, stream))
-            build = insurer_chunk if fname == "insurer.csv" else bank_chunk
-            for a in range(0, len(plan.owner), chunk):
-                b = min(len(plan.owner), a + chunk)
-                rng = _rng(config.seed, stream, 1 + a // chunk)
-                part = ClaimPlan(
-                    plan.owner[a:b], plan.target[a:b], plan.kind[a:b], plan.status[a:b]
-                )
-                bits, surname = decide(
-                    rng, config.noise, pop, names, elig, part.owner, bank=fname == "bank.csv"
-                )
-                w.write(build(fmt, pop, part, linked[a:b], bits, surname, rng))
-                writers["truth.csv"].write(
-                    truth_chunk(fname, a, part, linked[a:b], true[a:b], bits)
-                )
-                safe_tick(b - a)
-        register_job.result()
+    with ExitStack() as stack:
+
+        def open_writer(name: str, columns: list[str]) -> ChunkWriter:
+            """A writer for ``out_dir/name`` into a temporary file renamed on success."""
+            path = out_dir / name
+            tmp = stack.enter_context(output_file(path, force=force))
+            writers[name] = w = ChunkWriter(path, columns, tmp)
+            stack.callback(w.close)  # closed before its file is renamed or removed
+            return w
+
+        open_writer("register.csv", REGISTER_COLUMNS)
+        open_writer("truth.csv", TRUTH_COLUMNS)
+        pool = ThreadPoolExecutor(max_workers=1)  # the register is written while claims are built
+        try:
+            register_job = pool.submit(
+                write_chunks,
+                writers["register.csv"],
+                len(pop),
+                chunk,
+                lambda a, b: register_chunk(fmt, pop, a, b),
+                safe_tick,
+            )
+            for fname, plan, stream in plans:
+                cols = INSURER_COLUMNS if fname == "insurer.csv" else BANK_COLUMNS
+                w = open_writer(fname, cols)
+                linked, true = _resolve(plan, pop, _rng(config.seed, stream))
+                build = insurer_chunk if fname == "insurer.csv" else bank_chunk
+                for a in range(0, len(plan.owner), chunk):
+                    b = min(len(plan.owner), a + chunk)
+                    rng = _rng(config.seed, stream, 1 + a // chunk)
+                    part = ClaimPlan(
+                        plan.owner[a:b], plan.target[a:b], plan.kind[a:b], plan.status[a:b]
+                    )
+                    bits, surname = decide(
+                        rng, config.noise, pop, names, elig, part.owner, bank=fname == "bank.csv"
+                    )
+                    w.write(build(fmt, pop, part, linked[a:b], bits, surname, rng))
+                    writers["truth.csv"].write(
+                        truth_chunk(fname, a, part, linked[a:b], true[a:b], bits)
+                    )
+                    safe_tick(b - a)
+            register_job.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
         for w in writers.values():
             w.close()
-        for w in writers.values():
-            w.commit()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for w in writers.values():
-            w.close()
-            w.tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
     stale = out_dir / "bank.csv"
-    if len(plans) == 1 and stale.exists():
-        stale.unlink()  # a bank file from an earlier run would contradict truth.csv
+    if len(plans) == 1 and (stale.exists() or stale.is_symlink()):
+        stale.unlink()  # a bank file from an earlier run (--force) would contradict truth.csv
     return {name: w.path for name, w in writers.items()}

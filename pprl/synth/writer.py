@@ -363,12 +363,13 @@ def truth_chunk(
 
 
 class ChunkWriter:
-    """A CSV writer into a temporary file, renamed into place by :meth:`commit`."""
+    """A CSV writer into the temporary file ``tmp`` that stands for ``path`` until the
+    caller renames it into place (:func:`pprl.resultset.output_file`)."""
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
-        """Open ``.<name>.tmp`` beside ``path`` with an all-string schema."""
+    def __init__(self, path: Path, columns: list[str], tmp: Path) -> None:
+        """Open ``tmp`` with an all-string schema."""
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.tmp = tmp
         self.schema = pa.schema([(c, pa.string()) for c in columns])
         self.columns = columns
         self._writer = pacsv.CSVWriter(str(self.tmp), self.schema, write_options=_OPTIONS)
@@ -383,10 +384,6 @@ class ChunkWriter:
         if self._open:
             self._open = False
             self._writer.close()
-
-    def commit(self) -> None:
-        """Atomically move the temporary file into place."""
-        self.tmp.replace(self.path)
 
 
 def write_chunks(
