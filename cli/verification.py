@@ -161,7 +161,8 @@ def verify(
     for path in (reference, *claims):
         input_file(path)
     output_folder(out)
-    check_target(out, force=force)
+    inputs = [reference, *claims]
+    check_target(out, force=force, inputs=inputs)
     names = [b.strip() for b in blocking.split(",") if b.strip()] if blocking else None
     with stage_progress() as stage:
         result = run_verify(
@@ -177,7 +178,14 @@ def verify(
         )
         stage("writing findings, summary and report")
         with writing(out):
-            write_outputs(result, out, party_scores=not no_scores, formats=formats, force=force)
+            write_outputs(
+                result,
+                out,
+                party_scores=not no_scores,
+                formats=formats,
+                force=force,
+                inputs=inputs,
+            )
     summary = result.summary
     if as_json:
         print_json(summary.to_json())

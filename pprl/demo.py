@@ -79,11 +79,19 @@ def run_demo(
         result = verify(
             matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads
         )
-        write_outputs(result, work / "verify-insurer")
+        write_outputs(
+            result,
+            work / "verify-insurer",
+            inputs=[matcher / "register.parquet", matcher / "insurer.parquet"],
+        )
         bank_result = verify(
             matcher / "register-bank.parquet", [matcher / "bank.parquet"], threads=threads
         )
-        write_outputs(bank_result, work / "verify-bank")
+        write_outputs(
+            bank_result,
+            work / "verify-bank",
+            inputs=[matcher / "register-bank.parquet", matcher / "bank.parquet"],
+        )
         say("5. scoring the findings against the synthetic truth (pprl evaluate)")
         metrics = evaluate_findings(
             work / "verify-insurer" / "findings.parquet",

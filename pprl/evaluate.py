@@ -264,14 +264,16 @@ def _read_table(
     """Read a CSV or Parquet file (or pass a table through) with string/number types.
 
     A file inside a pprl result set (a ``manifest.json`` beside it) is read only when
-    the whole set matches its manifest: a half-written or edited set is refused."""
+    the whole set matches its manifest: a half-written or edited set is refused. The
+    path is resolved first, so a symbolic link to such a file is checked too."""
     if isinstance(source, pa.Table):
         return source
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}")
-    if (path.parent / MANIFEST).is_file():
-        check_result_set(path.parent)
+    for folder in dict.fromkeys((path.parent, path.resolve().parent)):
+        if (folder / MANIFEST).is_file():
+            check_result_set(folder)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq

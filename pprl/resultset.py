@@ -268,11 +268,8 @@ def _sibling(target: Path, tag: str) -> Path:
     return target.parent / f".{target.name}{tag}"
 
 
-def leftovers(target: str | os.PathLike[str]) -> list[Path]:
-    """Temporary folders/files of runs that wrote ``target`` and died (or are running:
-    call this with the lock held)."""
-    t = _target(target)
-    pattern = re.compile(
+def _leftover_pattern(t: Path) -> re.Pattern[str]:
+    return re.compile(
         "("
         + re.escape(f".{t.name}{TMP_TAG}")
         + "|"
@@ -280,11 +277,75 @@ def leftovers(target: str | os.PathLike[str]) -> list[Path]:
         + ")"
         + _RANDOM
     )
+
+
+def leftovers(target: str | os.PathLike[str]) -> list[Path]:
+    """Temporary folders/files of runs that wrote ``target`` and died (or are running:
+    call this with the lock held)."""
+    t = _target(target)
+    pattern = _leftover_pattern(t)
     try:
         names = os.listdir(t.parent)
     except OSError:
         return []
     return sorted(t.parent / n for n in names if pattern.fullmatch(n))
+
+
+Inputs = Sequence[str | os.PathLike[str]]
+
+
+def _chain(given: str | os.PathLike[str]) -> list[Path]:
+    """The path ``given`` as spelled (made absolute) and fully resolved, each with every
+    folder above it: every path whose removal or replacement would take ``given`` along."""
+    raw = Path(os.path.abspath(os.fspath(given)))
+    try:
+        real = raw.resolve()
+    except (OSError, RuntimeError):
+        real = raw
+    return [raw, *raw.parents, real, *real.parents]
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except (OSError, RuntimeError):
+        return False
+
+
+def _check_inputs(out: str | os.PathLike[str], target: Path, inputs: Inputs, folder: bool) -> None:
+    """Refuse (one line naming the input) an input of the run that pprl's lock release
+    or leftover clean-up for ``target`` would remove (named like its lock or temporary
+    files, or inside such a path) and, with ``folder``, an input inside ``target``."""
+    pattern = _leftover_pattern(target)
+    lock_name = _sibling(target, LOCK_TAG).name
+    for given in inputs:
+        if "://" in os.fspath(given):
+            continue
+        for q in dict.fromkeys(_chain(given)):
+            if not q.name:
+                continue
+            if (q.name == lock_name or pattern.fullmatch(q.name)) and _same_dir(
+                q.parent, target.parent
+            ):
+                raise InputError(
+                    f"input {given} is named like pprl's lock or temporary file for --out "
+                    f"{out}; rename it or give another --out"
+                )
+            if folder and _same_file(q, target):
+                raise InputError(
+                    f"--out {out} is or holds an input of this run ({given}); pprl never replaces "
+                    "its inputs or the key file, even with --force; give another folder"
+                )
+
+
+def _is_input(path: Path, inputs: Inputs) -> bool:
+    """Whether removing ``path`` would remove an input of the run (or what holds one)."""
+    return any(
+        _same_file(q, path)
+        for given in inputs
+        if "://" not in os.fspath(given)
+        for q in _chain(given)
+    )
 
 
 def _remove(path: Path) -> None:
@@ -309,10 +370,11 @@ def _check_parent(target: Path, what: str) -> None:
 
 
 @contextmanager
-def _locked(target: Path) -> Iterator[list[Path]]:
+def _locked(target: Path, inputs: Inputs = ()) -> Iterator[list[Path]]:
     """Hold the sibling lock of ``target`` (refusing at once if another run holds it);
     then put back an old set a killed run left moved away, and remove the leftovers of
-    killed runs (yielded). The lock file is removed on release."""
+    killed runs (yielded), never one that is (or holds) an input of the run. The lock
+    file is removed on release."""
     lock = _sibling(target, LOCK_TAG)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -343,26 +405,27 @@ def _locked(target: Path) -> Iterator[list[Path]]:
     if fd < 0:
         raise InputError(f"cannot lock {target}: its lock file keeps changing")
     try:
-        _recover(target)
-        removed = leftovers(target)
+        _recover(target, inputs)
+        removed = [old for old in leftovers(target) if not _is_input(old, inputs)]
         for old in removed:
             _remove(old)
         yield removed
     finally:
         try:
-            os.unlink(lock)
+            if not _is_input(lock, inputs):
+                os.unlink(lock)
         except OSError:
             pass
         os.close(fd)
 
 
-def _recover(target: Path) -> None:
+def _recover(target: Path, inputs: Inputs = ()) -> None:
     """Put back an old result set that a run killed between the two renames of the
     fallback switch moved away (only when nothing is at ``target``)."""
     if target.exists() or target.is_symlink():
         return
     for old in leftovers(target):
-        if OLD_TAG in old.name and old.is_dir():
+        if OLD_TAG in old.name and old.is_dir() and not _is_input(old, inputs):
             try:
                 read_manifest(old)
             except (InputError, IntegrityError):
@@ -375,20 +438,62 @@ def _recover(target: Path) -> None:
 
 
 def _extra_files(target: Path, manifest: Manifest) -> list[str]:
+    """Entries of ``target`` its manifest does not account for: files it does not list,
+    links, and folders (empty or not) that hold none of its files."""
     listed = {f.path for f in manifest.files} | {MANIFEST}
-    return sorted(rel for rel, plain in _walk(target) if not plain or rel not in listed)
+    extra = {rel for rel, plain in _walk(target) if not plain or rel not in listed}
+    folders = {p.as_posix() for f in manifest.files for p in Path(f.path).parents} - {"."}
+    for root, dirs, _ in os.walk(target, followlinks=False):
+        for d in dirs:
+            rel = (Path(root) / d).relative_to(target).as_posix()
+            if not (Path(root) / d).is_symlink() and rel not in folders:
+                extra.add(rel + "/")
+    return sorted(extra)
+
+
+def _changed_files(target: Path, manifest: Manifest) -> list[str]:
+    """Files of the set whose size or blake3 digest is not the manifest's (a file the
+    manifest lists that is gone loses nothing and is not reported)."""
+    changed = []
+    for f in manifest.files:
+        p = target / f.path
+        if p.is_symlink() or not p.exists():
+            continue
+        if not p.is_file():
+            changed.append(f.path)
+            continue
+        try:
+            size, digest = _digest(p)
+        except OSError:
+            changed.append(f.path)
+            continue
+        if size != f.size or digest != f.blake3:
+            changed.append(f.path)
+    return changed
+
+
+def _shown(names: Sequence[str]) -> str:
+    return ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
 
 
 def check_target(
-    out: str | os.PathLike[str], *, force: bool = False, replaces: Sequence[str] = ()
+    out: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    replaces: Sequence[str] = (),
+    inputs: Inputs = (),
 ) -> str:
     """Whether a result set may be written to ``out``, without touching anything.
 
     Returns ``"new"``, ``"empty"`` or ``"replace"``; raises :class:`InputError` naming
     ``out`` when it is a file, a non-empty folder that is not a pprl result set, a result
-    set holding files pprl did not write, or a result set and neither ``force`` is given
-    nor its kind is in ``replaces``."""
+    set holding files or folders pprl did not write or files changed since (their blake3
+    digest is not the manifest's), or a result set and neither ``force`` is given nor its
+    kind is in ``replaces``. An input of the run (``inputs``: the files it reads, the key
+    file) inside ``out``, or named like ``out``'s lock or temporary files, is refused
+    even with ``force``."""
     target = _target(out)
+    _check_inputs(out, target, inputs, folder=False)
     _check_parent(target, "folder")
     if not target.exists():
         return "new"
@@ -412,16 +517,22 @@ def check_target(
             f"--out {target} is not empty and not a pprl result set (its {MANIFEST} is not "
             "pprl's); give a new or empty folder"
         ) from None
+    _check_inputs(out, target, inputs, folder=True)  # what replacing it would take along
     extra = _extra_files(target, manifest)
     if extra:
-        shown = ", ".join(extra[:3]) + (", …" if len(extra) > 3 else "")
         raise InputError(
-            f"--out {target} holds files pprl did not write ({shown}); move them away or "
-            "give another folder"
+            f"--out {target} holds files pprl did not write ({_shown(extra)}); move them away "
+            "or give another folder"
         )
     if not force and manifest.kind not in replaces:
         raise InputError(
             f"--out {target} exists; pass --force to replace pprl's previous result set"
+        )
+    changed = _changed_files(target, manifest)
+    if changed:
+        raise InputError(
+            f"--out {target} was changed after pprl wrote it ({_shown(changed)} does not "
+            "match its manifest digest); not replacing it"
         )
     _not_cwd(target)
     return "replace"
@@ -559,6 +670,7 @@ def result_set(
     *,
     force: bool = False,
     replaces: Sequence[str] = (),
+    inputs: Inputs = (),
 ) -> Iterator[ResultSetWriter]:
     """Write a result set to ``out`` as one unit.
 
@@ -567,11 +679,13 @@ def result_set(
     folder beside ``out``. When the block finishes, the manifest is written last and
     the set switched in; when it raises, the temporary folder is removed and ``out`` is
     as it was. ``kind`` names the command (``verify``, ``demo``); a previous set is
-    replaced with ``force``, or without it when its kind is in ``replaces``.
+    replaced with ``force``, or without it when its kind is in ``replaces``. ``inputs``
+    (the files the run reads, the key file) are never replaced or removed: one inside
+    ``out`` or named like its lock or temporary files is refused.
     """
     target = _target(out)
-    check_target(target, force=force, replaces=replaces)
-    with _locked(target):
+    check_target(target, force=force, replaces=replaces, inputs=inputs)
+    with _locked(target, inputs):
         try:
             tmp = _new_name(target, TMP_TAG)
             tmp.mkdir()
@@ -583,7 +697,8 @@ def result_set(
             _pause("files")
             writer.write_manifest()
             _pause("manifest")
-            how = check_target(target, force=force, replaces=replaces)  # again, locked
+            # again, locked: the folder may have changed while the files were written
+            how = check_target(target, force=force, replaces=replaces, inputs=inputs)
             _switch(tmp, target, how)
         except OSError as exc:
             raise _io_error(target, exc) from None
@@ -622,8 +737,10 @@ def check_output_file(
 
     Refuses (:class:`InputError` naming ``out``) an input of the same run (compared by
     resolved path and by ``os.path.samefile``) even with ``force``, a folder, and an
-    existing file without ``force``. Returns the path that will be written."""
+    existing file without ``force``; and an input named like ``out``'s lock or temporary
+    files (one line naming the input). Returns the path that will be written."""
     target = _target(out)
+    _check_inputs(out, target, inputs, folder=False)
     raw = Path(os.path.abspath(os.fspath(out)))
     for given in inputs:
         if "://" in os.fspath(given):
@@ -656,7 +773,7 @@ def output_file(
     file is linked into place, so a file that appeared meanwhile is never replaced.
     """
     target = check_output_file(out, force=force, inputs=inputs)
-    with _locked(target):
+    with _locked(target, inputs):
         tmp = _new_name(target, TMP_TAG)
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))

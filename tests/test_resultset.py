@@ -398,3 +398,20 @@ def test_a_path_without_a_name_or_in_an_unwritable_folder_is_refused(tmp_path):
         with pytest.raises(InputError, match="is not writable"):
             check_output_file(tmp_path / "x.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lock_release_and_leftover_clean_up_never_remove_an_input(tmp_path):
+    out = tmp_path / "out"
+    leftover = tmp_path / ".out.pprl-tmp-0123456789ab"
+    other = tmp_path / ".out.pprl-tmp-ba9876543210"
+    lock = tmp_path / ".out.pprl-lock"
+    for p in (leftover, other):
+        p.write_bytes(b"a user's file")
+    with resultset._locked(out, inputs=[leftover, lock]) as removed:
+        assert removed == [other]
+    assert leftover.read_bytes() == b"a user's file" and not other.exists()
+    assert lock.exists()  # it is an input: kept
+    with pytest.raises(InputError, match="named like pprl's lock"):
+        resultset.check_target(out, inputs=[lock])
+    with pytest.raises(InputError, match="0123456789ab"):
+        check_output_file(out, inputs=[leftover])

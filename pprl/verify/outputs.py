@@ -441,6 +441,7 @@ def write_outputs(
     party_scores: bool = True,
     formats: Sequence[str] = ("parquet", "csv"),
     force: bool = False,
+    inputs: Sequence[str | Path] = (),
 ) -> list[Path]:
     """Write findings, per-party views, summary.json and report.html into ``out_dir``.
 
@@ -452,7 +453,8 @@ def write_outputs(
     beside ``out_dir``, listed with their blake3 digests (and the party each view goes to)
     in ``manifest.json``, written last, and switched in with one rename. ``out_dir`` must
     be new, empty, or (with ``force``) pprl's own previous result set; anything else is
-    refused and left untouched.
+    refused and left untouched. ``inputs`` (the files the run read) are never replaced:
+    an ``out_dir`` holding one is refused, even with ``force``.
     """
     import pyarrow.parquet as pq
 
@@ -470,7 +472,7 @@ def write_outputs(
             pq.write_table(table, path)
 
     out = Path(out_dir)
-    with result_set(out, "verify", force=force) as rs:
+    with result_set(out, "verify", force=force, inputs=inputs) as rs:
         tmp = rs.path
         for fmt in dict.fromkeys(formats):
             write(result.findings, tmp / f"findings.{fmt}")
