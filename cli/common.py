@@ -233,6 +233,17 @@ def writing(path: object) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ inputs and outputs
+def utf8_name(path: Path, option: str = "") -> Path:
+    """``path`` if its name is valid UTF-8; otherwise one line (exit 2). Bytes that are
+    not UTF-8 reach Python as lone surrogates, which Arrow, Parquet and JSON cannot
+    carry: refused before any work instead of failing midway."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        fail(f"{option + ' ' if option else ''}{path}: file names must be valid UTF-8")
+    return path
+
+
 def input_file(path: Path, what: str = "", allow_pipe: bool = False) -> Path:
     """``path`` if it is an existing, readable regular file; otherwise one line (exit 2)
     that says what it is: a folder, FIFO or device is "not a regular file", never
@@ -240,6 +251,7 @@ def input_file(path: Path, what: str = "", allow_pipe: bool = False) -> Path:
     block). ``allow_pipe``: a FIFO is fine too (a secret passed as ``<(command)``)."""
     from pprl.read import require_regular_file
 
+    utf8_name(path, what)
     try:
         require_regular_file(path, what, allow_pipe)
     except PprlError as exc:
@@ -269,6 +281,7 @@ def _existing_ancestor(path: Path) -> Path:
 def output_file(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a file there: not a folder or a device, in an existing
     folder it can write to. Checked before any work."""
+    utf8_name(path, option)
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -289,6 +302,7 @@ def output_file(path: Path, option: str = "--out") -> Path:
 def output_folder(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a folder of results there: a folder or nothing, with
     a writable folder above it. Checked before any work."""
+    utf8_name(path, option)
     try:
         st = path.stat()
     except FileNotFoundError:

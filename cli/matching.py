@@ -25,6 +25,9 @@ from pprl_cli.common import (
 )
 
 LINK_FORMATS = ("parquet", "csv")
+#: pprl.compare.search.MAX_TOP_K, not imported: importing the comparison core here would
+#: slow every command's start (tests/adversarial/test_fixexit.py checks they agree).
+MAX_TOP_K = 1000
 
 
 @user_errors
@@ -52,8 +55,9 @@ def match(
         typer.Option(
             metavar="K",
             min=1,
+            max=MAX_TOP_K,
             show_default="no limit",
-            help="Keep only the k best B records per A record.",
+            help=f"Keep only the k best B records per A record (1 to {MAX_TOP_K}).",
         ),
     ] = None,
     all_candidates: Annotated[

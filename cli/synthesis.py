@@ -10,19 +10,29 @@ from pprl_cli.common import console, err_console, output_folder, shown, user_err
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pprl.synth.config import SynthSummary
+from pprl.synth.config import MAX_PEOPLE, MAX_SEED, MIN_PEOPLE, SynthSummary
 
 
 @user_errors
 def synth(
     people: Annotated[
         int,
-        typer.Option("--people", metavar="N", min=100, help="Number of residents in the register."),
+        typer.Option(
+            "--people",
+            metavar="N",
+            min=MIN_PEOPLE,
+            max=MAX_PEOPLE,
+            help=f"Number of residents in the register ({MIN_PEOPLE} to {MAX_PEOPLE:,}).",
+        ),
     ],
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", metavar="N", help="Random seed; the same seed gives byte-identical files."
+            "--seed",
+            metavar="N",
+            min=0,
+            max=MAX_SEED,
+            help=f"Random seed (0 to {MAX_SEED}); the same seed gives byte-identical files.",
         ),
     ],
     out: Annotated[

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pprl.compare import concat_candidates, iter_candidates
 from pprl.compare.blocking import MISSING, BlockKeys, LshBlocking
+from pprl.compare.search import MAX_TOP_K
 from pprl.errors import InputError
 from pprl.partition import FileRef, Layout, Piece
 from pprl.solve import greedy_solve
@@ -99,6 +100,8 @@ def check_match(a: Outline, b: Outline | None, opts: MatchOptions) -> BlockingCh
         check_compatible(a, b)
     if not 0.0 <= opts.threshold <= 1.0:
         raise InputError(f"--threshold must be between 0 and 1, got {opts.threshold}")
+    if opts.top_k is not None and not 1 <= opts.top_k <= MAX_TOP_K:
+        raise InputError(f"--top-k must be between 1 and {MAX_TOP_K}, got {opts.top_k}")
     choice = _choose_blocking(opts.blocking, a, b)
     if opts.top_k is not None and (choice.kind != "none" or b is None):
         raise InputError("--top-k works only when matching two files without blocking")

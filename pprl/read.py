@@ -85,9 +85,12 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
     else CP932, judged on the first 4 MiB (the rest is checked while reading)."""
     if encoding:
         try:
-            codecs.lookup(encoding)
+            info = codecs.lookup(encoding)
         except LookupError:
-            raise InputError(f"{path}: unknown text encoding '{encoding}'") from None
+            raise InputError(f"{path}: --encoding '{encoding}' is not a known codec") from None
+        # rot13, base64, zlib… are codecs too, but they do not decode bytes to text
+        if not getattr(info, "_is_text_encoding", True):
+            raise InputError(f"{path}: --encoding '{encoding}' is not a text encoding")
         return encoding
     with open(path, "rb") as fh:
         sample = fh.read(SNIFF_BYTES)
@@ -131,6 +134,8 @@ def iter_csv(
             f"{p}: not valid {label} ({exc.reason} at byte {exc.start} of a read "
             "block); pass --encoding"
         ) from None
+    except UnicodeError:  # a codec that fails without a position ('undefined', idna)
+        raise InputError(f"{p}: cannot be decoded with --encoding '{label}'") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror})") from None
 

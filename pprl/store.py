@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from blake3 import blake3
 
 from pprl import __version__
-from pprl.boundedjson import loads_bounded
+from pprl.boundedjson import loads_bounded, read_bounded
 from pprl.errors import InputError, IntegrityError, MismatchError, PprlError
 from pprl.labels import validate_label
 from pprl.resultset import output_file
@@ -855,12 +855,21 @@ def block_column(
     return values, valid
 
 
+#: Largest clkhash JSON file read (about ten million 1024-bit CLKs): it is parsed whole.
+MAX_CLKHASH_JSON_BYTES = 1 << 31
+
+
 def _read_clkhash_json(p: Path) -> Encodings:
-    """Read clkhash's ``{"clks": [...]}``: no rows, tokens or fingerprint, so rows are 0..n-1."""
+    """Read clkhash's ``{"clks": [...]}``: no rows, tokens or fingerprint, so rows are 0..n-1.
+
+    Size and nesting depth are checked before parsing (:func:`loads_bounded`): a file
+    nested thousands of levels deep is one line, never a ``RecursionError``."""
+    raw_json = read_bounded(p, MAX_CLKHASH_JSON_BYTES, what="clkhash JSON file")
+    document = loads_bounded(raw_json, str(p), max_bytes=MAX_CLKHASH_JSON_BYTES)
     try:
-        clks_b64 = json.loads(p.read_text(encoding="utf-8"))["clks"]
+        clks_b64 = document["clks"]
         raw = [base64.b64decode(c, validate=True) for c in clks_b64]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         raise InputError(
             f'{p}: not a clkhash JSON file (expected {{"clks": [base64, ...]}})'
         ) from None

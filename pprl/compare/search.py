@@ -93,6 +93,11 @@ def dice_indexed(
     return backend.dice_index(a, b, ia, ib, backend.popcounts(a), backend.popcounts(b))
 
 
+#: The most best references kept per query: beyond it the per-query buffers (a few
+#: times k) would not fit in memory, and no review needs more candidates.
+MAX_TOP_K = 1000
+
+
 def _check_args(threshold: float, top_k: int | None, chunk_queries: int) -> int:
     """Validate common arguments; return top_k as int (0 = unlimited)."""
     if not np.isfinite(threshold):
@@ -101,8 +106,8 @@ def _check_args(threshold: float, top_k: int | None, chunk_queries: int) -> int:
         raise ValueError("chunk_queries must be >= 1")
     if top_k is None:
         return 0
-    if top_k < 1:
-        raise ValueError("top_k must be >= 1 or None")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, or None")
     return int(top_k)
 
 

@@ -55,6 +55,13 @@ class NoiseRates:
     missing_sex: float = 0.002
 
 
+#: Bounds of ``--people`` (the register's size) and ``--seed`` (numpy seeds are 32-bit
+#: here: the same seed must give the same files everywhere).
+MIN_PEOPLE = 100
+MAX_PEOPLE = 200_000_000
+MAX_SEED = 2**32 - 1
+
+
 @dataclass
 class SynthConfig:
     """What to generate: population size, seed, claims and error/noise rates."""
@@ -78,8 +85,12 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise :class:`InputError` for sizes or rates that cannot be generated."""
-        if self.people < 100:
-            raise InputError(f"--people must be at least 100, got {self.people}")
+        if not MIN_PEOPLE <= self.people <= MAX_PEOPLE:
+            raise InputError(
+                f"--people must be between {MIN_PEOPLE} and {MAX_PEOPLE:,}, got {self.people}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         m = self.insurer_claims()
         if not 0 <= m <= self.people:
             raise InputError(f"--claims must be between 0 and --people ({self.people}), got {m}")

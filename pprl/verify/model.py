@@ -106,16 +106,9 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"threshold {f.name} must be a number, not {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"threshold {f.name} must be finite, not {value}")
-            low, high = (-1.0, 1.0) if f.name.startswith("margin_") else (0.0, 1.0)
-            if not low <= value <= high:
-                raise ValueError(
-                    f"threshold {f.name} must be between {low} and {high}, not {value}"
-                )
+            problem = self.value_problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ValueError(f"threshold {f.name} {problem}")
         if self.suspect_score > self.confirm_score:
             raise ValueError(
                 f"suspect_score ({self.suspect_score}) must not exceed "
@@ -130,6 +123,20 @@ class Thresholds:
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def value_problem(cls, name: str, value: object) -> str | None:
+        """What is wrong with ``value`` as threshold ``name`` on its own ("must be a
+        number, not '0.9'", "must be finite, not nan", "must be between 0.0 and 1.0…"),
+        or None when it is a valid value."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, not {value!r}"
+        if not math.isfinite(value):
+            return f"must be finite, not {value}"
+        low, high = (-1.0, 1.0) if name.startswith("margin_") else (0.0, 1.0)
+        if not low <= value <= high:
+            return f"must be between {low} and {high}, not {value}"
+        return None
 
     def with_overrides(self, overrides: Mapping[str, float | None] | None) -> Thresholds:
         """These thresholds with the given (non-None) values replaced; unknown names refused."""

@@ -72,6 +72,7 @@ __all__ = [
     "join_partition",
     "plan_verify",
     "resolve_thresholds",
+    "schema_thresholds",
     "search_partition",
 ]
 
@@ -94,10 +95,50 @@ def resolve_thresholds(ref: Outline | Encodings, spec: ThresholdSpec) -> Thresho
     """
     if isinstance(spec, Thresholds):
         return spec
+    tuned = schema_thresholds(ref)
     try:
-        return Thresholds.for_schema(ref.meta.get("schema"), spec)
+        base = Thresholds().with_overrides(tuned)
+    except ValueError as exc:  # each value is valid: two of them contradict each other
+        raise InputError(f"{ref.path}: schema field pprl.verify: {exc}") from None
+    try:
+        return base.with_overrides(spec)
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from None
+
+
+def schema_thresholds(ref: Outline | Encodings) -> dict[str, float]:
+    """The ``pprl.verify`` thresholds of the schema embedded in ``ref``'s metadata,
+    each checked: a crafted or damaged schema (``pprl`` that is not an object, an
+    unknown name, '0.9' as text, NaN, a score outside 0-1) is one :class:`InputError`
+    naming the file and the field."""
+    where = f"{ref.path}: schema field"
+    schema = ref.meta.get("schema")
+    if schema is None:
+        return {}
+    if not isinstance(schema, Mapping):
+        raise InputError(f"{where} schema must be an object, not {type(schema).__name__}")
+    section = schema.get("pprl")
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        raise InputError(f"{where} pprl must be an object, not {type(section).__name__}")
+    tuned = section.get("verify")
+    if tuned is None:
+        return {}
+    if not isinstance(tuned, Mapping):
+        raise InputError(f"{where} pprl.verify must be an object, not {type(tuned).__name__}")
+    known = Thresholds.names()
+    values: dict[str, float] = {}
+    for name, value in tuned.items():
+        if name not in known:
+            raise InputError(
+                f"{where} pprl.verify.{name}: unknown threshold (known: {', '.join(known)})"
+            )
+        problem = Thresholds.value_problem(name, value)
+        if problem:
+            raise InputError(f"{where} pprl.verify.{name} {problem}")
+        values[name] = float(value)
+    return values
 
 
 def check_inputs(ref: Outline, claims: Sequence[Outline]) -> None:
