@@ -17,8 +17,9 @@ from blake3 import blake3
 from pprl import mynumber
 from pprl.encode import idle_cpus
 from pprl.errors import InputError
+from pprl.headers import HeaderMatcher, check_column_map, shown_headers
 from pprl.keys import Secret, pseudonym
-from pprl.labels import validate_label
+from pprl.labels import shown, validate_label
 from pprl.normalize import NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks
@@ -86,40 +87,69 @@ def resolve_columns(
 ) -> dict[str, list[str]]:
     """Find the input column for every schema field (and the link key) by header name.
 
-    ``column_map`` maps canonical field names to the CSV's own header names. A field
-    with ``sources`` in the schema extension (e.g. a bank holder name made of family and
-    given name) is built by joining those columns with a space. Ignored fields may be
-    absent. Extra CSV columns are ignored.
+    ``column_map`` maps canonical field names to the CSV's own header names; other
+    fields are found by their canonical name or a Japanese header alias
+    (:mod:`pprl.headers`). A field with ``sources`` in the schema extension (e.g. a bank
+    holder name made of family and given name) is built by joining those columns with a
+    space. Ignored fields may be absent. Extra CSV columns are ignored. Every missing
+    field is named in one error, with the headers present.
     """
     needed = list(schema.fields)
     if schema.link_key and schema.link_key not in needed:
         needed.append(schema.link_key)
     known = set(needed) | {s for parts in schema.sources.values() for s in parts}
-    unknown = sorted(set(column_map) - known)
-    if unknown:
-        raise InputError(
-            f"--column {unknown[0]}=…: '{unknown[0]}' is not a field of schema "
-            f"'{schema.name}' (its fields: {', '.join(sorted(known))})"
-        )
+    check_column_map(column_map, known, schema.name)
+    matcher = HeaderMatcher(data.path, data.header, column_map)
     resolved: dict[str, list[str]] = {}
+    missing: list[str] = []
     for name in needed:
-        actual = column_map.get(name, name)
-        if actual in data.columns:
+        actual = matcher.find(name)
+        if actual is not None:
             resolved[name] = data.columns[actual]
-        elif name in schema.sources and all(
-            column_map.get(s, s) in data.columns for s in schema.sources[name]
-        ):
-            parts = [data.columns[column_map.get(s, s)] for s in schema.sources[name]]
-            resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*parts, strict=True)]
+            continue
+        parts = [matcher.find(s) for s in schema.sources.get(name, ())]
+        if parts and None not in parts:
+            cols = [data.columns[p] for p in parts if p is not None]
+            resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*cols, strict=True)]
         elif name in schema.ignored and name != schema.link_key:
             resolved[name] = [""] * data.nrows
         else:
-            what = "link key column" if name == schema.link_key else "column for schema field"
-            raise InputError(
-                f"{data.path}: missing {what} '{name}' required by schema "
-                f"'{schema.name}' (map another header with --column {name}=HEADER)"
-            )
+            missing.append(name)
+    if missing:
+        raise InputError(_missing_columns_message(data, schema, missing, matcher))
     return resolved
+
+
+def matched_column_map(data: CsvData, schema: Schema, column_map: dict[str, str]) -> dict[str, str]:
+    """{field: header} for the schema fields (and link key) that :func:`resolve_columns`
+    finds in ``data`` by name, explicit mapping or Japanese alias."""
+    matcher = HeaderMatcher(data.path, data.header, column_map)
+    names = [*schema.fields, *([schema.link_key] if schema.link_key else [])]
+    return {name: h for name in names if (h := matcher.find(name)) is not None}
+
+
+def _missing_columns_message(
+    data: CsvData, schema: Schema, missing: list[str], matcher: HeaderMatcher
+) -> str:
+    """One line naming every missing field, the headers present and how to map one."""
+
+    def what(name: str) -> str:
+        text = f"'{name}'"
+        if name == schema.link_key:
+            text += " (the link key)"
+        if name in schema.sources:
+            text += f" (or its parts {' and '.join(repr(s) for s in schema.sources[name])})"
+        if name in matcher.unmatched_explicit:
+            text += f" (--column {name}={shown(matcher.unmatched_explicit[name])} names no header)"
+        return text
+
+    noun = "column for schema field" if len(missing) == 1 else "columns for schema fields"
+    return (
+        f"{data.path}: missing {noun} {', '.join(what(m) for m in missing)} required by "
+        f"schema '{schema.name}'; headers present: {shown_headers(data.header)} "
+        "(map a header with --column FIELD=HEADER; Japanese header names recognised out "
+        "of the box are listed in docs/schema.md)"
+    )
 
 
 PARALLEL_DISTINCT = 50_000  # distinct values from which normalization is spread over processes
@@ -395,7 +425,8 @@ def encode_csv(
             report.merge(rep)
     assert report is not None  # iter_csv always yields at least one chunk
     # --- privacy hardening (docs/privacy.md): decoy records, rows >= the file's row count ---
-    decoys = decoy_chunk(first, schema, secret, report.records, column_map)
+    found = matched_column_map(first, schema, column_map or {}) if first else column_map
+    decoys = decoy_chunk(first, schema, secret, report.records, found)
     if decoys is not None:
         parts.append(encode(decoys)[0])
     # --- end privacy hardening ---

@@ -107,9 +107,10 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
         text = ""
     if text and _JAPANESE.search(text):
         return "cp932"
+    hint = " (pass --encoding cp932 if it is a Japanese Windows export)" if text else ""
     raise InputError(
         f"{path}: not UTF-8 (invalid byte at offset {utf8_error.start}) and not recognizable as "
-        "CP932/Shift_JIS; pass --encoding"
+        f"CP932/Shift_JIS; pass --encoding{hint}"
     )
 
 
@@ -130,9 +131,15 @@ def iter_csv(
         with open(p, encoding=used, newline="", errors="strict") as fh:
             yield from _read_chunks(csv.reader(fh, strict=True), p, label, chunk_rows)
     except UnicodeDecodeError as exc:
+        hint = (
+            " (cp932, the Windows superset of Shift_JIS, is what Japanese exports use: "
+            "try --encoding cp932)"
+            if codecs.lookup(used).name.startswith("shift_jis")
+            else ""
+        )
         raise InputError(
             f"{p}: not valid {label} ({exc.reason} at byte {exc.start} of a read "
-            "block); pass --encoding"
+            f"block); pass --encoding{hint}"
         ) from None
     except UnicodeError:  # a codec that fails without a position ('undefined', idna)
         raise InputError(f"{p}: cannot be decoded with --encoding '{label}'") from None
