@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,35 +79,6 @@ def population(tmp_path_factory) -> Path:
 
 Engine = Callable[..., VerifyResult]
 ENGINES = ["local", "dask"]
-
-
-@pytest.fixture(scope="module")
-def dask_scheduler() -> Iterator[str]:
-    """A 2-process loopback Dask cluster for this module."""
-    pytest.importorskip("distributed")
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.wait_for_workers(2, timeout=60)
-        yield cluster.scheduler_address
-    from concurrent.futures import ThreadPoolExecutor
-
-    import distributed.utils
-
-    # stop the thread dask leaves behind (later tests may fork to encode)
-    distributed.utils._offload_executor.shutdown(wait=True)
-    distributed.utils._offload_executor = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="Dask-Offload"
-    )
 
 
 @pytest.fixture(params=ENGINES)
