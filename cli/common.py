@@ -122,7 +122,7 @@ def shown(text: object) -> str:
 def print_json(data: Any, **kwargs: Any) -> None:
     """Print ``data`` as JSON on stdout, with no raw control or bidi character: JSON
     escapes C0 controls itself; DEL, C1 controls, bidi and format characters and lone
-    surrogates are written as ``\\uXXXX`` escapes too (still valid JSON)."""
+    surrogates are written as ``\\u`` + four hex digits too (still valid JSON)."""
     text = json.dumps(data, ensure_ascii=False, indent=2, **kwargs)
     if not (text.isascii() and text.isprintable()):
 
@@ -278,16 +278,22 @@ def _existing_ancestor(path: Path) -> Path:
     return parent
 
 
+def _stat_or_none(path: Path, option: str) -> os.stat_result | None:
+    """``path``'s status (None when nothing is there), after checking its name is UTF-8;
+    any other failure is a one-line error naming ``option``."""
+    utf8_name(path, option)
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        fail(f"{option} {os_error_text(exc, path)}")
+
+
 def output_file(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a file there: not a folder or a device, in an existing
     folder it can write to. Checked before any work."""
-    utf8_name(path, option)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        fail(f"{option} {os_error_text(exc, path)}")
+    st = _stat_or_none(path, option)
     if st is not None and stat.S_ISDIR(st.st_mode):
         fail(f"{option} {path}: is a folder; give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -302,13 +308,7 @@ def output_file(path: Path, option: str = "--out") -> Path:
 def output_folder(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a folder of results there: a folder or nothing, with
     a writable folder above it. Checked before any work."""
-    utf8_name(path, option)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        fail(f"{option} {os_error_text(exc, path)}")
+    st = _stat_or_none(path, option)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         what = "a file" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
         fail(f"{option} {path}: is {what}, not a folder")
