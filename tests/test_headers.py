@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pprl.columns import matched_column_map, resolve_columns
 from pprl.errors import InputError
 from pprl.headers import (
     ALIASES,
@@ -18,7 +19,6 @@ from pprl.headers import (
     normalize_header,
     shown_headers,
 )
-from pprl.party import matched_column_map, resolve_columns
 from pprl.read import read_csv
 from pprl.schema import load_schema
 

@@ -92,8 +92,8 @@ def test_encode_workers_give_the_same_file(population, tmp_path, monkeypatch):
 
 def test_column_map_naming_no_schema_field_is_refused(tmp_path):
     """A --column mapping for a field the schema does not have was silently ignored."""
+    from pprl.columns import resolve_columns
     from pprl.errors import InputError
-    from pprl.party import resolve_columns
     from pprl.read import read_csv
     from pprl.schema import load_schema
 

@@ -55,10 +55,11 @@ from typing import Any
 import numpy as np
 from blake3 import blake3
 
+from pprl.columns import resolve_columns
 from pprl.compare import find_candidates
 from pprl.errors import InputError
 from pprl.keys import Secret
-from pprl.party import encode_records, normalize_column, resolve_columns
+from pprl.party import encode_records, normalize_column
 from pprl.privacy.attacks import AttackResult, name_fields
 from pprl.read import read_csv
 from pprl.schema import Schema, parse_schema
