@@ -45,7 +45,7 @@ def block_key_hashes(
         raise ValueError("a block key needs at least one part")
     n = len(parts[0][0])
     codes = np.stack([np.asarray(c, dtype=np.int64) for c, _ in parts], axis=1)
-    valid = (codes >= 0).all(axis=1)
+    valid: np.ndarray = np.asarray((codes >= 0).all(axis=1))
     values = np.zeros(n, dtype=np.uint64)
     rows = np.flatnonzero(valid)
     if len(rows):

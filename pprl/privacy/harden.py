@@ -10,7 +10,7 @@ another. See docs/privacy.md for what each step defends and costs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from blake3 import blake3
@@ -121,7 +121,7 @@ def hardened_clks(
     schema: Schema,
     columns: Sequence[Sequence[str]],
     normalized: dict[str, list[str | None]],
-    raw: dict[str, list[str]],
+    raw: Mapping[str, Sequence[str]],
     secret: Secret,
     *,
     workers: int | None = None,
