@@ -10,7 +10,7 @@ from pprl_cli.common import console, err_console, output_folder, shown, user_err
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pprl.synth.config import MAX_PEOPLE, MAX_SEED, MIN_PEOPLE, SynthSummary
+from pprl.synth.config import MAX_PEOPLE, MAX_SEED, MIN_PEOPLE, PROFILES, SynthSummary
 
 
 @user_errors
@@ -80,6 +80,15 @@ def synth(
             help="Share of claim records whose number fails the check digit.",
         ),
     ] = 0.002,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            metavar="|".join(PROFILES),
+            help="Population preset: default, or hard (more same-date namesakes, twins, "
+            "maiden names, moves, half-width kana and kana typos; see docs/synthetic-data.md).",
+        ),
+    ] = "default",
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace synth files already in DIR (never a result set)."),
@@ -87,6 +96,7 @@ def synth(
 ) -> None:
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
     from pprl.synth import SynthConfig, generate
+    from pprl.synth.config import profile_named
     from pprl.synth.generator import check_out
 
     config = SynthConfig(
@@ -96,6 +106,7 @@ def synth(
         mislink_rate=mislink_rate,
         bank_claims=bank_claims,
         invalid_rate=invalid_rate,
+        profile=profile_named(profile),
     )
     check_out(config, out, force)  # before anything is created
     output_folder(out)
@@ -124,7 +135,7 @@ def _print_summary(summary: SynthSummary) -> None:
     """Show what was written and how many errors of each kind were planted."""
     table = Table(
         title=f"{summary.people:,} residents in {summary.households:,} households "
-        f"({summary.seconds:.1f} s)"
+        f"(profile {summary.profile}, {summary.seconds:.1f} s)"
     )
     table.add_column("file")
     table.add_column("error kind")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import math
 import re
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +18,9 @@ from hypothesis import strategies as st
 
 from pprl.errors import InputError
 from pprl.mynumber import check_digit, is_valid
-from pprl.synth import SynthConfig, generate
+from pprl.synth import PROFILES, NoiseRates, SynthConfig, generate
+from pprl.synth.config import profile_named
+from pprl.synth.households import CHILD, build_population
 from pprl.synth.names import load_names, to_new_form
 from pprl.synth.noise import bank_kana, flip_variant, has_flip, to_era
 from pprl.synth.numbers import invalid_variants, transposition_partner, with_check_digit
@@ -27,13 +34,15 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One 20,000-person run with bank claims, read back into memory."""
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def data(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One 20,000-person run with bank claims per profile, read back into memory."""
     out = tmp_path_factory.mktemp("synth")
-    summary = generate(SynthConfig(people=PEOPLE, seed=7, bank_claims=4000), out)
+    profile = PROFILES[request.param]
+    summary = generate(SynthConfig(people=PEOPLE, seed=7, bank_claims=4000, profile=profile), out)
     reg = _read(out / "register.csv")
     return {
+        "profile": profile,
         "dir": out,
         "summary": summary,
         "register": reg,
@@ -337,3 +346,197 @@ def test_era_format() -> None:
     assert to_era("1989-01-08") == "平成元年1月8日"
     assert to_era("2019-05-01") == "令和元年5月1日"
     assert to_era("1980-05-03", 1) == "昭和56年5月3日"
+
+
+# --- profiles: each rate the profile sets shows in the generated files -----------------
+
+
+def _plausible(count: int, n: int, p: float) -> bool:
+    """``count`` is a plausible Binomial(n, p) draw: within four standard deviations."""
+    return abs(count - n * p) <= 4 * math.sqrt(n * p * (1 - p)) + 1
+
+
+def _noise(t: dict[str, str]) -> set[str]:
+    """The noise kinds a truth row lists."""
+    return set(filter(None, t["noise"].split(";")))
+
+
+def _households(register: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """Register rows grouped by household, in file order (the head comes first)."""
+    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in register:
+        groups[r["household_id"]].append(r)
+    return list(groups.values())
+
+
+def _years(a: str, b: str) -> float:
+    """Years from birth date ``a`` to birth date ``b`` (ISO)."""
+    return (date.fromisoformat(b) - date.fromisoformat(a)).days / 365.25
+
+
+def test_profiles_are_named_frozen_presets() -> None:
+    """The default profile holds the rates synth always had; hard changes exactly the
+    issue-14 rates; profiles cannot be altered in place; unknown names are input errors."""
+    default, hard = PROFILES["default"], PROFILES["hard"]
+    assert SynthConfig(people=100, seed=0).profile is default
+    assert (default.twin_rate, default.noise.maiden_name, default.noise.moved_address) == (
+        0.04,
+        0.10,
+        0.03,
+    )
+    assert (default.noise.kana_halfwidth, default.noise.kana_typo) == (0.02, 0.01)
+    assert hard.twin_rate == 0.06
+    assert (hard.noise.maiden_name, hard.noise.moved_address) == (0.15, 0.15)
+    assert (hard.noise.kana_halfwidth, hard.noise.kana_typo) == (0.30, 2 * default.noise.kana_typo)
+    same_dob = [p.extra_namesake_rate * p.extra_namesake_same_dob for p in (default, hard)]
+    assert same_dob[1] == pytest.approx(2 * same_dob[0])
+    other_dob = [p.extra_namesake_rate * (1 - p.extra_namesake_same_dob) for p in (default, hard)]
+    assert other_dob[1] == pytest.approx(other_dob[0])
+    with pytest.raises(AttributeError):
+        hard.twin_rate = 0.5  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        hard.noise.kana_typo = 0.5  # type: ignore[misc]
+    assert profile_named("hard") is hard
+    for p in PROFILES.values():
+        p.validate()
+    with pytest.raises(InputError, match="--profile must be one of default, hard, got 'Hard'"):
+        profile_named("Hard")
+
+
+def test_claim_noise_rates_follow_profile(data: dict) -> None:
+    """Moves, half-width kana and kana typos appear on insurer claims at the profile's
+    rates (each labelled row's difference is checked in
+    test_insurer_noise_matches_differences)."""
+    rates = data["profile"].noise
+    ins = [_noise(t) for t in data["truth"] if t["file"] == "insurer.csv"]
+    n = len(ins)
+    assert _plausible(sum("moved_address" in k for k in ins), n, rates.moved_address)
+    assert _plausible(sum("kana_halfwidth" in k for k in ins), n, rates.kana_halfwidth)
+    # a record whose kana is missing carries no typo
+    typo = rates.kana_typo * (1 - rates.missing_kana)
+    assert _plausible(sum("kana_typo" in k for k in ins), n, typo)
+
+
+def test_maiden_name_rate_follows_profile(data: dict) -> None:
+    """Claims of married women (read off the register: the second member of a household
+    with a male head, born within 12 years of him) carry the maiden surname at the
+    profile's rate, and nobody else's claim does."""
+    married: set[str] = set()
+    for members in _households(data["register"]):
+        head = members[0]
+        if len(members) > 1 and head["sex"] == "M" and members[1]["sex"] == "F":
+            if abs(_years(head["date_of_birth"], members[1]["date_of_birth"])) < 12:
+                married.add(members[1]["my_number"])
+    eligible = [t for t in data["truth"] if t["true_number"] in married]
+    maiden = [t for t in data["truth"] if "maiden_name" in _noise(t)]
+    assert len(eligible) > 1000
+    assert all(t["true_number"] in married for t in maiden)
+    assert _plausible(len(maiden), len(eligible), data["profile"].noise.maiden_name)
+
+
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def big(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A 60,000-person register per profile, without planted mislinks (few claims)."""
+    out = tmp_path_factory.mktemp("big")
+    profile = PROFILES[request.param]
+    config = SynthConfig(
+        people=60_000, seed=2, claims=100, mislink_rate=0, invalid_rate=0, profile=profile
+    )
+    generate(config, out)
+    return {"profile": profile, "people": config.people, "register": _read(out / "register.csv")}
+
+
+def test_twin_rate_follows_profile(big: dict) -> None:
+    """Families with two or more children (members born 20+ years after the head) have
+    twins (two children with the same birth date) at the profile's rate."""
+    families = twins = 0
+    for members in _households(big["register"]):
+        head = members[0]["date_of_birth"]
+        kids = [m for m in members[1:] if _years(head, m["date_of_birth"]) > 20]
+        if len(kids) >= 2:
+            families += 1
+            dobs = [k["date_of_birth"] for k in kids]
+            twins += len(set(dobs)) < len(dobs)
+    assert families > 4000
+    assert _plausible(twins, families, big["profile"].twin_rate)
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_twin_rate_in_population(name: str) -> None:
+    """The population model plants twins in the profile's share of families with two or
+    more children: same household, same birth date, different given names."""
+    rate = PROFILES[name].twin_rate
+    pop = build_population(np.random.default_rng(11), 30_000, load_names(), twin_rate=rate)
+    families = int(
+        (np.bincount(pop.hh[pop.role == CHILD], minlength=len(pop.households)) >= 2).sum()
+    )
+    a = np.flatnonzero(pop.twin >= 0)
+    b = pop.twin[a]
+    assert (pop.twin[b] == a).all() and (pop.hh[a] == pop.hh[b]).all()
+    assert (pop.dob[a] == pop.dob[b]).all() and (pop.given[a] != pop.given[b]).any()
+    assert _plausible(len(a) // 2, families, rate)
+
+
+def test_same_dob_namesakes_follow_profile(big: dict) -> None:
+    """Without planted mislinks, the register's namesakes with the same birth date are
+    exactly the profile's extra ones (the hard profile has twice the default's)."""
+    profile = big["profile"]
+    groups: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in big["register"]:
+        full = to_new_form(r["family_name_kanji"] + r["given_name_kanji"])
+        groups[(full, r["sex"], r["date_of_birth"])] += 1
+    pairs = sum(k * (k - 1) // 2 for k in groups.values())
+    drawn = round(big["people"] * profile.extra_namesake_rate)
+    assert _plausible(pairs, drawn, profile.extra_namesake_same_dob)
+
+
+def test_hard_profile_deterministic(tmp_path: Path) -> None:
+    """The hard profile gives byte-identical files for the same seed, and other files
+    than the default profile."""
+    runs = []
+    for name, profile in (("a", "hard"), ("b", "hard"), ("c", "default")):
+        generate(
+            SynthConfig(people=3000, seed=3, bank_claims=500, profile=PROFILES[profile]),
+            tmp_path / name,
+        )
+        runs.append({f.name: f.read_bytes() for f in sorted((tmp_path / name).iterdir())})
+    assert runs[0] == runs[1]
+    assert all(runs[0][f] != runs[2][f] for f in runs[0])
+
+
+#: SHA-256 over the file names and bytes of the default profile's files for
+#: ``SynthConfig(people=3000, seed=3, bank_claims=500, chunk_rows=700)``, as generated
+#: before profiles existed. If a deliberate change to the generator alters the default
+#: population, update this digest and say so in CHANGELOG.md: benchmarks and tuned
+#: thresholds were measured on the old files.
+DEFAULT_DIGEST = "971636a37ad403b96cab485064d8ddde4d1e9a7ebc3f72924fd96c65b4fb98cf"
+
+
+def test_default_profile_output_unchanged(tmp_path: Path) -> None:
+    """The default profile still writes the files synth wrote before profiles existed."""
+    generate(SynthConfig(people=3000, seed=3, bank_claims=500, chunk_rows=700), tmp_path)
+    digest = hashlib.sha256()
+    for f in sorted(tmp_path.iterdir()):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    assert digest.hexdigest() == DEFAULT_DIGEST
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"twin_rate": 1.5}, "profile odd: twin_rate must be in [0, 1], got 1.5"),
+        ({"noise": NoiseRates(kana_typo=-0.1)}, "noise.kana_typo must be in [0, 1], got -0.1"),
+        (
+            {"noise": NoiseRates(kana_hiragana=0.5, kana_halfwidth=0.6)},
+            "kana_hiragana + kana_halfwidth + missing_kana must add up to at most 1, got 1.103",
+        ),
+    ],
+)
+def test_profile_rates_validated(tmp_path: Path, change: dict, message: str) -> None:
+    """A hand-made profile with an impossible rate is a one-line input error before any
+    file or folder is written."""
+    profile = replace(PROFILES["default"], name="odd", **change)
+    with pytest.raises(InputError, match=re.escape(message)):
+        generate(SynthConfig(people=200, seed=1, profile=profile), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

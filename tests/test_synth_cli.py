@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,35 @@ def test_synth_failing_run_leaves_no_new_folder(
     )
     assert res.exit_code == 2 and "cannot read" in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_profile_hard(tmp_path: Path) -> None:
+    """--profile hard writes the harder population (same planted kinds, far more moves
+    and half-width kana than the default) and names the profile in the summary."""
+    counts = {}
+    for profile in ("default", "hard"):
+        out = tmp_path / profile
+        res = CliRunner().invoke(
+            _app(), ["--people", "4000", "--seed", "1", "--out", str(out), "--profile", profile]
+        )
+        assert res.exit_code == 0, res.output
+        assert f"profile {profile}" in res.stdout and "homonym_same_dob" in res.stdout
+        with (out / "truth.csv").open(encoding="utf-8", newline="") as fh:
+            noise = [row["noise"] for row in csv.DictReader(fh)]
+        counts[profile] = {
+            k: sum(k in n for n in noise) for k in ("moved_address", "kana_halfwidth")
+        }
+    assert counts["hard"]["moved_address"] > 3 * counts["default"]["moved_address"]
+    assert counts["hard"]["kana_halfwidth"] > 8 * counts["default"]["kana_halfwidth"]
+
+
+def test_synth_rejects_unknown_profile(tmp_path: Path) -> None:
+    """An unknown profile is a one-line error naming the option and the known profiles,
+    and nothing is written."""
+    res = CliRunner().invoke(
+        _app(), ["--people", "200", "--seed", "1", "--out", str(tmp_path / "o"), "--profile", "x"]
+    )
+    assert res.exit_code == 2
+    assert "error: --profile must be one of default, hard, got 'x'" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()

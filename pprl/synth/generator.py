@@ -58,9 +58,9 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 def _extra_namesakes(config: SynthConfig, pop: Population, state: PlantState) -> None:
     """Plant namesakes beyond the natural ones (some sharing the birth date)."""
     rng = _rng(config.seed, 2)
-    n = int(round(len(pop) * config.extra_namesake_rate))
+    n = int(round(len(pop) * config.profile.extra_namesake_rate))
     src = rng.choice(len(pop), size=n, replace=False)
-    plant_namesakes(rng, pop, src, rng.random(n) < config.extra_namesake_same_dob, state)
+    plant_namesakes(rng, pop, src, rng.random(n) < config.profile.extra_namesake_same_dob, state)
     state.locked[:] = False  # background namesakes may still be used by planted errors
 
 
@@ -69,7 +69,7 @@ def _assign_numbers(config: SynthConfig, pop: Population, state: PlantState) -> 
     rng = _rng(config.seed, 3)
     pop.number[:] = unique_numbers(rng, len(pop))
     pairs = list(state.pairs)
-    n_extra = int(round(len(pop) * config.transposition_pair_rate))
+    n_extra = int(round(len(pop) * config.profile.transposition_pair_rate))
     if n_extra:  # background neighbours among residents not involved in planted errors
         pick = np.unique(rng.integers(0, len(pop), 4 * n_extra + 64))
         pick = rng.permutation(pick[~state.locked[pick]])[: 2 * n_extra]
@@ -170,7 +170,11 @@ def _generate(
     t0 = time.perf_counter()
     names = load_names()
     pop = build_population(
-        _rng(config.seed, 1), config.people, names, config.register_old_kanji_rate
+        _rng(config.seed, 1),
+        config.people,
+        names,
+        config.profile.register_old_kanji_rate,
+        config.profile.twin_rate,
     )
     state = PlantState(np.zeros(len(pop), dtype=bool))
     _extra_namesakes(config, pop, state)
@@ -195,6 +199,7 @@ def _generate(
         planted,
         files,
         time.perf_counter() - t0,
+        config.profile.name,
     )
 
 
@@ -295,7 +300,13 @@ def _write_all(
                         plan.owner[a:b], plan.target[a:b], plan.kind[a:b], plan.status[a:b]
                     )
                     bits, surname = decide(
-                        rng, config.noise, pop, names, elig, part.owner, bank=fname == "bank.csv"
+                        rng,
+                        config.profile.noise,
+                        pop,
+                        names,
+                        elig,
+                        part.owner,
+                        bank=fname == "bank.csv",
                     )
                     w.write(build(fmt, pop, part, linked[a:b], bits, surname, rng))
                     writers["truth.csv"].write(

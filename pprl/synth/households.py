@@ -3,7 +3,7 @@
 Household types and shares are rough figures from the 2020 census household
 composition: singles 38%, couples 20%, couples with children 25%, single parents 9%,
 three generations 8%. Families share a surname and an address; twins share a birth
-date and a surname.
+date and a surname (rate set by the profile, see ``pprl.synth.config.Profile``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ HEAD, SPOUSE, CHILD, GRANDPARENT = 0, 1, 2, 3
 SINGLE, COUPLE, COUPLE_KIDS, SINGLE_PARENT, THREE_GEN = range(5)
 TYPE_SHARES = np.array([0.38, 0.20, 0.25, 0.09, 0.08])
 REFERENCE_DAY = int(np.datetime64("2025-04-01", "D").astype(np.int64))
-TWIN_RATE = 0.04  # of households with two or more children
 
 
 @dataclass
@@ -113,9 +112,18 @@ def _head_age(rng: np.random.Generator, kind: np.ndarray) -> np.ndarray:
 
 
 def build_population(
-    rng: np.random.Generator, n_people: int, names: Names, old_kanji_rate: float = 0.25
+    rng: np.random.Generator,
+    n_people: int,
+    names: Names,
+    old_kanji_rate: float = 0.25,
+    twin_rate: float = 0.04,
 ) -> Population:
-    """Generate ``n_people`` residents in households, fully vectorized."""
+    """Generate ``n_people`` residents in households, fully vectorized.
+
+    ``old_kanji_rate``: share of households with a variant surname whose register holds
+    the old form; ``twin_rate``: share of families with two or more children whose
+    first two children are twins.
+    """
     shp = _household_shapes(rng, n_people)
     n_hh = len(shp["size"])
     start = np.concatenate([[0], np.cumsum(shp["size"])[:-1]]).astype(np.int64)
@@ -147,7 +155,7 @@ def build_population(
     female[role == HEAD] = head_female[hh[role == HEAD]]
     female[is_sp] = ~head_female[hh[is_sp]]
 
-    twin = _plant_twins(rng, shp, start, n_people, dob)
+    twin = _plant_twins(rng, shp, start, n_people, dob, twin_rate)
     surname = sample_weighted(rng, names.surnames.weights[0], n_hh)[hh]
     birth_year = 1970 + dob // 365.25
     given = sample_given(rng, names, female, birth_year)
@@ -176,10 +184,12 @@ def _plant_twins(
     start: np.ndarray,
     n: int,
     dob: np.ndarray,
+    rate: float,
 ) -> np.ndarray:
-    """Make the first two children of some families twins (same DOB); return twin index."""
+    """Make the first two children of a ``rate`` share of families with two or more
+    children twins (same DOB); return the twin index per person (-1: none)."""
     twin = np.full(n, -1, dtype=np.int32)
-    cand = np.flatnonzero((shp["kids"] >= 2) & (rng.random(len(start)) < TWIN_RATE))
+    cand = np.flatnonzero((shp["kids"] >= 2) & (rng.random(len(start)) < rate))
     first = start[cand] + 1 + shp["spouse"][cand]
     ok = first + 1 < n
     a, b = first[ok], first[ok] + 1
