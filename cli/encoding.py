@@ -128,8 +128,22 @@ def encode(
         typer.Option("--force", help="Replace an existing FILE (never the CSV or the key file)."),
     ] = False,
     processes: Processes = None,
+    sidecar: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            show_default="CSV.pprl-local.json beside the CSV",
+            help="Where to write the local sidecar (the CSV's row count and digest, for "
+            "'pprl worklist'); never send it to the matcher.",
+        ),
+    ] = None,
 ) -> None:
-    """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret."""
+    """Encode a CSV into CLKs and keyed link-key pseudonyms, locally, with the shared secret.
+
+    Also writes a local sidecar beside the CSV (CSV.pprl-local.json) that 'pprl
+    worklist' checks the CSV against later; it stays with the CSV, never send it.
+    """
+    from pprl import sidecar as sidecars
     from pprl.labels import validate_label
     from pprl.party import encode_csv
     from pprl.read import parse_column_map
@@ -147,6 +161,9 @@ def encode(
     output_file(out)
     inputs = [input, secret, *([Path(schema)] if Path(schema).is_file() else [])]
     check_output_file(out, force=force, inputs=inputs)
+    side = sidecars.plan(input, sidecar, inputs=[*inputs, out])
+    if side.problem:
+        err_console.print(f"[yellow]warning:[/] {shown(side.problem)}", highlight=False)
     key = load_secret(secret, strict=strict)
     exposed = key_file_exposure(secret)
     if exposed is not None:
@@ -172,6 +189,8 @@ def encode(
             write_clkhash_json(enc, out, force=force, inputs=inputs)
         else:
             write_encodings(enc, out, force=force, inputs=inputs)
+    for problem in side.write(out, enc.meta, len(enc), report.records, report.text_encoding):
+        err_console.print(f"[yellow]warning:[/] {shown(problem)}", highlight=False)
     decoys = len(enc) - report.records
     extra = f" and {decoys} decoy records" if decoys else ""
     console.print(

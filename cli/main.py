@@ -13,6 +13,7 @@ from pprl_cli.matching import match
 from pprl_cli.privacy import audit
 from pprl_cli.synthesis import synth
 from pprl_cli.verification import verify
+from pprl_cli.worklist import worklist
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -51,6 +52,7 @@ app.command("inspect", cls=Command)(inspect)
 app.add_typer(schema_app, name="schema")
 app.command("match", cls=Command)(match)
 app.command("verify", cls=Command)(verify)
+app.command("worklist", cls=Command)(worklist)
 app.command("synth", cls=Command)(synth)
 app.command("evaluate", cls=Command)(evaluate)
 app.command("demo", cls=Command)(demo)

@@ -8,6 +8,7 @@ OWASP). Numeric columns are written as numbers, untouched.
 
 from __future__ import annotations
 
+import codecs
 import os
 
 import pyarrow as pa
@@ -37,6 +38,13 @@ def safe_table(table: pa.Table) -> pa.Table:
     )
 
 
-def write_csv(table: pa.Table, path: str | os.PathLike[str]) -> None:
-    """Write ``table`` as CSV with a header row, text cells neutralized."""
-    pacsv.write_csv(safe_table(table), os.fspath(path))
+def write_csv(table: pa.Table, path: str | os.PathLike[str], *, bom: bool = False) -> None:
+    """Write ``table`` as CSV with a header row, text cells neutralized; ``bom`` starts
+    the file with UTF-8's byte-order mark, which Excel needs to read UTF-8 (without it
+    Excel on a Japanese system decodes the file as CP932)."""
+    if not bom:
+        pacsv.write_csv(safe_table(table), os.fspath(path))
+        return
+    with open(path, "wb") as fh:
+        fh.write(codecs.BOM_UTF8)
+        pacsv.write_csv(safe_table(table), fh)
