@@ -269,14 +269,18 @@ def render(text: str) -> str:
 
 
 def unsafe_in(text: str) -> list[str]:
-    """The characters of ``text`` a terminal would act on or hide."""
+    """The characters of ``text`` a terminal would act on or hide: controls, surrogates,
+    separators, format characters and default-ignorable ones (U+034F, fillers,
+    variation selectors), except the joiners ZWNJ and ZWJ."""
     import unicodedata
+
+    from pprl.labels import invisible
 
     return [
         ch
         for ch in text
         if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
-        or (unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d")
+        or (ch not in "\u200c\u200d" and (unicodedata.category(ch) == "Cf" or invisible(ch)))
     ]
 
 
