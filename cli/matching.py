@@ -16,6 +16,7 @@ from pprl_cli.common import (
     check_engine,
     check_format,
     console,
+    err_console,
     fail,
     input_file,
     output_file,
@@ -37,8 +38,15 @@ def match(
         typer.Argument(metavar="FILE", help="A.parquet B.parquet, or one file with --dedupe."),
     ],
     threshold: Annotated[
-        float, typer.Option(metavar="SCORE", help="Minimum Dice similarity of a candidate pair.")
-    ] = 0.8,
+        float | None,
+        typer.Option(
+            metavar="SCORE",
+            show_default="chosen from the data",
+            help="Minimum Dice similarity of a candidate pair (0 to 1). Left out: chosen "
+            "from the data by a two-class mixture, printed with its estimated precision "
+            "and recall and recorded in the links file's metadata.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(metavar="FILE", help="Links file to write.")] = Path(
         "links.parquet"
     ),
@@ -90,7 +98,7 @@ def match(
 
     The links are row numbers, not encodings: --format is parquet or csv.
     """
-    from pprl.match import MatchOptions, match_files, write_links
+    from pprl.match import MatchOptions, match_files, threshold_estimate, write_links
     from pprl.resultset import check_output_file
 
     if format is None:
@@ -101,14 +109,15 @@ def match(
     tls = check_engine(threads, workers, scheduler, tls_ca, tls_cert, tls_key)
     if dedupe != (len(files) == 1) or len(files) > 2:
         fail("give two files to link, or one file with --dedupe")
-    if not 0.0 <= threshold <= 1.0:  # also NaN
+    if threshold is not None and not 0.0 <= threshold <= 1.0:  # also NaN
         fail(f"--threshold must be between 0 and 1, got {threshold}")
     for path in files:
         input_file(path)
     output_file(out)
     check_output_file(out, force=force, inputs=files)
     opts = MatchOptions(
-        threshold=threshold,
+        threshold=0.8 if threshold is None else threshold,
+        auto_threshold=threshold is None,
         top_k=top_k,
         all_candidates=all_candidates,
         blocking=blocking,
@@ -119,6 +128,11 @@ def match(
     )
     with writing(out):
         write_links(table, out, csv=format == "csv", force=force, inputs=files)
+    estimate = threshold_estimate(table)
+    if estimate is not None and estimate.fallback is not None:
+        err_console.print(f"[yellow]warning:[/] {estimate.describe()}", highlight=False)
+    elif estimate is not None:
+        console.print(estimate.describe(), highlight=False)
     what = (
         "duplicate pairs" if dedupe else "candidate pairs" if all_candidates or top_k else "links"
     )

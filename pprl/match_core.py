@@ -53,7 +53,9 @@ PairArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 class MatchOptions:
     """How to match: threshold, output mode, blocking and kernel threads.
 
-    ``blocking`` is ``"none"``, ``"lsh"`` or ``"keys"`` / ``"keys:NAME,NAME"`` (the keyed
+    ``auto_threshold``: choose the threshold from the data (:mod:`pprl.threshold`);
+    ``threshold`` is then the floor of the search (:func:`pprl.match.match_files` sets
+    it). ``blocking`` is ``"none"``, ``"lsh"`` or ``"keys"`` / ``"keys:NAME,NAME"`` (the keyed
     block keys stored in both encoding files); ``threads`` the kernel threads of the
     single-process engine (default: all cores).
     """
@@ -63,6 +65,7 @@ class MatchOptions:
     all_candidates: bool = False
     blocking: str = "none"
     threads: int | None = None
+    auto_threshold: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,18 +147,36 @@ def links_table(
     a: Outline, b: Outline | None, q: np.ndarray, r: np.ndarray, s: np.ndarray, opts: MatchOptions
 ) -> pa.Table:
     """Candidate pairs as ``a_row, b_row, score`` in the parties' row numbers, sorted by
-    descending score; solved 1:1 unless every candidate or the top k were asked for."""
+    descending score; solved 1:1 unless every candidate or the top k were asked for.
+
+    With ``opts.auto_threshold`` the pairs (found at the floor ``opts.threshold``) are
+    cut at the threshold chosen from them, and the table's schema metadata carries the
+    :class:`pprl.threshold.ThresholdEstimate` under ``pprl.threshold``."""
+    estimate = None
+    if opts.auto_threshold:
+        from pprl.threshold import estimate_threshold
+
+        estimate = estimate_threshold(
+            q, r, s, floor=opts.threshold, n_a=len(a), n_b=None if b is None else len(b)
+        )
+        keep = s >= estimate.threshold
+        q, r, s = q[keep], r[keep], s[keep]
     if b is not None and not opts.all_candidates and opts.top_k is None:
         q, r, s = greedy_solve(q, r, s)
     order = np.lexsort((r, q, -s))
     other = a if b is None else b
-    return pa.table(
+    table = pa.table(
         {
             "a_row": pa.array(a.rows[q[order]], pa.int64()),
             "b_row": pa.array(other.rows[r[order]], pa.int64()),
             "score": pa.array(s[order], pa.float64()),
         }
     )
+    if estimate is not None:
+        from pprl.threshold import METADATA_KEY
+
+        table = table.replace_schema_metadata({METADATA_KEY: estimate.to_json()})
+    return table
 
 
 # ------------------------------------------------------------------ row-range plan
