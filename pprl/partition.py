@@ -86,12 +86,15 @@ class Piece:
     concatenated in order); ``key`` holds the partitioning key: (n, 32) uint8 pseudonyms,
     or (n,) uint64 block-key values. ``valid`` marks the records that have the key;
     None means all of them (pieces cut by :func:`split_rows` hold only those).
+    ``attrs`` holds, per block key a plan asked for besides the key (the verification's
+    per-attribute evidence), its (uint64 values, valid mask) for these records.
     """
 
     idx: np.ndarray
     clk: np.ndarray
     key: np.ndarray
     valid: np.ndarray | None = None
+    attrs: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     def __len__(self) -> int:
         return int(self.idx.shape[0])
@@ -106,7 +109,8 @@ class SplitTask:
     """One map task: rows ``[start, stop)`` of a row group, cut by one key.
 
     ``block`` names the block key to cut by; None cuts by the pseudonym. ``offset`` is
-    the ``idx`` of the file's first record on its side.
+    the ``idx`` of the file's first record on its side. ``attrs`` are block keys read
+    along (:attr:`Piece.attrs`).
     """
 
     path: str
@@ -118,12 +122,18 @@ class SplitTask:
     offset: int
     block: str | None
     parts: int
+    attrs: tuple[str, ...] = ()
 
 
 def split_tasks(
-    path: str, digest: str, block: str | None, offset: int, lay: Layout
+    path: str,
+    digest: str,
+    block: str | None,
+    offset: int,
+    lay: Layout,
+    attrs: tuple[str, ...] = (),
 ) -> list[SplitTask]:
-    """The map tasks of one file for one key."""
+    """The map tasks of one file for one key (``attrs``: block keys read along)."""
     return [
         SplitTask(
             path,
@@ -135,6 +145,7 @@ def split_tasks(
             offset + r.start,
             block,
             lay.parts,
+            attrs,
         )
         for r in row_ranges(path, lay.map_rows)
     ]
@@ -147,7 +158,8 @@ def split_rows(task: SplitTask) -> list[Piece]:
     which keeps the kernels' tie-breaking identical to a single whole-file partition.
     """
     column = "token" if task.block is None else f"block_{task.block}"
-    group, meta = read_row_group(task.path, task.row_group, (column, "clk"), task.digest)
+    extra = tuple(f"block_{a}" for a in task.attrs if f"block_{a}" != column)
+    group, meta = read_row_group(task.path, task.row_group, (column, "clk", *extra), task.digest)
     table = group.slice(task.start - task.group_start, task.stop - task.start)
     nbytes = int(meta.get("nbits", 0)) // 8
     if task.block is None:
@@ -160,6 +172,7 @@ def split_rows(task: SplitTask) -> list[Piece]:
         keep = np.flatnonzero(valid)
         key = hashed = values[keep]
     clks = fixed_to_numpy(table.column("clk"), nbytes, copy=False).view("<u8")
+    attrs = [block_column(table, a, task.path) for a in task.attrs]
     part = partition_of(hashed, task.parts)
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(task.parts + 1))
@@ -167,17 +180,31 @@ def split_rows(task: SplitTask) -> list[Piece]:
     for p in range(task.parts):
         sel = order[bounds[p] : bounds[p + 1]]
         rows = keep[sel]  # one gather of the CLKs, straight from the Arrow buffer
-        pieces.append(Piece(task.offset + rows.astype(np.int64), clks[rows], key[sel]))
+        pieces.append(
+            Piece(
+                task.offset + rows.astype(np.int64),
+                clks[rows],
+                key[sel],
+                attrs=tuple((v[rows], ok[rows]) for v, ok in attrs),
+            )
+        )
     return pieces
 
 
-def whole_piece(enc: Encodings, block: str | None, offset: int = 0) -> Piece:
-    """A whole file as one piece (the local engine's single partition); copies nothing."""
+def whole_piece(
+    enc: Encodings, block: str | None, offset: int = 0, attrs: Sequence[str] = ()
+) -> Piece:
+    """A whole file as one piece (the local engine's single partition); copies nothing.
+    ``attrs``: block keys to carry along (a key the file lacks is missing everywhere)."""
     idx = np.arange(offset, offset + len(enc), dtype=np.int64)
+    carried = tuple(
+        enc.block_keys.get(a) or (np.zeros(len(enc), np.uint64), np.zeros(len(enc), bool))
+        for a in attrs
+    )
     if block is None:
-        return Piece(idx, enc.clks, enc.tokens, enc.has_token)
+        return Piece(idx, enc.clks, enc.tokens, enc.has_token, carried)
     values, valid = enc.block_keys[block]
-    return Piece(idx, enc.clks, values, valid)
+    return Piece(idx, enc.clks, values, valid, carried)
 
 
 def concat_pieces(pieces: Sequence[Piece], words: int, block: str | None) -> Piece:
@@ -195,9 +222,17 @@ def concat_pieces(pieces: Sequence[Piece], words: int, block: str | None) -> Pie
         if all(p.valid is None for p in pieces)
         else np.concatenate([p.has_key() for p in pieces])
     )
+    width = len(pieces[0].attrs)
     return Piece(
         np.concatenate([p.idx for p in pieces]),
         np.concatenate([p.clk for p in pieces]),
         np.concatenate([p.key for p in pieces]),
         valid,
+        tuple(
+            (
+                np.concatenate([p.attrs[j][0] for p in pieces]),
+                np.concatenate([p.attrs[j][1] for p in pieces]),
+            )
+            for j in range(width)
+        ),
     )

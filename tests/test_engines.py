@@ -31,6 +31,9 @@ from pprl.verify import VerifyResult, verify
 
 SECRET = "5eed" * 16  # a fixed test secret: the encodings (and so the findings) are fixed
 PINNED = "73b665494413b698dd132c002d0140a012db249b06723c540cd7b4aa012ac1b3"
+"""The digest of every column but ``evidence``: unchanged since the core was split."""
+PINNED_EVIDENCE = "262761f34231677288874fef22d58f28b74a036f6d840a626bc10e1602d5b27c"
+"""The digest of every column, ``evidence`` (added by issue 14) included."""
 
 
 def findings_digest(tables: list[pa.Table]) -> str:
@@ -98,7 +101,8 @@ def engine(request: pytest.FixtureRequest, population: Path) -> Engine:
 
 def test_findings_are_pinned(population: Path, engine: Engine) -> None:
     """Fixed secret and seed: the insurer's and the bank's findings are exactly the pinned
-    ones (every column, every row), whichever engine runs them."""
+    ones (every column, every row), whichever engine runs them. Adding the ``evidence``
+    column left every other column as it was."""
     insurer = engine(population / "register.parquet", [population / "insurer.parquet"])
     bank = engine(population / "register-bank.parquet", [population / "bank.parquet"])
     assert insurer.findings.num_rows == 1000 and bank.findings.num_rows == 200
@@ -111,9 +115,13 @@ def test_findings_are_pinned(population: Path, engine: Engine) -> None:
     }
     assert len(reasons) >= 5, reasons
     digest = findings_digest([insurer.findings, bank.findings])
+    before = findings_digest(
+        [t.drop_columns(["evidence"]) for t in (insurer.findings, bank.findings)]
+    )
     if os.environ.get("PPRL_PRINT_DIGEST"):
-        print("findings digest", digest)
-    assert digest == PINNED
+        print("findings digest", digest, "without evidence", before)
+    assert before == PINNED
+    assert digest == PINNED_EVIDENCE
 
 
 def test_engines_agree_on_several_claims_files_and_a_blocking_subset(

@@ -502,9 +502,12 @@ def _pieces(
     ]
 
 
-def _file_splits(files: Sequence[FileRef], block: str | None, lay: Layout) -> list[SplitTask]:
-    """The map tasks of several files (concatenated in order) for one key."""
-    return [t for f in files for t in split_tasks(f.path, f.digest, block, f.offset, lay)]
+def _file_splits(
+    files: Sequence[FileRef], block: str | None, lay: Layout, attrs: tuple[str, ...] = ()
+) -> list[SplitTask]:
+    """The map tasks of several files (concatenated in order) for one key, reading the
+    block keys ``attrs`` along."""
+    return [t for f in files for t in split_tasks(f.path, f.digest, block, f.offset, lay, attrs)]
 
 
 def _submit_join(
@@ -513,10 +516,18 @@ def _submit_join(
     """The join stage: one task per pseudonym range."""
     lay = plan.layout
     ref = _pieces(
-        client, _file_splits([plan.reference], None, lay), f"{prefix}-ref", lay.parts, priority
+        client,
+        _file_splits([plan.reference], None, lay, plan.attrs),
+        f"{prefix}-ref",
+        lay.parts,
+        priority,
     )
     claims = _pieces(
-        client, _file_splits(plan.claims, None, lay), f"{prefix}-claims", lay.parts, priority
+        client,
+        _file_splits(plan.claims, None, lay, plan.attrs),
+        f"{prefix}-claims",
+        lay.parts,
+        priority,
     )
     return [
         client.submit(

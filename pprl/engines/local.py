@@ -86,7 +86,11 @@ def run_verify_plan(
     t = time.perf_counter()
     say("joining claims to the register")
     acc.add_join(
-        join_partition(whole_piece(ref, None), side.piece(None, None), th.different_people)
+        join_partition(
+            whole_piece(ref, None, attrs=plan.attrs),
+            side.piece(None, None, plan.attrs),
+            th.different_people,
+        )
     )
     timings["join"] = time.perf_counter() - t
     everyone = list(range(len(claims)))
@@ -117,9 +121,17 @@ class _ClaimsSide:
         self.clks = claims[0].clks if len(claims) == 1 else np.concatenate([c.clks for c in claims])
         self.idx = np.arange(sum(len(c) for c in claims), dtype=np.int64)
 
-    def piece(self, block: str | None, files: list[int] | None) -> Piece:
+    def piece(self, block: str | None, files: list[int] | None, attrs: Sequence[str] = ()) -> Piece:
         """The claims of ``files`` (None: all) keyed by ``block`` (None: the pseudonym);
-        the other files' records are marked as lacking the key."""
+        the other files' records are marked as lacking the key. ``attrs``: block keys
+        carried along (:attr:`Piece.attrs`)."""
+        whole = [whole_piece(e, None, attrs=attrs).attrs for e in self.claims]
+        carried = tuple(
+            (np.concatenate([w[j][0] for w in whole]), np.concatenate([w[j][1] for w in whole]))
+            if len(whole) > 1
+            else whole[0][j]
+            for j in range(len(attrs))
+        )
         keys, valid = [], []
         for f, enc in enumerate(self.claims):
             if block is None:
@@ -131,8 +143,8 @@ class _ClaimsSide:
             keys.append(key)
             valid.append(ok if files is None or f in files else np.zeros(len(enc), bool))
         if len(self.claims) == 1:
-            return Piece(self.idx, self.clks, keys[0], valid[0])
-        return Piece(self.idx, self.clks, np.concatenate(keys), np.concatenate(valid))
+            return Piece(self.idx, self.clks, keys[0], valid[0], carried)
+        return Piece(self.idx, self.clks, np.concatenate(keys), np.concatenate(valid), carried)
 
 
 def match_local(

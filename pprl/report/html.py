@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from pprl.errors import InputError
 from pprl.report.findings import FindingsArrays
@@ -32,6 +33,7 @@ from pprl.report.vocabulary import (
     THRESHOLD_MEANINGS,
     reason_group,
 )
+from pprl.verify.evidence import ATTRIBUTES, PHRASES, phrase_of
 from pprl.verify.model import InputInfo, Reason, Status, Thresholds, VerifySummary
 
 #: Columns of the top-suspects table, in display order, with their headers.
@@ -98,6 +100,7 @@ def render_page(findings: FindingsArrays, summary: VerifySummary, max_rows: int)
         _counts_html(counts, summary.claims),
         _reasons_html(reasons, summary.claims),
         _scores_html(findings, summary.thresholds),
+        _evidence_html(findings),
         _suspects_html(findings, max_rows),
         _thresholds_html(summary.thresholds),
         _timings_html(summary.timings),
@@ -353,6 +356,90 @@ def _scatter_html(data: FindingsArrays, thresholds: Thresholds) -> str:
     )
 
 
+_EVIDENCE_STATUSES = (Status.SUSPECT, Status.REVIEW)
+_ATTRIBUTE_NAMES = {
+    "kanji": "Name (kanji)",
+    "kana": "Name (kana)",
+    "dob": "Date of birth",
+    "sex": "Sex",
+    "address": "Address",
+}
+_STATE_TEXTS = ("agree", "differ", "missing", "?")
+
+
+def evidence_breakdown(
+    data: FindingsArrays,
+) -> tuple[dict[str, dict[Status, int]], dict[str, dict[str, int]]]:
+    """Among suspect and review claims: claims per explanation and status, and per
+    attribute claims per state (``agree``, ``differ``, ``missing``, ``?``), counted by
+    arrow over the distinct evidence texts. Empty when the findings carry no evidence."""
+    if "evidence" not in data.table.column_names:
+        return {}, {}
+    keep = np.isin(data.status, [int(s) for s in _EVIDENCE_STATUSES])
+    rows = data.table.filter(pa.array(keep)).select(["status", "evidence"])
+    counts = rows.group_by(["status", "evidence"], use_threads=False).aggregate([([], "count_all")])
+    phrases: dict[str, dict[Status, int]] = {}
+    states: dict[str, dict[str, int]] = {a: dict.fromkeys(_STATE_TEXTS, 0) for a in ATTRIBUTES}
+    for status, text, n in zip(
+        counts.column("status").to_pylist(),
+        counts.column("evidence").to_pylist(),
+        counts.column("count_all").to_pylist(),
+        strict=True,
+    ):
+        phrase = phrase_of(text) or "no claimed register record"
+        per = phrases.setdefault(phrase, dict.fromkeys(_EVIDENCE_STATUSES, 0))
+        per[Status.from_label(status)] += int(n)
+        for part in (text or "").split("→", 1)[0].split():
+            attr, _, state = part.partition("=")
+            if attr in states and state in states[attr]:
+                states[attr][state] += int(n)
+    order = {p: i for i, p in enumerate(PHRASES)}
+    ranked = sorted(phrases.items(), key=lambda kv: (-sum(kv[1].values()), order.get(kv[0], 99)))
+    return dict(ranked), states
+
+
+def _evidence_html(data: FindingsArrays) -> str:
+    """Why claims are not confirmed: explanations and attribute states of the suspect
+    and review claims (the findings' ``evidence`` column)."""
+    phrases, states = evidence_breakdown(data)
+    if "evidence" not in data.table.column_names:
+        return ""
+    head = (
+        "<h2>Evidence of non-confirmed claims</h2>\n<p>For each suspect or review claim, "
+        "the five attributes of the 2023 inspection compared between the claim record and "
+        "the register record its number points to: equal after normalization "
+        "(<em>agree</em>), unequal (<em>differ</em>), absent on one side "
+        "(<em>missing</em>), or not visible to the matcher (<em>?</em>). The explanation "
+        "follows a fixed rule table (docs/verification.md); it is a lead for the "
+        "reviewer, not a verdict.</p>\n"
+    )
+    if not phrases:
+        return head + _NONE
+    total = sum(sum(v.values()) for v in phrases.values())
+    rows = [
+        [
+            esc(phrase),
+            *(num_cell(f"{per[s]:,}") for s in _EVIDENCE_STATUSES),
+            num_cell(pct(sum(per.values()), total)),
+        ]
+        for phrase, per in phrases.items()
+    ]
+    by_phrase = html_table(
+        ["Explanation", *(s.label for s in _EVIDENCE_STATUSES), "Share"],
+        rows,
+        numeric={1, 2, 3},
+        table_id="evidence",
+    )
+    attr_rows = [
+        [esc(_ATTRIBUTE_NAMES[a]), *(num_cell(f"{states[a][t]:,}") for t in _STATE_TEXTS)]
+        for a in ATTRIBUTES
+    ]
+    by_attr = html_table(
+        ["Attribute", *_STATE_TEXTS], attr_rows, numeric={1, 2, 3, 4}, table_id="attributes"
+    )
+    return head + by_phrase + "<h3>Attributes</h3>\n" + by_attr
+
+
 def _suspects_html(data: FindingsArrays, max_rows: int) -> str:
     """Table of the suspect (then review) claims most worth a look."""
     order = suspect_order(data)
@@ -365,17 +452,14 @@ def _suspects_html(data: FindingsArrays, max_rows: int) -> str:
     if not order.size or max_rows <= 0:
         return head + _NONE
     shown = order[:max_rows].tolist()
-    rows = [_suspect_row(r) for r in data.rows(shown, [c for c, _ in SUSPECT_COLUMNS])]
+    with_evidence = "evidence" in data.table.column_names
+    columns = [c for c, _ in SUSPECT_COLUMNS] + (["evidence"] if with_evidence else [])
+    headers = [h for _, h in SUSPECT_COLUMNS] + (["Evidence"] if with_evidence else [])
+    rows = [_suspect_row(r) for r in data.rows(shown, columns)]
     note = (
         f'<p class="note">Showing {len(shown):,} of {order.size:,} suspect and review claims.</p>\n'
     )
-    return (
-        head
-        + note
-        + html_table(
-            [h for _, h in SUSPECT_COLUMNS], rows, numeric={1, 3, 4, 5, 6}, table_id="top-suspects"
-        )
-    )
+    return head + note + html_table(headers, rows, numeric={1, 3, 4, 5, 6}, table_id="top-suspects")
 
 
 def suspect_order(data: FindingsArrays) -> npt.NDArray[np.intp]:
@@ -407,6 +491,7 @@ def _suspect_row(row: Mapping[str, Any]) -> list[str]:
         num_cell(fmt_score(row["candidate_score"])),
         num_cell(fmt_score(row["margin"], signed=True)),
         " ".join(f"<code>{esc(c)}</code>" for c in (row["reason"] or "").split(";") if c) or _DASH,
+        *([esc(row["evidence"] or _DASH)] if "evidence" in row else []),
     ]
 
 

@@ -26,7 +26,8 @@ class ClaimsResult:
 
     ``claimed`` and ``cand`` index the register; ``status`` holds :class:`Status` codes
     and ``reasons`` :class:`Reason` bitmasks, filled by :func:`decide` and the
-    cross-checks.
+    cross-checks; ``evidence`` the claimed pair's attribute states
+    (:func:`pprl.verify.evidence.attribute_codes`; empty: none computed).
     """
 
     enc: Outline
@@ -36,6 +37,7 @@ class ClaimsResult:
     cand_score: np.ndarray  # NaN none
     status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
+    evidence: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
 
 
 def decide(res: ClaimsResult, th: Thresholds) -> None:

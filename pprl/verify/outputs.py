@@ -7,7 +7,7 @@ What each role receives (docs/protocol.md says the same for people):
 * each claims party: one view holding the rows of all its claims files and nothing
   else, named by its label (:func:`party_view`): reasons that would reveal another
   party's records are withheld, and with ``with_scores=False`` also the reasons that
-  reveal score bands;
+  reveal score bands and the per-attribute evidence;
 * the register holder: its register rows involved in a non-confirmed claim, with the
   role and the claim's status, but not which party or claim (:func:`reference_view`).
 
@@ -33,6 +33,7 @@ from pprl.labels import validate_label, view_stems
 from pprl.resultset import file_digest, result_set
 from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult, reason_bit
+from pprl.verify.evidence import evidence_texts
 from pprl.verify.model import (
     CROSS_CHECK_REASONS,
     STATUSES,
@@ -107,9 +108,14 @@ def reason_texts(masks: np.ndarray) -> pa.Array:
     return _labels(inverse.reshape(-1), texts)
 
 
-def findings_table(res: ClaimsResult, ref: Outline) -> pa.Table:
-    """One row per claim: the findings format of the CLI contract."""
+def findings_table(
+    res: ClaimsResult, ref: Outline, confirm_score: float = Thresholds.confirm_score
+) -> pa.Table:
+    """One row per claim: the findings format of the CLI contract. ``evidence`` explains
+    the claimed pair attribute by attribute (:mod:`pprl.verify.evidence`; null without
+    a claimed record); ``confirm_score`` is the run's, which its rules use."""
     n = len(res.enc)
+    codes = res.evidence if len(res.evidence) == n else np.zeros(n, np.uint16)
     name = res.enc.path.name if res.enc.path else res.enc.label
     ref_rows = ref.rows
 
@@ -135,6 +141,7 @@ def findings_table(res: ClaimsResult, ref: Outline) -> pa.Table:
             "candidate_score": floats(res.cand_score),
             "margin": floats(res.cand_score - res.score),
             "claimed_ref_row": rows_of(res.claimed),
+            "evidence": evidence_texts(codes, res.score, res.cand_score, confirm_score),
         }
     )
 
@@ -241,14 +248,16 @@ def party_view(
 ) -> pa.Table:
     """What claims party ``party`` receives: the findings rows of its own claims files
     (all of them) and nothing else: ``party, claims_file, claim_row, status, score,
-    reason``.
+    reason, evidence``.
 
     Register rows are never included: they belong to the register holder. Cross-check
     reasons appear only where the other record is in the party's own files
     (``same_party``, aligned with ``findings``; None: never), see :func:`view_reasons`.
     Withholding scores (``with_scores=False``) also withholds the score-band reasons
-    (:data:`SCORE_BAND_REASONS`), so a claims party does not learn how similar its
-    records are to records it cannot see.
+    (:data:`SCORE_BAND_REASONS`) and the evidence, so a claims party does not learn how
+    similar its records are to records it cannot see. The evidence is about the claimed
+    pair only (the party's record and the register record its own number points to),
+    never about another register record or another party's record.
     """
     mine = pc.equal(findings.column("claims_party"), pa.scalar(party, pa.string()))
     keep = np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
@@ -268,6 +277,8 @@ def party_view(
     if with_scores:
         columns["score"] = rows.column("score")
     columns["reason"] = reason
+    if with_scores and "evidence" in rows.column_names:
+        columns["evidence"] = rows.column("evidence")
     return _named(pa.table(columns), party, "claims")
 
 

@@ -4,7 +4,9 @@ per-partition functions, which every engine runs the same way.
 Stages, in order:
 
 1. **join** (:func:`join_partition`), partitioned by pseudonym range: each claim's
-   claimed register record and score, which claims share a number, the pairs of them
+   claimed register record, score and per-attribute evidence
+   (:mod:`~pprl.verify.evidence`: the pieces carry the evidence block keys), which
+   claims share a number, the pairs of them
    that score as different people (at most a few per claim, however many share one
    number), and the register's duplicate pseudonyms. All records with one pseudonym are
    in the same partition.
@@ -45,6 +47,7 @@ from pprl.verify.cross_checks import (
     shared_number_pairs,
 )
 from pprl.verify.decide import ClaimsResult, decide
+from pprl.verify.evidence import attribute_codes, evidence_keys, key_states
 from pprl.verify.join import join_claims
 from pprl.verify.model import Thresholds
 from pprl.verify.outputs import (
@@ -181,7 +184,9 @@ class SearchStage:
 @dataclass(frozen=True)
 class VerifyPlan:
     """Everything an engine needs to run a verification, and nothing it must not hold:
-    file references, thresholds, the search stages and the partition layout."""
+    file references, thresholds, the search stages, the partition layout and the
+    evidence keys: (block key, attribute) pairs compared on each claimed pair, which
+    the join stage's pieces carry (:attr:`attrs`)."""
 
     reference: FileRef
     claims: tuple[FileRef, ...]
@@ -189,6 +194,12 @@ class VerifyPlan:
     thresholds: Thresholds
     words: int
     layout: Layout
+    evidence: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def attrs(self) -> tuple[str, ...]:
+        """The block keys the join stage's pieces carry, in evidence order."""
+        return tuple(k for k, _ in self.evidence)
 
     @property
     def claims_total(self) -> int:
@@ -233,6 +244,7 @@ def plan_verify(
         paths if paths is not None else (str(ref.path), [str(c.path) for c in claims])
     )
     offsets = np.cumsum([0] + [len(c) for c in claims])[:-1].tolist()
+    shared = [k for k in ref.block_key_names if all(k in c.block_key_names for c in claims)]
     return VerifyPlan(
         reference=FileRef(ref_path, ref.digest, len(ref), 0),
         claims=tuple(
@@ -243,6 +255,7 @@ def plan_verify(
         thresholds=th,
         words=ref.nbits // 64,
         layout=layout,
+        evidence=evidence_keys(ref.meta, shared),
     )
 
 
@@ -252,8 +265,9 @@ def plan_verify(
 @dataclass
 class JoinOutput:
     """One pseudonym range's join: per claim (``q``, claims index) its claimed register
-    record (-1 none), score (NaN none) and number id (equal ids, equal pseudonyms; -1
-    none); the pairs of claims sharing a number but scoring as different people; how
+    record (-1 none), score (NaN none), evidence key states (``pattern``,
+    :func:`~pprl.verify.evidence.key_states`; 0 none) and number id (equal ids, equal
+    pseudonyms; -1 none); the pairs of claims sharing a number but scoring as different people; how
     many pseudonyms the register's records here hold more than once."""
 
     q: np.ndarray
@@ -263,6 +277,7 @@ class JoinOutput:
     a: np.ndarray
     b: np.ndarray
     duplicates: int
+    pattern: np.ndarray
 
 
 def join_partition(
@@ -271,9 +286,14 @@ def join_partition(
     """Join one pseudonym range (pieces keyed by the 32-byte pseudonym).
 
     Its shared-number pairs are linear in the claims here, however many share a number
-    (:func:`~pprl.verify.cross_checks.shared_number_pairs`)."""
+    (:func:`~pprl.verify.cross_checks.shared_number_pairs`). The evidence compares the
+    block keys both pieces carry (:attr:`~pprl.partition.Piece.attrs`)."""
     claimed = join_claims(ref.key, ref.has_key(), ref.clk, claims.key, claims.has_key(), claims.clk)
     score = score_claimed(claims.clk, ref.clk, claimed)
+    pattern = np.zeros(len(claims), dtype=np.uint16)
+    has = np.flatnonzero(claimed >= 0)
+    if len(has) and claims.attrs:
+        pattern[has] = key_states(claims.attrs, ref.attrs, has, claimed[has])
     groups = token_groups(claims.key, claims.has_key())
     a, b = shared_number_pairs(claims.clk, groups, different_people, score, limits)
     return JoinOutput(
@@ -286,6 +306,7 @@ def join_partition(
         a=claims.idx[a],
         b=claims.idx[b],
         duplicates=duplicate_tokens(ref.key, ref.has_key()),
+        pattern=pattern,
     )
 
 
@@ -341,6 +362,7 @@ class Accumulator:
         self.plan = plan
         self.claimed, self.score = np.full(n, -1, np.int64), np.full(n, np.nan)
         self.number = np.full(n, -1, np.int64)
+        self.pattern = np.zeros(n, np.uint16)
         self.cand, self.cand_s, self.cand_key = (
             np.full(n, -1, np.int64),
             np.full(n, -1.0),
@@ -363,6 +385,7 @@ class Accumulator:
             out.score,
             out.number,
         )
+        self.pattern[out.q] = out.pattern
         self.pairs.append((out.a, out.b))
         self.duplicates += out.duplicates
 
@@ -404,6 +427,9 @@ class Accumulator:
             sl = slice(ref.offset, ref.offset + ref.records)
             res = ClaimsResult(enc, self.claimed[sl], self.score[sl], self.cand[sl], cand_score[sl])
             decide(res, self.plan.thresholds)
+            res.evidence = attribute_codes(
+                self.pattern[sl], self.plan.evidence, self.claimed[sl] >= 0
+            )
             out.append(res)
         return out
 
@@ -434,7 +460,7 @@ def finish(
     )
     timings["cross_check"] = time.perf_counter() - t
     say("building findings")
-    tables = [findings_table(r, ref) for r in results]
+    tables = [findings_table(r, ref, plan.thresholds.confirm_score) for r in results]
     findings = pa.concat_tables(tables)
     summary = build_summary(
         findings, ref, claims, plan.thresholds, plan.blocking, acc.duplicates, timings, started_at
