@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-_KERNEL_DIRS = (_PACKAGE / "encode", _PACKAGE / "compare")
+_KERNEL_DIRS = (_PACKAGE / "encode", _PACKAGE / "compare", _PACKAGE / "privacy")
 
 
 def _usable(directory: Path) -> bool:

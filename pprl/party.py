@@ -22,7 +22,7 @@ from pprl.keys import Secret, pseudonym
 from pprl.labels import validate_label
 from pprl.normalize import NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
-from pprl.privacy.harden import hardened_clks
+from pprl.privacy.harden import hardened_clks, hardening_meta
 from pprl.read import CsvData, iter_csv
 from pprl.schema import BlockKeySpec, Schema
 from pprl.store import ROLES, TOKEN_BYTES, Encodings
@@ -269,6 +269,7 @@ def encode_records(
         "schema": schema.document,
         "key_fingerprint": secret.fingerprint,
         "link_key": schema.link_key,
+        **hardening_meta(schema),  # the BLIP generator: files noised differently are refused
     }
     if role is not None:
         meta["role"] = role

@@ -55,6 +55,7 @@ __all__ = [
     "RowRange",
     "atomic_path",
     "bit_statistics",
+    "blip_generator",
     "block_column",
     "check_compatible",
     "check_file",
@@ -669,7 +670,7 @@ def _check_fields(p: str | os.PathLike[str], meta: dict[str, Any]) -> None:
             raise _field_error(
                 p, "party", f"is not a valid {exc}; re-encode the file with a valid --party"
             ) from None
-    for name in ("link_key", "schema_name", "pprl_version"):
+    for name in ("link_key", "schema_name", "pprl_version", "blip"):
         value = meta.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > 200):
             raise _field_error(p, name, f"must be a short text, got {_shown(value)}")
@@ -890,7 +891,8 @@ def _read_clkhash_json(p: Path) -> Encodings:
 
 
 def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
-    """Refuse to compare files made with different secrets, schemas or filter lengths.
+    """Refuse to compare files made with different secrets, schemas, filter lengths or
+    BLIP noise generators.
 
     A pprl file always records its key fingerprint and schema digest (read checks it);
     one that records them against one that does not is refused too. Only clkhash's
@@ -919,6 +921,25 @@ def check_compatible(a: Encodings | Outline, b: Encodings | Outline) -> None:
             f"{la} and {lb} were encoded with different schemas "
             f"({a.meta.get('schema_name')} {sa[:12]} vs {b.meta.get('schema_name')} {sb[:12]})"
         )
+    ga, gb = blip_generator(a.meta), blip_generator(b.meta)
+    if ga and gb and ga != gb:
+        raise MismatchError(
+            f"{la} and {lb} were noised by different BLIP generators ({ga} and {gb}), so "
+            "the same person no longer scores alike; re-encode both with the same pprl version"
+        )
+
+
+def blip_generator(meta: dict[str, Any]) -> str | None:
+    """The BLIP noise generator of a file's CLKs: the ``blip`` metadata field that
+    ``pprl encode`` writes since generator v2, ``"v1"`` for a file whose schema flips bits
+    but that records none (written before), None for a file without BLIP."""
+    recorded = meta.get("blip")
+    if recorded:
+        return str(recorded)
+    document = meta.get("schema")
+    ext = document.get("pprl") if isinstance(document, dict) else None
+    hardening = ext.get("hardening") if isinstance(ext, dict) else None
+    return "v1" if isinstance(hardening, dict) and "blip" in hardening else None
 
 
 def check_roles(reference: Encodings | Outline, claims: Sequence[Encodings | Outline]) -> None:

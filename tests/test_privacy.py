@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
 import collections
 import copy
 import csv
+import dataclasses
 import json
+import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from blake3 import blake3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pprl_cli.main import app
@@ -17,13 +22,14 @@ from typer.testing import CliRunner
 
 from pprl import mynumber
 from pprl.encode import encode_clks
-from pprl.errors import InputError
+from pprl.errors import InputError, IntegrityError, MismatchError
 from pprl.keys import load_secret, write_secret
 from pprl.party import encode_csv
 from pprl.privacy import attacks, decoys, harden
+from pprl.privacy import blip as blip_module
 from pprl.privacy.audit import audit, read_names
 from pprl.schema import builtin_document, parse_schema
-from pprl.store import write_encodings
+from pprl.store import blip_generator, check_compatible, read_encodings, write_encodings
 from pprl.synth import SynthConfig, generate
 from pprl.verify import verify, write_outputs
 
@@ -169,6 +175,161 @@ def test_blip_flip_rate_and_determinism(eps):
     assert abs(flipped - f) < 4 * np.sqrt(f * (1 - f) / clks.size / 64) + 1e-4
     assert (out == harden.blip(clks, eps, b"k" * 32)).all()
     assert (out != harden.blip(clks, eps, b"j" * 32)).any()
+
+
+def blip_reference(clk: bytes, epsilon: float, key: bytes) -> bytes:
+    """BLIP generator v2 as docs/privacy.md states it, one record at a time: the record's
+    keyed XOF stream, k by inverse CDF from its first 8 bytes, then distinct positions
+    from 16-bit draws (rejected at or above the largest multiple of l)."""
+    nbits = 8 * len(clk)
+    cdf = [int(c) for c in blip_module.flip_count_cdf(nbits, epsilon)]
+    xof = blake3(clk, key=key)
+    stream = xof.digest(length=4096)
+    k = bisect.bisect_right(cdf, int.from_bytes(stream[:8], "little"))
+    limit = 65536 - 65536 % nbits
+    flipped: set[int] = set()
+    at = 8
+    while len(flipped) < k:
+        if at + 2 > len(stream):
+            stream = xof.digest(length=2 * len(stream))
+        d = int.from_bytes(stream[at : at + 2], "little")
+        at += 2
+        if d < limit:
+            flipped.add(d % nbits)
+    out = bytearray(clk)
+    for p in flipped:
+        out[p // 8] ^= 1 << (7 - p % 8)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("words", "epsilon"), [(16, 3.0), (15, 2.0), (1, 0.0), (3, 9.0)])
+def test_blip_is_the_documented_generator(words, epsilon):
+    """Against an independent one-record-at-a-time implementation of the specification,
+    for a power-of-two length (no rejection), other lengths (rejection), f = 1/2 and
+    tiny f; more records than one lane group."""
+    clks = np.random.default_rng(words).integers(0, 2**63, size=(150, words), dtype=np.uint64)
+    out = harden.blip(clks, epsilon, b"k" * 32)
+    for i in range(len(clks)):
+        assert out[i].tobytes() == blip_reference(clks[i].tobytes(), epsilon, b"k" * 32), i
+
+
+def test_blip_of_clks_longer_than_a_chunk():
+    """l > 8192 bits: the blake3 package's XOF path gives the specified noise too."""
+    clks = np.random.default_rng(4).integers(0, 2**63, size=(3, 160), dtype=np.uint64)
+    out = harden.blip(clks, 4.0, b"k" * 32)
+    for i in range(3):
+        assert out[i].tobytes() == blip_reference(clks[i].tobytes(), 4.0, b"k" * 32)
+    assert (clks != out).any()
+
+
+def test_blip_depends_only_on_key_and_own_clk():
+    rng = np.random.default_rng(8)
+    clks = rng.integers(0, 2**63, size=(500, 16), dtype=np.uint64)
+    clks[7] = clks[400]  # the same CLK anywhere gets the same noise
+    out = harden.blip(clks, 3.0, b"k" * 32)
+    order = rng.permutation(500)
+    assert (harden.blip(clks[order], 3.0, b"k" * 32) == out[order]).all()
+    assert (harden.blip(clks[3:4], 3.0, b"k" * 32) == out[3:4]).all()
+    assert (out[7] == out[400]).all()
+    same = clks.copy()
+    assert harden.blip(same, 3.0, b"k" * 32, inplace=True) is same and (same == out).all()
+    assert harden.blip(clks[:0], 3.0, b"k" * 32).shape == (0, 16)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        harden.blip(np.asfortranarray(clks), 3.0, b"k" * 32, inplace=True)
+
+
+def wilson_hilferty_z(chi2: float, df: int) -> float:
+    """How many standard deviations a chi-square statistic lies above its mean."""
+    return ((chi2 / df) ** (1 / 3) - (1 - 2 / (9 * df))) / math.sqrt(2 / (9 * df))
+
+
+def test_blip_flips_are_bernoulli_per_bit():
+    """At scale: the number of flips per record follows Binomial(l, f) and every position
+    flips with probability f (chi-square, well inside 4 standard deviations)."""
+    n, nbits, eps = 40_000, 1024, 2.0
+    f = harden.flip_probability(eps)
+    clks = np.random.default_rng(12).integers(0, 2**63, size=(n, nbits // 64), dtype=np.uint64)
+    flips = np.unpackbits((harden.blip(clks, eps, b"s" * 32) ^ clks).view(np.uint8), axis=1)
+    counts = np.bincount(flips.sum(axis=1), minlength=nbits + 1)
+    pmf = np.array([math.comb(nbits, k) * f**k * (1 - f) ** (nbits - k) for k in range(nbits + 1)])
+    lo, hi = int(nbits * f - 4 * math.sqrt(nbits * f)), int(nbits * f + 4 * math.sqrt(nbits * f))
+    observed = np.concatenate([[counts[:lo].sum()], counts[lo:hi], [counts[hi:].sum()]])
+    wanted = n * np.concatenate([[pmf[:lo].sum()], pmf[lo:hi], [pmf[hi:].sum()]])
+    chi2 = float(((observed - wanted) ** 2 / wanted).sum())
+    assert abs(wilson_hilferty_z(chi2, len(observed) - 1)) < 4
+    per_position = flips.sum(axis=0)
+    chi2 = float(((per_position - n * f) ** 2 / (n * f * (1 - f))).sum())
+    assert abs(wilson_hilferty_z(chi2, nbits)) < 4
+    assert abs(flips.mean() - f) < 4 * math.sqrt(f * (1 - f) / flips.size)
+
+
+@pytest.mark.parametrize(("nbits", "epsilon"), [(64, 0.0), (1024, 3.0), (960, 2.0), (128, 30.0)])
+def test_flip_count_table_is_the_binomial_cdf(nbits, epsilon):
+    table = blip_module.flip_count_cdf(nbits, epsilon)
+    f = 1 / (1 + math.exp(epsilon))
+    cdf = 0.0
+    for k, entry in enumerate(table.tolist()):
+        cdf += math.exp(
+            math.lgamma(nbits + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(nbits - k + 1)
+            + (k * math.log(f) if k else 0.0)
+            + (nbits - k) * math.log1p(-f)
+        )
+        assert abs(entry / 2**64 - cdf) < 1e-12, k
+    assert (np.diff(table.astype(object)) >= 0).all() and not table.flags.writeable
+    assert len(table) <= nbits and table[-1] < 2**64 - 1 if len(table) else True
+
+
+def test_flip_count_table_refuses_bad_parameters():
+    with pytest.raises(ValueError, match="nbits"):
+        blip_module.flip_count_cdf(0, 3.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        blip_module.flip_count_cdf(64, -1.0)
+
+
+def with_blip_meta(enc, generator):
+    """The same encodings as written by a pprl that records ``generator`` (None: before
+    the generator was recorded)."""
+    meta = {k: v for k, v in enc.meta.items() if k not in ("blip", "digest", "field_digests")}
+    if generator is not None:
+        meta["blip"] = generator
+    return dataclasses.replace(enc, meta=meta)
+
+
+def test_blip_generator_is_recorded_and_mixing_generators_is_refused(world, tmp_path):
+    schema = parse_schema(hardened({"blip": {"epsilon": 3}}), "b")
+    reg, _ = encode_csv(world["data"] / "register.csv", schema, world["secret"])
+    ins, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    assert reg.meta["blip"] == "v2" and blip_generator(reg.meta) == "v2"
+    write_encodings(reg, tmp_path / "v2.parquet")
+    write_encodings(with_blip_meta(ins, None), tmp_path / "v1.parquet")
+    v2, v1 = read_encodings(tmp_path / "v2.parquet"), read_encodings(tmp_path / "v1.parquet")
+    assert v2.meta["blip"] == "v2" and "blip" not in v1.meta  # old files are still read
+    assert blip_generator(v1.meta) == "v1"
+    with pytest.raises(MismatchError, match="different BLIP generators .v2 and v1.") as exc:
+        check_compatible(v2, v1.outline())
+    assert "re-encode both with the same pprl version" in str(exc.value)
+    assert "\n" not in str(exc.value)
+    check_compatible(v2, read_encodings(tmp_path / "v2.parquet"))  # same generator: fine
+    check_compatible(v1, v1)
+    plain = parse_schema(hardened(None), "p")
+    enc, _ = encode_csv(world["data"] / "insurer.csv", plain, world["secret"])
+    assert "blip" not in enc.meta and blip_generator(enc.meta) is None
+    check_compatible(enc, enc)
+
+
+def test_blip_generator_field_is_covered_by_the_digest(world, tmp_path):
+    schema = parse_schema(hardened({"blip": {"epsilon": 3}}), "b")
+    enc, _ = encode_csv(world["data"] / "insurer.csv", schema, world["secret"])
+    path = write_encodings(enc, tmp_path / "e.parquet")
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"pprl"])
+    meta["blip"] = "v1"
+    edited = table.replace_schema_metadata({b"pprl": json.dumps(meta).encode()})
+    pq.write_table(edited, tmp_path / "edited.parquet")
+    with pytest.raises(IntegrityError, match="'blip' was changed after encoding"):
+        read_encodings(tmp_path / "edited.parquet")
 
 
 def test_no_hardening_is_plain_clkhash_encoding(world):

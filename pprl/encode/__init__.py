@@ -5,7 +5,9 @@ Modules: :mod:`~pprl.encode.encoder` (``encode_clks``, one job per field),
 :mod:`~pprl.encode.clkhash_compat` (clkhash's rules per field, comparison and strategy
 class), :mod:`~pprl.encode.hashing` (key derivation, BLAKE2b and double-hash tables),
 :mod:`~pprl.encode.kernels` (numba), :mod:`~pprl.encode.pool` (field jobs over
-processes, shared-memory output) and :mod:`~pprl.encode.bitarrays` (clkhash interop).
+processes, shared-memory output), :mod:`~pprl.encode.bitarrays` (clkhash interop),
+:mod:`~pprl.encode.blake3_kernel` (keyed BLAKE3 of many records in numba) and
+:mod:`~pprl.encode.keyed` (pseudonyms and block keys on it).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ another. See docs/privacy.md for what each step defends and costs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -17,13 +16,29 @@ from blake3 import blake3
 
 from pprl.encode import encode_clks
 from pprl.keys import Secret
+from pprl.privacy.blip import BLIP_CONTEXT, BLIP_GENERATOR, blip, flip_probability
 from pprl.schema import Hardening, Schema
 
 SALT_CONTEXT = "pprl 2026-11 clk salt v1"
-BLIP_CONTEXT = "pprl 2026-11 blip v1"
 PERMUTE_CONTEXT = "pprl 2026-11 bit permutation v1"
 
 Progress = Callable[[int], None]
+
+__all__ = [
+    "BLIP_CONTEXT",
+    "PERMUTE_CONTEXT",
+    "SALT_CONTEXT",
+    "balance",
+    "bit_permutation",
+    "blip",
+    "derive_key",
+    "flip_probability",
+    "hardened_clks",
+    "hardening_meta",
+    "salt_secret",
+    "salt_values",
+    "salted_clks",
+]
 
 
 def derive_key(secret: Secret, context: str) -> bytes:
@@ -69,37 +84,6 @@ def salted_clks(
     return out
 
 
-BLIP_BLOCK = 1 << 14  # records per block of noise
-
-
-def flip_probability(epsilon: float) -> float:
-    """BLIP / randomized response: each bit flips with probability 1 / (1 + e^epsilon)."""
-    return 1.0 / (1.0 + math.exp(epsilon))
-
-
-def blip(clks: np.ndarray, epsilon: float, key: bytes) -> np.ndarray:
-    """Flip each bit with probability f = 1/(1+e^epsilon), seeded by keyed blake3 of the CLK.
-
-    The randomness of a record is a keyed XOF of its own (pre-flip) CLK bytes: the same
-    input always gets the same noise (reproducible files, no averaging attack across
-    re-encodings), and without the key the noise is unpredictable.
-    """
-    n, words = clks.shape
-    nbits = words * 64
-    threshold = int(round(flip_probability(epsilon) * 65536))
-    raw = np.ascontiguousarray(clks).view(np.uint8)
-    out = np.empty_like(clks)
-    for start in range(0, n, BLIP_BLOCK):  # bounded memory: 2 bytes of noise per bit
-        stop = min(start + BLIP_BLOCK, n)
-        noise = np.empty((stop - start, nbits), dtype=np.uint16)
-        for i in range(start, stop):
-            digest = blake3(raw[i].tobytes(), key=key).digest(length=2 * nbits)
-            noise[i - start] = np.frombuffer(digest, dtype="<u2")
-        flips = np.ascontiguousarray(np.packbits(noise < threshold, axis=1)).view("<u8")
-        out[start:stop] = clks[start:stop] ^ flips
-    return out
-
-
 def bit_permutation(nbits: int, key: bytes) -> np.ndarray:
     """A keyed permutation of bit positions: positions sorted by keyed blake3 of their index."""
     stream = blake3(b"positions", key=key).digest(length=8 * nbits)
@@ -115,6 +99,13 @@ def balance(clks: np.ndarray, permute_key: bytes | None = None) -> np.ndarray:
     if permute_key is not None:
         both = both[:, bit_permutation(both.shape[1], permute_key)]
     return np.ascontiguousarray(np.packbits(both, axis=1)).view("<u8").reshape(n, -1)
+
+
+def hardening_meta(schema: Schema) -> dict[str, str]:
+    """What an encoding file must record about how its hardening was generated: the BLIP
+    generator id (metadata field ``blip``) when the schema flips bits, so that files whose
+    noise was drawn differently are refused together (:func:`pprl.store.check_compatible`)."""
+    return {"blip": BLIP_GENERATOR} if schema.hardening.blip_epsilon is not None else {}
 
 
 def hardened_clks(
@@ -141,7 +132,8 @@ def hardened_clks(
             schema.clk, columns, secret.clk_secret, workers=workers, progress=progress
         )
     if h.blip_epsilon is not None:
-        clks = blip(clks, h.blip_epsilon, derive_key(secret, BLIP_CONTEXT))
+        owned = clks.flags.c_contiguous and clks.flags.writeable  # made here: noise in place
+        clks = blip(clks, h.blip_epsilon, derive_key(secret, BLIP_CONTEXT), inplace=owned)
     if h.balance:
         clks = balance(clks, derive_key(secret, PERMUTE_CONTEXT) if h.permute else None)
     return clks
