@@ -4,7 +4,9 @@ the start-up commands) finishes, and pprl's CLKs equal clkhash's. Nothing is tim
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,16 +51,58 @@ def test_tiny_run_is_bit_identical_to_clkhash(tmp_path):
     assert not list(tmp_path.glob("*.parquet"))[1:]  # large outputs removed (one.parquet stays)
 
 
-def test_head_csv_and_clk_readers(tmp_path):
+def test_head_csv(tmp_path):
     bench = _bench()
     src = tmp_path / "in.csv"
     src.write_text("a,b\n1,2\n3,4\n5,6\n", encoding="utf-8")
     assert bench.head_csv(src, 2, tmp_path / "two.csv") == 2
     assert (tmp_path / "two.csv").read_text(encoding="utf-8") == "a,b\n1,2\n3,4\n"
     assert bench.head_csv(src, 10, tmp_path / "all.csv") == 3  # fewer rows than asked
-    ref = tmp_path / "ref.json"
-    ref.write_text('{"clks": ["AAE=", "/w=="]}', encoding="utf-8")
-    assert bench.read_clkhash_clks(ref) == [b"\x00\x01", b"\xff"]
+
+
+ROWS = (
+    "my_number,family_name_kanji,given_name_kanji,family_name_kana,given_name_kana,"
+    "date_of_birth,sex,postcode,address,household_id\n"
+    "014068638772,加藤,幹宏,カトウ,ミキヒロ,1985-03-04,M,231-9263,神奈川県横浜市中区元町5丁目12番24号,H0\n"
+    "136608200575,小林,大,コバヤシ,ダイ,1979-10-18,M,780-2703,高知県高知市本町6丁目11番1号,H1\n"
+    "455954608902,小林,悠利,コバヤシ,ユウリ,1981-03-24,F,780-2703,高知県高知市本町6丁目11番1号,H1\n"
+)
+
+
+def test_clk_comparison_sees_one_flipped_bit(tmp_path):
+    """The bit-identity check reads both formats and notices a single differing bit."""
+    from pprl.keys import load_secret, write_secret
+    from pprl.party import encode_csv
+    from pprl.schema import parse_schema
+    from pprl.store import write_clkhash_json, write_encodings
+
+    bench = _bench()
+    csv_path = tmp_path / "three.csv"
+    csv_path.write_text(ROWS, encoding="utf-8")
+    schema = parse_schema(json.loads(json.dumps(bench.PLAIN_SCHEMA)), "plain")
+    secret = load_secret(write_secret(tmp_path / "k.key"))
+    enc, _ = encode_csv(csv_path, schema, secret)
+    pprl_file = tmp_path / "enc.parquet"
+    write_encodings(enc, pprl_file)
+    raw = enc.clks.astype("<u8").tobytes()
+    width = enc.clks.shape[1] * 8
+    rows = [raw[i * width : (i + 1) * width] for i in range(len(enc))]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"clks": [base64.b64encode(r).decode() for r in rows]}))
+    assert bench.same_clks(pprl_file, good) == (True, len(rows))
+    flipped = bytearray(rows[-1])
+    flipped[3] ^= 0x10
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"clks": [base64.b64encode(r).decode() for r in [*rows[:-1], bytes(flipped)]]})
+    )
+    assert bench.same_clks(pprl_file, bad) == (False, len(rows))
+    shorter = tmp_path / "shorter.json"
+    shorter.write_text(json.dumps({"clks": [base64.b64encode(r).decode() for r in rows[:-1]]}))
+    assert bench.same_clks(pprl_file, shorter) == (False, len(rows))
+    written = tmp_path / "written.json"
+    write_clkhash_json(enc, written)  # pprl's own clkhash JSON: the same CLKs
+    assert bench.same_clks(pprl_file, written) == (True, 3)
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "ten", ","])
