@@ -40,6 +40,7 @@ BENCHMARKS = (
     Benchmark(
         "encode", "bench_encode.py", ("--records", "5000", "--repeat", "1"), ("--records", "100000")
     ),
+    Benchmark("encode-command", "bench_encode_command.py", ("--quick",), ()),
     Benchmark("compare", "bench_compare.py", ("--quick", "--max-refs", "100000"), ()),
     Benchmark("solve", "bench_solve.py", ("--quick",), ()),
     Benchmark("synth", "bench_synth.py", ("--people", "50000"), ("--quick",)),

@@ -16,24 +16,20 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+# Only light modules at import time (``tests/test_startup.py``): ``pprl --help`` must not
+# load numpy, pyarrow or numba. Commands import what they need inside their functions.
 from pprl.errors import PprlError
 from pprl.labels import invisible
-from pprl.read import file_kind
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as cli_exceptions
@@ -293,6 +289,8 @@ def _stat_or_none(path: Path, option: str) -> os.stat_result | None:
 def output_file(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a file there: not a folder or a device, in an existing
     folder it can write to. Checked before any work."""
+    from pprl.read import file_kind
+
     st = _stat_or_none(path, option)
     if st is not None and stat.S_ISDIR(st.st_mode):
         fail(f"{option} {path}: is a folder; give a file name")
@@ -308,6 +306,8 @@ def output_file(path: Path, option: str = "--out") -> Path:
 def output_folder(path: Path, option: str = "--out") -> Path:
     """``path`` if pprl may write a folder of results there: a folder or nothing, with
     a writable folder above it. Checked before any work."""
+    from pprl.read import file_kind
+
     st = _stat_or_none(path, option)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         what = "a file" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
@@ -326,6 +326,8 @@ def progress_bar(
     description: str, total: int | None, enabled: bool = True
 ) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr; yields ``advance(n)``. Silent when not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     show = enabled and sys.stderr.isatty()
     with Progress(
         TextColumn("{task.description}"),
@@ -344,6 +346,8 @@ def progress_bar(
 def stage_progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     """One progress line per stage on stderr; yields ``start(stage)``, which completes
     the previous stage. Silent when stderr is not a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     show = enabled and sys.stderr.isatty()
     with Progress(
         TextColumn("{task.description}"),

@@ -16,7 +16,6 @@ from pprl_cli.common import (
     user_errors,
     writing,
 )
-from rich.table import Table
 
 if TYPE_CHECKING:
     from pprl.evaluate import FindingsMetrics, LinksMetrics
@@ -126,6 +125,8 @@ def _pct(x: float) -> str:
 
 def _print_findings(m: FindingsMetrics) -> None:
     """Rich tables: overall and per-kind detection, false alarms, owner accuracy, threshold."""
+    from rich.table import Table
+
     table = Table(
         title=f"Mislink detection ({m.claims:,} claims, {m.positives:,} positives)",
         caption="susp: suspect/unknown/invalid flagged; +rev: review flagged too",
@@ -171,6 +172,8 @@ def _print_findings(m: FindingsMetrics) -> None:
 
 def _print_links(m: LinksMetrics) -> None:
     """Rich table for a linkage result."""
+    from rich.table import Table
+
     table = Table(title="Linkage quality")
     for col in ("links", "true pairs", "precision", "recall", "F1"):
         table.add_column(col, justify="right")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pprl_cli.common import console, err_console, output_folder, shown, user_errors
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from pprl.synth.config import MAX_PEOPLE, MAX_SEED, MIN_PEOPLE, PROFILES, SynthSummary
+# pprl.synth.config is light (the generator and numpy load when the command runs)
+from pprl.synth.config import MAX_PEOPLE, MAX_SEED, MIN_PEOPLE, PROFILES
+
+if TYPE_CHECKING:
+    from pprl.synth.config import SynthSummary
 
 
 @user_errors
@@ -95,6 +97,14 @@ def synth(
     ] = False,
 ) -> None:
     """Generate register.csv, insurer.csv, bank.csv (optional) and truth.csv in --out."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from pprl.synth import SynthConfig, generate
     from pprl.synth.config import profile_named
     from pprl.synth.generator import check_out
@@ -133,6 +143,8 @@ def synth(
 
 def _print_summary(summary: SynthSummary) -> None:
     """Show what was written and how many errors of each kind were planted."""
+    from rich.table import Table
+
     table = Table(
         title=f"{summary.people:,} residents in {summary.households:,} households "
         f"(profile {summary.profile}, {summary.seconds:.1f} s)"

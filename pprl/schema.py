@@ -26,15 +26,16 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import clkhash.schema
 from blake3 import blake3
-from clkhash.schema import SchemaError
 
 from pprl.boundedjson import MAX_DEPTH, loads_bounded, read_bounded
 from pprl.errors import InputError
-from pprl.normalize import NORMALIZERS
+
+if TYPE_CHECKING:  # imported where used: the names and defaults stay light for the CLI
+    import clkhash.schema
+    from clkhash.schema import SchemaError
 
 BUILTIN_SCHEMAS = ("jp-resident", "jp-bank-holder")
 
@@ -259,6 +260,9 @@ def parse_schema(document: dict[str, Any], name: str) -> Schema:
         raise InputError(f"{name}: a schema must be a JSON object")
     check_bounds(document, name)
     _refuse_xor_folds_alias(document, name)  # privacy hardening, docs/privacy.md
+    import clkhash.schema
+    from clkhash.schema import SchemaError
+
     plain = {k: v for k, v in document.items() if k != "pprl"}
     try:
         clk = clkhash.schema.from_json_dict(plain)
@@ -408,6 +412,8 @@ def _schema_error_text(exc: SchemaError) -> str:
 
 
 def _read_normalizers(ext: dict[str, Any], fields: tuple[str, ...], name: str) -> dict[str, str]:
+    from pprl.normalize import NORMALIZERS
+
     normalizers = dict(ext.get("normalize", {}))
     for fld, norm in normalizers.items():
         if norm not in NORMALIZERS:

@@ -12,8 +12,32 @@ processes, shared-memory output), :mod:`~pprl.encode.bitarrays` (clkhash interop
 
 from __future__ import annotations
 
-from pprl.encode.bitarrays import bitarrays_to_clks, clks_to_bitarrays
-from pprl.encode.encoder import encode_clks
-from pprl.encode.pool import WorkerError, idle_cpus
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pprl.encode.bitarrays import bitarrays_to_clks, clks_to_bitarrays
+    from pprl.encode.encoder import encode_clks
+    from pprl.encode.pool import WorkerError, idle_cpus
 
 __all__ = ["WorkerError", "bitarrays_to_clks", "clks_to_bitarrays", "encode_clks", "idle_cpus"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` when it is first asked for, so that a
+    light submodule (:mod:`~pprl.encode.hashing`) loads without numba and the kernels."""
+    if name in ("bitarrays_to_clks", "clks_to_bitarrays"):
+        from pprl.encode import bitarrays
+
+        value = getattr(bitarrays, name)
+    elif name == "encode_clks":
+        from pprl.encode.encoder import encode_clks
+
+        value = encode_clks
+    elif name in ("WorkerError", "idle_cpus"):
+        from pprl.encode import pool
+
+        value = getattr(pool, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -29,12 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pprl.compare.keyed import block_pair_count
 from pprl.errors import InputError
-from pprl.store import Encodings, Outline
-from pprl.verify.decide import ClaimsResult
 from pprl.verify.model import (
     CROSS_CHECK_REASONS,
     REASONS,
@@ -45,11 +42,14 @@ from pprl.verify.model import (
     Thresholds,
     VerifySummary,
 )
-from pprl.verify.outputs import VerifyResult, party_view, reference_view, write_outputs
-from pprl.verify.plan import StageProgress, ThresholdSpec, VerifyPlan, resolve_thresholds
 
 if TYPE_CHECKING:
+    from pprl.compare.keyed import block_pair_count
     from pprl.engines.dask import TlsFiles
+    from pprl.store import Encodings, Outline
+    from pprl.verify.decide import ClaimsResult
+    from pprl.verify.outputs import VerifyResult, party_view, reference_view, write_outputs
+    from pprl.verify.plan import StageProgress, ThresholdSpec, VerifyPlan
 
 __all__ = [
     "CROSS_CHECK_REASONS",
@@ -78,6 +78,8 @@ def schema_thresholds(enc: Encodings | Outline, overrides: ThresholdSpec = None)
     """Thresholds for files of this schema: the built-in defaults, then the schema's
     ``pprl.verify`` values (tuned for it), with ``overrides`` (e.g. CLI options) on top;
     a full :class:`Thresholds` as ``overrides`` is returned as given."""
+    from pprl.verify.plan import resolve_thresholds
+
     return resolve_thresholds(enc, overrides)
 
 
@@ -137,3 +139,33 @@ def verify(
         progress=progress,
         threads=threads,
     )
+
+
+_OUTPUTS = ("VerifyResult", "party_view", "reference_view", "write_outputs")
+_PLAN = ("StageProgress", "ThresholdSpec", "VerifyPlan")
+
+
+def __getattr__(name: str) -> Any:
+    """Load the rest of the API on first use: the vocabulary (:mod:`~pprl.verify.model`)
+    imports without numpy, pyarrow or the comparison kernels (the CLI's help needs only
+    the thresholds)."""
+    if name in _OUTPUTS:
+        from pprl.verify import outputs
+
+        value = getattr(outputs, name)
+    elif name in _PLAN:
+        from pprl.verify import plan
+
+        value = getattr(plan, name)
+    elif name == "ClaimsResult":
+        from pprl.verify.decide import ClaimsResult
+
+        value = ClaimsResult
+    elif name == "block_pair_count":
+        from pprl.compare.keyed import block_pair_count
+
+        value = block_pair_count
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
