@@ -124,7 +124,7 @@ class _Names:
                 f"{path}: header {shown(family or given or '')} holds '{have}' but no "
                 f"header holds '{lack}', and {shown(whole)} holds a full name "
                 f"('{fn.name}'): map the missing part with --column {lack}=HEADER, or "
-                f"split the full name with --column {fn.name}={whole_arg(whole)}"
+                f"split the full name with --column {fn.name}={_as_arg(whole)}"
             )
         return family is None
 
@@ -145,7 +145,7 @@ class _Names:
         pair = {other, name} == {fn.family, fn.given}
         hint = (
             f"a full name in one column is split by pprl: map it with --column "
-            f"{fn.name}={whole_arg(header)} instead"
+            f"{fn.name}={_as_arg(header)} instead"
             if pair
             else "map each field to its own column"
         )
@@ -155,7 +155,7 @@ class _Names:
         )
 
 
-def whole_arg(header: str) -> str:
+def _as_arg(header: str) -> str:
     """``header`` as written after ``--column FIELD=`` in a suggestion."""
     return header if header.isprintable() and len(header) <= 64 else shown(header)
 
@@ -177,14 +177,21 @@ def _missing_columns_message(
         text = f"'{name}'"
         if name == schema.link_key:
             text += " (the link key)"
+        whole = None
         if name in schema.sources:
             text += f" (or its parts {' and '.join(repr(s) for s in schema.sources[name])}"
-            whole = [fn.name for fn in FULL_NAMES if (fn.family, fn.given) == schema.sources[name]]
-            text += f", or a full-name column '{whole[0]}')" if whole else ")"
+            pair = [fn for fn in FULL_NAMES if (fn.family, fn.given) == schema.sources[name]]
+            whole = pair[0].name if pair else None
+            text += f", or a full-name column '{whole}')" if whole else ")"
         fn = _NAME_PARTS.get(name)
         if fn is not None and (name == fn.given or fn.given not in missing):
             both = fn.family in missing and fn.given in missing
             text += f" (or{', for both,' if both else ''} a full-name column '{fn.name}')"
+            whole = fn.name
+        if whole in matcher.unmatched_explicit:
+            text += (
+                f" (--column {whole}={shown(matcher.unmatched_explicit[whole])} names no header)"
+            )
         if name in matcher.unmatched_explicit:
             text += f" (--column {name}={shown(matcher.unmatched_explicit[name])} names no header)"
         return text

@@ -300,3 +300,13 @@ def test_full_name_fields_are_known_only_to_schemas_with_names() -> None:
 def test_full_name_columns_pair_up_with_known_aliases() -> None:
     for fn in FULL_NAMES:
         assert fn.name in ALIASES and fn.family in ALIASES and fn.given in ALIASES
+
+
+def test_a_full_name_mapping_to_an_absent_header_is_named(tmp_path: Path) -> None:
+    data = read_csv(write(tmp_path / "a.csv", COMBINED, COMBINED_ROWS))
+    with pytest.raises(InputError) as info:
+        resolve_columns(data, RESIDENT, {"full_name_kanji": "名前X"})
+    assert "'given_name_kanji' (or, for both, a full-name column 'full_name_kanji') " in str(
+        info.value
+    )
+    assert "--column full_name_kanji='名前X' names no header" in str(info.value)
