@@ -173,8 +173,9 @@ def test_a_split_keeps_every_character(values: list[str]) -> None:
     st.sampled_from([" ", "\u3000", "  ", "\u3000 "]),
 )
 def test_a_space_always_splits_exactly(family: str, given_name: str, space: str) -> None:
-    f, g = split_one(family + space + given_name)
-    assert (f, g) == (nfkc(family), nfkc(given_name).strip()) or nfkc(given_name).strip() == ""
+    rest = nfkc(given_name).strip()  # may be empty: a lone voiced mark is dropped
+    want = (nfkc(family), rest) if rest else split_one(family)
+    assert split_one(family + space + given_name) == want
 
 
 @given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1)))
