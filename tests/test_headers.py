@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pprl.columns import matched_column_map, resolve_columns
 from pprl.errors import InputError
+from pprl.fullname import FULL_NAMES
 from pprl.headers import (
     ALIASES,
     HeaderMatcher,
@@ -70,7 +71,10 @@ def test_every_schema_field_has_aliases_and_they_are_disjoint() -> None:
         ("住\u3000所", "address"),
         (" 生年月日 ", "date_of_birth"),
         ("口座名義カナ", "account_holder_kana"),
-        ("氏名", None),
+        ("氏名", "full_name_kanji"),
+        ("氏名（カナ）", "full_name_kana"),
+        ("ﾌﾘｶﾞﾅ", "full_name_kana"),
+        ("ふりがな", "full_name_kana"),
         ("住所2", None),
     ],
 )
@@ -123,7 +127,7 @@ def test_two_alias_headers_for_one_field_name_both(tmp_path: Path) -> None:
 
 
 def test_every_missing_column_is_named_at_once_with_headers_present(tmp_path: Path) -> None:
-    header = ["個人番号", "氏名", "氏名カナ", "生年月日", "性別", "郵便番号", "住所", "x"]
+    header = ["個人番号", "漢字", "読み", "生年月日", "性別", "郵便番号", "住所", "x"]
     data = read_csv(write(tmp_path / "m.csv", header, [ROW[:8]]))
     with pytest.raises(InputError) as info:
         resolve_columns(data, RESIDENT, {})
@@ -132,7 +136,8 @@ def test_every_missing_column_is_named_at_once_with_headers_present(tmp_path: Pa
     for name in ("family_name_kanji", "given_name_kanji", "family_name_kana", "given_name_kana"):
         assert f"'{name}'" in message
     assert "my_number" not in message.split("headers present")[0]
-    assert "headers present: '個人番号', '氏名', '氏名カナ'" in message
+    assert "headers present: '個人番号', '漢字', '読み'" in message
+    assert "(or, for both, a full-name column 'full_name_kanji')" in message
 
 
 def test_missing_link_key_and_unmatched_explicit_mapping_are_named(tmp_path: Path) -> None:
@@ -191,3 +196,117 @@ def test_auto_detection_failure_on_cp932_bytes_suggests_cp932(tmp_path: Path) ->
     with pytest.raises(InputError) as info:
         read_csv(bad)
     assert "cp932 if" not in str(info.value)
+
+
+# --- full names in one column (pprl.fullname) ---------------------------------------------
+COMBINED = ["個人番号", "氏名", "氏名カナ", "生年月日", "性別", "郵便番号", "住所"]
+COMBINED_ROWS = [
+    ["123456789018", "山田　太郎", "ﾔﾏﾀﾞ ﾀﾛｳ", "1980-01-02", "M", "100-0001", "東京都"],
+    ["123456789018", "髙橋花子", "タカハシハナコ", "1980-01-02", "F", "100-0001", "東京都"],
+]
+
+
+def test_full_name_columns_are_split_without_column_options(tmp_path: Path) -> None:
+    data = read_csv(write(tmp_path / "c.csv", COMBINED, COMBINED_ROWS, "cp932"))
+    got = resolve_columns(data, RESIDENT, {})
+    assert list(got["family_name_kanji"]) == ["山田", "髙橋"]
+    assert list(got["given_name_kanji"]) == ["太郎", "花子"]
+    assert list(got["family_name_kana"]) == ["ヤマダ", "タカハシ"]
+    assert list(got["given_name_kana"]) == ["タロウ", "ハナコ"]
+    assert list(got["date_of_birth"]) == ["1980-01-02"] * 2
+
+
+def test_bank_holder_name_is_the_full_kana_column_as_it_is(tmp_path: Path) -> None:
+    data = read_csv(write(tmp_path / "c.csv", COMBINED, COMBINED_ROWS))
+    assert list(resolve_columns(data, BANK, {})["account_holder_kana"]) == [
+        "ﾔﾏﾀﾞ ﾀﾛｳ",
+        "タカハシハナコ",
+    ]
+
+
+def test_split_columns_win_over_a_full_name_column(tmp_path: Path) -> None:
+    header = [*COMBINED, "姓", "名"]
+    rows = [[*r, "東", "京子"] for r in COMBINED_ROWS]
+    data = read_csv(write(tmp_path / "b.csv", header, rows))
+    got = resolve_columns(data, RESIDENT, {})
+    assert list(got["family_name_kanji"]) == ["東", "東"]
+    assert list(got["family_name_kana"]) == ["ヤマダ", "タカハシ"]  # no split kana columns
+    explicit = resolve_columns(data, RESIDENT, {"full_name_kanji": "氏名"})
+    assert list(explicit["family_name_kanji"]) == ["山田", "髙橋"]
+
+
+def test_one_split_column_beside_a_full_name_is_refused(tmp_path: Path) -> None:
+    data = read_csv(write(tmp_path / "o.csv", [*COMBINED, "姓"], [[*COMBINED_ROWS[0], "山田"]]))
+    with pytest.raises(InputError) as info:
+        resolve_columns(data, RESIDENT, {})
+    message = str(info.value)
+    assert "\n" not in message and "o.csv" in message
+    assert "'姓' holds 'family_name_kanji' but no header holds 'given_name_kanji'" in message
+    assert "--column full_name_kanji=氏名" in message
+    ok = resolve_columns(data, RESIDENT, {"full_name_kanji": "氏名"})
+    assert list(ok["given_name_kanji"]) == ["太郎"]
+
+
+@pytest.mark.parametrize(
+    ("column_map", "expect"),
+    [
+        (
+            {"family_name_kanji": "氏名", "given_name_kanji": "氏名"},
+            r"fields 'family_name_kanji' and 'given_name_kanji' both read the column '氏名'; "
+            r"a full name in one column is split by pprl: map it with --column "
+            r"full_name_kanji=氏名 instead",
+        ),
+        (
+            {"family_name_kana": "氏名カナ", "given_name_kana": "氏名カナ"},
+            r"--column full_name_kana=氏名カナ instead",
+        ),
+        (
+            {
+                "family_name_kanji": "氏名",
+                "family_name_kana": "氏名",
+                "given_name_kana": "氏名カナ",
+            },
+            r"fields 'family_name_kanji' and 'family_name_kana' both read the column '氏名'; "
+            r"map each field to its own column",
+        ),
+        (
+            {"full_name_kanji": "氏名", "given_name_kanji": "氏名"},
+            r"--column full_name_kanji='氏名' and --column given_name_kanji='氏名' both given",
+        ),
+    ],
+)
+def test_one_column_for_two_name_fields_is_refused(
+    tmp_path: Path, column_map: dict[str, str], expect: str
+) -> None:
+    data = read_csv(write(tmp_path / "d.csv", COMBINED, COMBINED_ROWS))
+    with pytest.raises(InputError, match=r"d\.csv: .*" + expect):
+        resolve_columns(data, RESIDENT, column_map)
+
+
+def test_canonical_headers_for_two_name_fields_are_refused(tmp_path: Path) -> None:
+    """--column given_name_kanji=family_name_kanji: the canonical header already feeds
+    family_name_kanji, so both fields would read it."""
+    data = read_csv(write(tmp_path / "c.csv", FIELDS, [ROW]))
+    with pytest.raises(InputError, match="both read the column 'family_name_kanji'"):
+        resolve_columns(data, RESIDENT, {"given_name_kanji": "family_name_kanji"})
+
+
+def test_full_name_fields_are_known_only_to_schemas_with_names() -> None:
+    known = {"my_number", "account_holder_kana", "date_of_birth"}
+    with pytest.raises(InputError, match="'full_name_kanji' is not a field"):
+        check_column_map({"full_name_kanji": "氏名"}, known, "jp-bank-holder")
+
+
+def test_full_name_columns_pair_up_with_known_aliases() -> None:
+    for fn in FULL_NAMES:
+        assert fn.name in ALIASES and fn.family in ALIASES and fn.given in ALIASES
+
+
+def test_a_full_name_mapping_to_an_absent_header_is_named(tmp_path: Path) -> None:
+    data = read_csv(write(tmp_path / "a.csv", COMBINED, COMBINED_ROWS))
+    with pytest.raises(InputError) as info:
+        resolve_columns(data, RESIDENT, {"full_name_kanji": "名前X"})
+    assert "'given_name_kanji' (or, for both, a full-name column 'full_name_kanji') " in str(
+        info.value
+    )
+    assert "--column full_name_kanji='名前X' names no header" in str(info.value)

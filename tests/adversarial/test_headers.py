@@ -62,17 +62,34 @@ CASES = [
     Case(
         "encode-every-missing-column-at-once",
         with_file(
-            "combined.csv",
-            {"family_name_kanji": "氏名", "given_name_kanji": "x1", "sex": "x2"},
+            "missing.csv",
+            {"family_name_kanji": "x0", "given_name_kanji": "x1", "sex": "x2"},
         ),
         [
-            "combined.csv",
+            "missing.csv",
             "'family_name_kanji'",
             "'given_name_kanji'",
             "'sex'",
             "headers present",
-            "'氏名'",
+            "'x0'",
+            "full-name column 'full_name_kanji'",
         ],
+    ),
+    Case(
+        "encode-one-full-name-column-for-family-and-given",
+        lambda t: [
+            *with_file("full.csv", {"family_name_kanji": "氏名", "given_name_kanji": "名前2"})(t),
+            "--column",
+            "family_name_kanji=氏名",
+            "--column",
+            "given_name_kanji=氏名",
+        ],
+        ["full.csv", "both read the column '氏名'", "--column full_name_kanji=氏名"],
+    ),
+    Case(
+        "encode-one-split-column-beside-a-full-name",
+        with_file("half.csv", {"family_name_kanji": "姓", "given_name_kanji": "氏名"}),
+        ["half.csv", "'姓' holds 'family_name_kanji'", "--column full_name_kanji=氏名"],
     ),
     Case(
         "encode-two-headers-one-field",
@@ -121,4 +138,51 @@ def test_japanese_cp932_export_encodes_like_canonical_headers(
         assert result.returncode == 0, result.stderr
         outs.append(out.read_bytes())
     assert "(cp932)" in result.stdout
+    assert outs[0] == outs[1]
+
+
+def full_name_copy(src: Path, dst: Path, space: str) -> Path:
+    """``src`` as a CP932 export whose names are one kanji column (氏名) and one
+    half-width kana column (ﾌﾘｶﾞﾅ), family and given joined by ``space``."""
+    import jaconv
+
+    with open(src, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    header = ["個人番号", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "郵便番号", "住所"]
+    with open(dst, "w", encoding="cp932", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        for r in rows:
+            kana = r["family_name_kana"] + space + r["given_name_kana"]
+            out.writerow(
+                [
+                    r["my_number"],
+                    r["family_name_kanji"] + space.replace(" ", "\u3000") + r["given_name_kanji"],
+                    jaconv.z2h(kana, kana=True, ascii=False, digit=False),
+                    r["date_of_birth"],
+                    r["sex"],
+                    r["postcode"],
+                    r["address"],
+                ]
+            )
+    return dst
+
+
+def test_full_name_export_with_spaces_encodes_like_split_columns(
+    world: Path, tmp_path: Path
+) -> None:
+    """A CP932 export with 「山田　太郎」 and ｢ﾔﾏﾀﾞ ﾀﾛｳ｣ columns, encoded with only
+    --schema/--secret/--out (plus the same party): the same file, byte for byte, as the
+    split-column original."""
+    data = world / "data" / "insurer.csv"
+    combined = full_name_copy(data, tmp_path / "full.csv", " ")
+    outs = []
+    for i, path in enumerate([data, combined]):
+        out = tmp_path / f"{i}.parquet"
+        result = run_pprl(
+            "encode", path, "--schema", "jp-resident", "--secret", world / "secret.key",
+            "--out", out, "--party", "p",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outs.append(out.read_bytes())
     assert outs[0] == outs[1]
