@@ -91,6 +91,15 @@ def synth(
             "maiden names, moves, half-width kana and kana typos; see docs/synthetic-data.md).",
         ),
     ] = "default",
+    export_layout: Annotated[
+        bool,
+        typer.Option(
+            "--export-layout",
+            help="Also write insurer-export.csv: the insurer's records as a typical Japanese "
+            "system export (CP932, Japanese headers, 被保険者番号, full names, half-width kana, "
+            "era dates), row for row as insurer.csv.",
+        ),
+    ] = False,
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace synth files already in DIR (never a result set)."),
@@ -117,6 +126,7 @@ def synth(
         bank_claims=bank_claims,
         invalid_rate=invalid_rate,
         profile=profile_named(profile),
+        export_layout=export_layout,
     )
     check_out(config, out, force)  # before anything is created
     output_folder(out)

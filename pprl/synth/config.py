@@ -144,6 +144,7 @@ class SynthConfig:
     invalid_rate: float = 0.002
     profile: Profile = DEFAULT_PROFILE  # population and noise rates
     chunk_rows: int = 500_000
+    export_layout: bool = False  # also write insurer-export.csv (pprl.synth.export)
 
     def insurer_claims(self) -> int:
         """Number of insurer records (``claims`` or half the population)."""

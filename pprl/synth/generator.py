@@ -15,6 +15,7 @@ import numpy as np
 from pprl.errors import InputError, PprlError
 from pprl.resultset import MANIFEST, output_file, read_manifest
 from pprl.synth.config import BANK_KIND_WEIGHTS, INSURER_KIND_WEIGHTS, SynthConfig, SynthSummary
+from pprl.synth.export import EXPORT_FILE, write_export
 from pprl.synth.households import Population, build_population
 from pprl.synth.mislinks import (
     INVALID,
@@ -45,9 +46,10 @@ from pprl.synth.writer import (
 
 Progress = Callable[[int, int], None]
 
-FILES = ("register.csv", "insurer.csv", "bank.csv", "truth.csv")
-"""Every file synth writes (``bank.csv`` only with bank claims; without, a stale one is
-removed, as it would contradict ``truth.csv``)."""
+FILES = ("register.csv", "insurer.csv", "bank.csv", "truth.csv", EXPORT_FILE)
+"""Every file synth writes (``bank.csv`` only with bank claims, ``insurer-export.csv``
+only with ``export_layout``; without, a stale one is removed, as it would contradict
+``truth.csv``)."""
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -321,7 +323,16 @@ def _write_all(
             pool.shutdown(wait=True)
         for w in writers.values():
             w.close()
-    stale = out_dir / "bank.csv"
-    if len(plans) == 1 and (stale.exists() or stale.is_symlink()):
-        stale.unlink()  # a bank file from an earlier run (--force) would contradict truth.csv
-    return {name: w.path for name, w in writers.items()}
+        if config.export_layout:  # from the finished insurer file, renamed with the rest
+            export = out_dir / EXPORT_FILE
+            tmp = stack.enter_context(output_file(export, force=force))
+            write_export(writers["insurer.csv"].tmp, tmp, config.seed)
+            exported = {EXPORT_FILE: export}
+        else:
+            exported = {}
+    for name in ("bank.csv", EXPORT_FILE):  # from an earlier run (--force): they would
+        stale = out_dir / name  # contradict the new insurer.csv and truth.csv
+        wanted = len(plans) > 1 if name == "bank.csv" else config.export_layout
+        if not wanted and (stale.exists() or stale.is_symlink()):
+            stale.unlink()
+    return {**{name: w.path for name, w in writers.items()}, **exported}
