@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from pprl.encode.factorize import Factorized
 from pprl.errors import InputError
 from pprl.headers import HeaderMatcher, check_column_map, shown_headers
 from pprl.labels import shown
@@ -45,15 +48,29 @@ def resolve_columns(
             continue
         parts = [matcher.find(s) for s in schema.sources.get(name, ())]
         if parts and None not in parts:
-            cols = [data.columns[p] for p in parts if p is not None]
-            resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*cols, strict=True)]
+            resolved[name] = _joined([data.columns[p] for p in parts if p is not None])
         elif name in schema.ignored and name != schema.link_key:
-            resolved[name] = [""] * data.nrows
+            resolved[name] = Factorized([""], np.zeros(data.nrows, dtype=np.int32))
         else:
             missing.append(name)
     if missing:
         raise InputError(_missing_columns_message(data, schema, missing, matcher))
     return resolved
+
+
+def _joined(cols: list[Sequence[str]]) -> Sequence[str]:
+    """The non-empty values of several columns joined with a space, record by record;
+    factorized columns are joined once per distinct combination of values."""
+    if not all(isinstance(c, Factorized) for c in cols):
+        return [" ".join(v for v in vs if v) for vs in zip(*cols, strict=True)]
+    facs = [c for c in cols if isinstance(c, Factorized)]
+    codes = np.stack([c.inv.astype(np.int64) for c in facs], axis=1)
+    combos, inverse = np.unique(codes, axis=0, return_inverse=True)
+    uniq = [
+        " ".join(v for v in (c.uniq[j] for c, j in zip(facs, combo, strict=True)) if v)
+        for combo in combos.tolist()
+    ]
+    return Factorized(uniq, inverse.reshape(-1))
 
 
 def matched_column_map(data: CsvData, schema: Schema, column_map: dict[str, str]) -> dict[str, str]:
