@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from pprl.encode.factorize import Factorized
 from pprl.errors import InputError
 from pprl.fullname import FULL_NAMES, FullName, split_full_names
 from pprl.headers import HeaderMatcher, check_column_map, shown_headers
@@ -59,9 +62,9 @@ def resolve_columns(
             resolved[name] = whole
         elif parts and all(p is not None for p in parts):
             cols = [p for p in parts if p is not None]
-            resolved[name] = [" ".join(v for v in vs if v) for vs in zip(*cols, strict=True)]
+            resolved[name] = _joined(cols)
         elif name in schema.ignored and name != schema.link_key:
-            resolved[name] = [""] * data.nrows
+            resolved[name] = Factorized([""], np.zeros(data.nrows, dtype=np.int32))
         else:
             missing.append(name)
     if missing:
@@ -158,6 +161,21 @@ class _Names:
 def _as_arg(header: str) -> str:
     """``header`` as written after ``--column FIELD=`` in a suggestion."""
     return header if header.isprintable() and len(header) <= 64 else shown(header)
+
+
+def _joined(cols: list[Sequence[str]]) -> Sequence[str]:
+    """The non-empty values of several columns joined with a space, record by record;
+    factorized columns are joined once per distinct combination of values."""
+    if not all(isinstance(c, Factorized) for c in cols):
+        return [" ".join(v for v in vs if v) for vs in zip(*cols, strict=True)]
+    facs = [c for c in cols if isinstance(c, Factorized)]
+    codes = np.stack([c.inv.astype(np.int64) for c in facs], axis=1)
+    combos, inverse = np.unique(codes, axis=0, return_inverse=True)
+    uniq = [
+        " ".join(v for v in (c.uniq[j] for c, j in zip(facs, combo, strict=True)) if v)
+        for combo in combos.tolist()
+    ]
+    return Factorized(uniq, inverse.reshape(-1))
 
 
 def matched_column_map(data: CsvData, schema: Schema, column_map: dict[str, str]) -> dict[str, str]:

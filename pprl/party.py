@@ -7,18 +7,23 @@ keys, the input row numbers and non-secret metadata.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from blake3 import blake3
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pprl import mynumber
 from pprl.columns import matched_column_map, resolve_columns
 from pprl.encode import idle_cpus
+from pprl.encode.factorize import Factorized, factorize
+from pprl.encode.keyed import block_key_hashes, pseudonyms
 from pprl.errors import InputError
-from pprl.keys import Secret, pseudonym
+from pprl.keys import Secret
 from pprl.labels import validate_label
 from pprl.normalize import NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
@@ -83,6 +88,8 @@ def _rows_text(rows: Sequence[int], limit: int) -> str:
 
 
 PARALLEL_DISTINCT = 50_000  # distinct values from which normalization is spread over processes
+# normalizers so cheap per value that shipping values to other processes costs more
+_CHEAP = frozenset({"my_number", "none", "sex"})
 
 
 def _normalize_chunk(normalizer: str, values: list[str]) -> list[str | None]:
@@ -97,7 +104,7 @@ def normalize_distinct(distinct: list[str], normalizer: str, processes: int) -> 
     Addresses and numbers are nearly all distinct in a population, and their
     normalization is pure Python, so large columns are split across cores.
     """
-    if processes <= 1 or len(distinct) < PARALLEL_DISTINCT:
+    if processes <= 1 or len(distinct) < PARALLEL_DISTINCT or normalizer in _CHEAP:
         return _normalize_chunk(normalizer, distinct)
     import multiprocessing
 
@@ -108,6 +115,43 @@ def normalize_distinct(distinct: list[str], normalizer: str, processes: int) -> 
     return [v for part in parts for v in part]
 
 
+@dataclass(frozen=True)
+class NormalizedColumn:
+    """A normalized column held as its distinct normalized values and each record's
+    index into them; a value is None where the raw value was blank or failed."""
+
+    table: list[str | None]
+    codes: np.ndarray
+
+    def values(self) -> Factorized:
+        """The column as a sequence of per-record values (None for missing)."""
+        return Factorized(self.table, self.codes)  # type: ignore[arg-type]
+
+    def text(self) -> Factorized:
+        """The column as the CLK encoder reads it: missing values as ''."""
+        return Factorized([v or "" for v in self.table], self.codes)
+
+
+def normalize_codes(
+    values: Sequence[str], normalizer: str, processes: int = 1
+) -> tuple[NormalizedColumn, np.ndarray]:
+    """Normalize each distinct value of a column once; the normalized column and the
+    (ascending) rows whose raw value is not blank but normalizes to nothing."""
+    uniq, inv = factorize(values)
+    norm = normalize_distinct(uniq, normalizer, processes)
+    encoded = pc.dictionary_encode(pa.array(norm, type=pa.string()), null_encoding="encode")
+    remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    codes = remap[inv] if len(inv) else np.zeros(0, dtype=np.int64)
+    bad = [i for i, v in enumerate(norm) if v is None and uniq[i].strip()]
+    if bad:
+        mask = np.zeros(len(uniq), dtype=bool)
+        mask[bad] = True
+        failed = np.flatnonzero(mask[inv])
+    else:
+        failed = np.zeros(0, dtype=np.int64)
+    return NormalizedColumn(encoded.dictionary.to_pylist(), codes), failed
+
+
 def normalize_column(
     values: Sequence[str], normalizer: str, processes: int = 1
 ) -> tuple[list[str | None], list[int]]:
@@ -116,12 +160,9 @@ def normalize_column(
     A row fails when its raw value is not blank but normalizes to nothing (e.g. an
     impossible date). Failed and blank values become ``None`` (missing).
     """
-    distinct = list(dict.fromkeys(values))
-    mapping = dict(zip(distinct, normalize_distinct(distinct, normalizer, processes), strict=True))
-    bad = {raw for raw, norm in mapping.items() if norm is None and raw.strip()}
-    out = [mapping[v] for v in values]
-    failed = [i for i, v in enumerate(values) if v in bad] if bad else []
-    return out, failed
+    column, failed = normalize_codes(values, normalizer, processes)
+    table = column.table
+    return [table[j] for j in column.codes.tolist()], failed.tolist()
 
 
 def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
@@ -145,45 +186,64 @@ def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
 
 
 def link_key_tokens(
-    values: Sequence[str | None], normalizer: str, key: bytes, report: EncodeReport
+    column: NormalizedColumn, normalizer: str, key: bytes, report: EncodeReport
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonyms of the link-key column; invalid or missing numbers get a null token.
 
     With the ``my_number`` normalizer the check digit is validated, since a number that
-    fails it cannot be anyone's and must be reported, not pseudonymized.
+    fails it cannot be anyone's and must be reported, not pseudonymized. Each distinct
+    value is checked and pseudonymized once.
     """
-    n = len(values)
-    present = np.array([v is not None for v in values], dtype=bool)
-    valid = _valid_numbers(values) if normalizer == "my_number" else present.copy()
+    table, codes = column.table, column.codes
+    n = len(codes)
+    present_t = np.array([v is not None for v in table], dtype=bool)
+    valid_t = _valid_numbers(table) if normalizer == "my_number" else present_t.copy()
+    present, valid = present_t[codes], valid_t[codes]
     report.missing_link_key_rows.extend(np.flatnonzero(~present).tolist())
     report.invalid_link_key_rows.extend(np.flatnonzero(present & ~valid).tolist())
-    idx = np.flatnonzero(valid)
-    digests = b"".join(pseudonym(key, values[i]) for i in idx.tolist())  # type: ignore[arg-type]
+    keep = np.flatnonzero(valid_t)
+    digests = pseudonyms(key, [table[j] for j in keep.tolist()])  # type: ignore[misc]
+    where = np.full(len(table), -1, dtype=np.int64)
+    where[keep] = np.arange(len(keep))
     tokens = np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
-    tokens[idx] = np.frombuffer(digests, dtype=np.uint8).reshape(-1, TOKEN_BYTES)
+    rows = np.flatnonzero(valid)
+    tokens[rows] = digests[where[codes[rows]]]
     return tokens, valid
 
 
 def block_key_column(
-    spec: BlockKeySpec, normalized: dict[str, list[str | None]], key: bytes
+    spec: BlockKeySpec, normalized: dict[str, NormalizedColumn], key: bytes
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keyed 64-bit block key per record: blake3(key, name + parts); null if a part is missing."""
-    columns = [normalized[p.field] for p in spec.parts]
-    joined = [
-        None
-        if not all(vals)
-        else "\x1f".join(
-            [spec.name] + [v[p.start : p.stop] for v, p in zip(vals, spec.parts, strict=True)]
-        )
-        for vals in zip(*columns, strict=True)
-    ]
-    hashed = {
-        j: int.from_bytes(blake3(j.encode("utf-8"), key=key).digest(length=8), "little")
-        for j in dict.fromkeys(joined)
-        if j is not None
-    }
-    valid = np.array([j is not None for j in joined], dtype=bool)
-    values = np.array([hashed[j] if j is not None else 0 for j in joined], dtype=np.uint64)
+    """Keyed 64-bit block key per record: blake3(key, name + parts); null if a part is
+    missing (a field's normalized value is None or '').
+
+    Each part is sliced once per distinct normalized value, and each distinct
+    combination of parts is hashed once.
+    """
+    codes, tables = [], []
+    for part in spec.parts:
+        column = normalized[part.field]
+        missing = np.array([not v for v in column.table], dtype=bool)
+        codes.append(np.where(missing[column.codes], -1, column.codes))
+        tables.append([(v or "")[part.start : part.stop] for v in column.table])
+    n = len(codes[0]) if codes else 0
+    sizes = [max(len(t), 1) for t in tables]
+    if not codes or math.prod(sizes) >= 1 << 62:  # too many combinations to number
+        return block_key_hashes(key, spec.name, list(zip(codes, tables, strict=True)))
+    valid = np.logical_and.reduce([c >= 0 for c in codes])
+    rows = np.flatnonzero(valid)
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        combined = combined * size + c[rows]
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    parts = []
+    for size in reversed(sizes):
+        parts.append(distinct % size)
+        distinct = distinct // size
+    parts.reverse()
+    hashed, _ = block_key_hashes(key, spec.name, list(zip(parts, tables, strict=True)))
+    values = np.zeros(n, dtype=np.uint64)
+    values[rows] = hashed[inverse.reshape(-1)]
     return values, valid
 
 
@@ -229,20 +289,26 @@ def encode_records(
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
     n_processes = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
-    normalized: dict[str, list[str | None]] = {}
+    normalized: dict[str, NormalizedColumn] = {}
     for name, values in raw.items():
         if name in schema.ignored and name != schema.link_key:
             continue
         normalizer = schema.normalizers.get(name, "none")
-        normalized[name], failed = normalize_column(values, normalizer, n_processes)
-        if failed and name != schema.link_key:
-            report.unnormalizable[name] = failed
-    columns = [
-        [v or "" for v in normalized[f]] if f in normalized else raw[f] for f in schema.fields
-    ]
+        normalized[name], failed = normalize_codes(values, normalizer, n_processes)
+        if len(failed) and name != schema.link_key:
+            report.unnormalizable[name] = failed.tolist()
+    columns = [normalized[f].text() if f in normalized else raw[f] for f in schema.fields]
     # privacy hardening (docs/privacy.md); exactly encode_clks when the schema has none
+    # (hardened_clks reads these as sequences; factorized columns read like lists)
+    by_field: dict[str, Any] = {name: column.values() for name, column in normalized.items()}
     clks = hardened_clks(
-        schema, columns, normalized, raw, secret, workers=processes, progress=progress
+        schema,
+        columns,
+        by_field,
+        raw,  # type: ignore[arg-type]
+        secret,
+        workers=processes,
+        progress=progress,
     )
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pprl.mynumber import check_digit, is_valid
 from pprl.normalize import my_number, postcode, sex
+from pprl.normalize._chars import DASH_CLASS, is_blank, nfkc
 
 FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 
@@ -87,3 +90,19 @@ def test_my_number_roundtrip(digits: str) -> None:
     grouped = f"{digits[:4]} {digits[4:8]}-{digits[8:]}"
     assert my_number(grouped) == digits
     assert my_number(grouped.translate(FULL_WIDTH)) == digits
+
+
+_OLD_NOISE = re.compile(rf"^(?:郵便番号|〒)[:\s]*|{DASH_CLASS}|\s")
+
+
+def _old_postcode(value: str) -> str | None:
+    """The postcode normalizer before its ASCII fast paths (the oracle)."""
+    if is_blank(value):
+        return None
+    digits = _OLD_NOISE.sub("", nfkc(value).strip())
+    return digits if re.fullmatch(r"[0-9]{7}", digits) else None
+
+
+@given(st.text(alphabet=st.sampled_from(list("0123456789-ー－ 〒１a\u0660")), max_size=9))
+def test_postcode_fast_paths_match_the_regex_path(value: str) -> None:
+    assert postcode(value) == _old_postcode(value)

@@ -14,12 +14,10 @@ import unicodedata
 # to the combining marks first and NFKC then composes カ + ゛ into ガ.
 _SPACING_MARKS = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
 
-# Combining voiced marks that did not compose with the preceding character.
-_LEFTOVER_MARKS = re.compile("[\u3099\u309a]")
-
-# Variation selectors (standard and ideographic, IVS). They only select a glyph,
-# e.g. 葛 with or without an IVS, so they must not distinguish two names.
-_VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+# Removed after NFKC: variation selectors (standard and ideographic, IVS), which only
+# select a glyph (葛 with or without an IVS must not distinguish two names), and
+# combining voiced marks that did not compose with the preceding character.
+_DROPPED_AFTER_NFKC = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u3099\u309a]")
 
 # Dash-like characters that people type for a hyphen or a long-vowel mark. After
 # NFKC, full-width ｰ/－ are already ー/-; the rest survive NFKC.
@@ -46,9 +44,9 @@ def nfkc(value: str) -> str:
     NFKC folds full-width ASCII, half-width katakana (ｶﾞ → ガ) and compatibility
     ideographs. Variation selectors and voiced marks that could not compose are removed.
     """
-    text = unicodedata.normalize("NFKC", value.translate(_SPACING_MARKS))
-    text = _VARIATION_SELECTORS.sub("", text)
-    return _LEFTOVER_MARKS.sub("", text)
+    if "\u309b" in value or "\u309c" in value:
+        value = value.translate(_SPACING_MARKS)
+    return _DROPPED_AFTER_NFKC.sub("", unicodedata.normalize("NFKC", value))
 
 
 def remove_whitespace(value: str) -> str:

@@ -31,11 +31,14 @@ _BLOCK_SUFFIX = f"丁目|番|号|条|線|地割|-|の{KANJI_NUMERAL_CLASS}"
 _NUMERAL_BEFORE_SUFFIX = re.compile(f"{KANJI_NUMERAL_CLASS}+(?={_BLOCK_SUFFIX})")
 _NUMERAL_AFTER_BLOCK = re.compile(f"(?<=[目番地号の-]){KANJI_NUMERAL_CLASS}+(?![^\\W\\d_])")
 
+_KANJI_NUMERAL = re.compile(KANJI_NUMERAL_CLASS)
+_GA_OR_NO = re.compile("[ヶケヵがガのノ]")
 _GA_BETWEEN_KANJI = re.compile(f"(?<={_KANJI})[ヶケヵがガ](?={_KANJI})")
 _NO_BETWEEN_KANJI = re.compile(f"(?<={_KANJI})[のノ](?={_KANJI})")
 
-_CHOME = re.compile("([0-9]+)丁目")
-_BANCHI = re.compile("([0-9]+)番地?(?!町)の?")
+# 丁目 and 番(地)(の) after a digit become a hyphen (the digits stay: 1丁目 → 1-)
+_CHOME = re.compile("(?<=[0-9])丁目")
+_BANCHI = re.compile("(?<=[0-9])番地?(?!町)の?")
 _NO_BETWEEN_DIGITS = re.compile("(?<=[0-9])の(?=[0-9])")
 _ROOM = re.compile("(?<=[0-9])号?室")
 _GO = re.compile("(?<=[0-9])号(?![棟館])")
@@ -60,7 +63,10 @@ def _drop_oaza(value: str) -> str:
 
 def _remove_gaps(value: str) -> str:
     """Remove whitespace and '#'; between two digit runs they become a hyphen (1-2-3 101)."""
-    return _GAPS.sub("", _GAP_BETWEEN_DIGITS.sub("-", value.strip()))
+    value = value.strip()
+    if _GAPS.search(value) is None:
+        return value
+    return _GAPS.sub("", _GAP_BETWEEN_DIGITS.sub("-", value))
 
 
 def _dash_run(match: re.Match[str]) -> str:
@@ -91,12 +97,16 @@ def _numeral(match: re.Match[str]) -> str:
 
 def _block_numerals(value: str) -> str:
     """Kanji numerals in block numbers to digits (一丁目二番三号 → 1丁目2番3号)."""
+    if _KANJI_NUMERAL.search(value) is None:
+        return value
     value = _NUMERAL_BEFORE_SUFFIX.sub(_numeral, value)
     return _NUMERAL_AFTER_BLOCK.sub(_numeral, value)
 
 
 def _place_name_kana(value: str) -> str:
     """Fold ヶ/ケ/が/ガ/ヵ between kanji to ケ (霞が関 → 霞ケ関), の/ノ to ノ (虎の門 → 虎ノ門)."""
+    if _GA_OR_NO.search(value) is None:
+        return value
     value = _GA_BETWEEN_KANJI.sub("ケ", value)
     return _NO_BETWEEN_KANJI.sub("ノ", value)
 
@@ -107,13 +117,24 @@ def _block_numbers(value: str) -> str:
     Also drops 号室/室 after a room number and stray hyphens. One rewrite can expose
     another (1-番 → 1番 → 1), so the rules run to a fixpoint; every rule only deletes
     characters or replaces a suffix character by a hyphen, so the loop terminates.
+    A rule runs only when the character it needs is there (the same result, sooner).
     """
     while True:
-        cleaned = _CHOME.sub(r"\1-", value)
-        cleaned = _BANCHI.sub(r"\1-", cleaned)
-        cleaned = _NO_BETWEEN_DIGITS.sub("-", cleaned)
-        cleaned = _GO.sub("", _ROOM.sub("", cleaned))
-        cleaned = _DANGLING_HYPHEN.sub("", _MULTI_HYPHEN.sub("-", cleaned))
+        cleaned = value
+        if "丁目" in cleaned:
+            cleaned = _CHOME.sub("-", cleaned)
+        if "番" in cleaned:
+            cleaned = _BANCHI.sub("-", cleaned)
+        if "の" in cleaned:
+            cleaned = _NO_BETWEEN_DIGITS.sub("-", cleaned)
+        if "室" in cleaned:
+            cleaned = _ROOM.sub("", cleaned)
+        if "号" in cleaned:
+            cleaned = _GO.sub("", cleaned)
+        if "-" in cleaned:
+            if "--" in cleaned:
+                cleaned = _MULTI_HYPHEN.sub("-", cleaned)
+            cleaned = _DANGLING_HYPHEN.sub("", cleaned)
         if cleaned == value:
             return value
         value = cleaned

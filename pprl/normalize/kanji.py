@@ -7,6 +7,8 @@ CJK compatibility ideographs; this table covers the unified ideographs NFKC leav
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
@@ -37,10 +39,18 @@ def _translation() -> dict[int, str]:
     return {ord(variant): canonical for variant, canonical, _ in variant_pairs()}
 
 
+@cache
+def _variant_search() -> Callable[[str], re.Match[str] | None]:
+    """A search for any variant kanji of the table (cheaper than translating)."""
+    return re.compile("[" + "".join(re.escape(v) for v, _, _ in variant_pairs()) + "]").search
+
+
 def fold_variants(value: str) -> str:
     """Replace each variant kanji in ``value`` by its common form.
 
     The table is one-step (no canonical form is itself a variant), so the fold is
     idempotent.
     """
+    if _variant_search()(value) is None:  # the common case: nothing to fold
+        return value
     return value.translate(_translation())
