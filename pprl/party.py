@@ -305,7 +305,7 @@ def encode_records(
         schema,
         columns,
         by_field,
-        raw,  # type: ignore[arg-type]
+        raw,
         secret,
         workers=processes,
         progress=progress,
