@@ -84,7 +84,8 @@ def worklist(
     ] = False,
 ) -> None:
     """Join this party's results onto its own CSV: the rows needing action, with their
-    line in the CSV, every column of the CSV, status, reason and next step.
+    line in the CSV, every column of the CSV, status, reason and next step. For the
+    register holder: one row per case, the claimed record beside the likely true owner.
 
     Runs at the data holder, with its own files only; nothing is sent anywhere.
     """
@@ -123,7 +124,7 @@ def worklist(
     with writing(out):
         write_worklist(wl, out, force=force, inputs=inputs)
     counts = ", ".join(f"{n} {status}" for status, n in wl.counts.items()) or "none"
-    what = "register rows" if wl.kind == "reference" else "rows"
+    what = "cases" if wl.kind == "reference" else "rows"
     console.print(
         f"wrote {len(wl.rows)} {what} ({counts}) to {shown(out)}",
         highlight=False,

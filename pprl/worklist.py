@@ -15,10 +15,11 @@ count are the party's decoy records (:mod:`pprl.privacy.decoys`) and are dropped
 
 Rows needing action come first: ``suspect``, then ``unknown_number`` and
 ``invalid_number``, then ``review`` (:data:`ORDER`); ``confirmed`` rows only on request
-(``include_all``). The register holder's reference view gives the register variant:
-each of its rows named ``claimed`` or ``likely_true_owner`` with the claim's status
-(the view does not say which claimed row goes with which likely owner: see
-docs/protocol.md).
+(``include_all``); a view with case ids adds each claim's case. The register holder's
+reference view gives the register variant: one row per case, the claimed record (its
+line and every register column) beside the likely true owner's, then the status, the
+next step and the case id to quote to the matcher's operator (docs/protocol.md says
+what the case ids reveal).
 
 Public API::
 
@@ -35,7 +36,7 @@ import codecs
 import csv
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,7 @@ from pprl.report.vocabulary import REASON_MEANINGS
 from pprl.resultset import file_digest
 from pprl.sidecar import EncodingEntry, Sidecar, check_csv, default_path, read_sidecar
 from pprl.verify.model import REASONS, STATUSES, Reason, Status
-from pprl.verify.outputs import OTHER_RECORD_CONFLICT
+from pprl.verify.outputs import CASE_PATTERN, OTHER_RECORD_CONFLICT
 
 __all__ = [
     "LANGS",
@@ -79,8 +80,11 @@ NEEDS_ACTION = frozenset(s.label for s in ORDER if s is not Status.CONFIRMED)
 ROLES = ("claimed", "likely_true_owner")
 
 CLAIMS_COLUMNS = ("party", "claims_file", "claim_row", "status", "reason")
-REFERENCE_COLUMNS = ("party", "ref_row", "role", "status")
-REFERENCE_ROWS_PER_RECORD = 2 * (len(STATUSES) - 1)  # (role, status) pairs, confirmed excluded
+REFERENCE_COLUMNS = ("party", "ref_row", "role", "status", "case")
+REFERENCE_ROWS_PER_RECORD = 64
+"""A bound on a register row's lines in a reference view, to refuse a file far larger
+than a view can be: a row is in one case per other row and status of the claims naming
+it, a handful in practice."""
 VIEW_BYTES_PER_ROW = 2048  # a generous bound on one view line (label, file name, codes)
 VIEW_BYTES_SLACK = 1 << 20
 READ_CHUNK_ROWS = 200_000
@@ -98,15 +102,17 @@ class Texts:
     line: str
     status: str
     reason: str
-    role: str
     next_step: str
+    case: str
+    sides: Mapping[str, str]
     statuses: Mapping[str, str]
     reasons: Mapping[str, str]
     steps: Mapping[str, str]
-    roles: Mapping[str, str]
-    role_steps: Mapping[str, str]
+    case_steps: Mapping[str, str]
+    lower_priority: str
     joiner: str
     end: str = ""
+    colon: str = ": "
 
 
 _REASONS_EN = {r.label: text for r, text in REASON_MEANINGS.items()}
@@ -119,8 +125,9 @@ TEXTS: dict[str, Texts] = {
         line="line",
         status="status",
         reason="reason",
-        role="role",
         next_step="next step",
+        case="case",
+        sides={"claimed": "claimed", "likely_true_owner": "likely owner"},
         statuses={
             "suspect": "suspect: likely a wrong link",
             "unknown_number": "number not in the register",
@@ -141,25 +148,28 @@ TEXTS: dict[str, Texts] = {
             "address. Check the record when convenient; ask the person if in doubt.",
             "confirmed": "No action needed.",
         },
-        roles={
-            "claimed": "claimed: another party's record carries this record's number",
-            "likely_true_owner": "likely true owner: another party's record, carrying a "
-            "different number, looks more like this person",
+        case_steps={
+            "both": "Another party's record carries the number of the claimed record but "
+            "looks more like the likely owner. Check both records (name, date of birth, "
+            "number); quote the case to the matcher's operator to reach the party holding "
+            "the claim.",
+            "claimed": "Another party's record carries this record's number but does not "
+            "match it well. Check that this record is current and correct; quote the case "
+            "to the matcher's operator to reach the party holding the claim.",
+            "likely_true_owner": "Another party's record, whose number is missing, invalid "
+            "or not in the register, looks like this person. Check this record; quote the "
+            "case to the matcher's operator to bring the two parties together.",
         },
-        role_steps={
-            "claimed": "Check that this record is current and correct; the matcher's "
-            "operator can put you in touch with the party holding the claim.",
-            "likely_true_owner": "Check this record: this may be the person the other party "
-            "means. The matcher's operator can bring the two parties together.",
-        },
+        lower_priority="Lower priority: most are correct links after a change of name or address. ",
         joiner="; ",
     ),
     "ja": Texts(
         line="行",
         status="状態",
         reason="理由",
-        role="役割",
         next_step="次の対応",
+        case="案件ID",
+        sides={"claimed": "番号の指す記録", "likely_true_owner": "本人と思われる記録"},
         statuses={
             "suspect": "誤りの疑い",
             "unknown_number": "台帳にない番号",
@@ -197,19 +207,22 @@ TEXTS: dict[str, Texts] = {
             "記録を確認し、疑わしければ本人に確認してください。",
             "confirmed": "対応不要です。",
         },
-        roles={
-            "claimed": "番号の指す記録：他の機関の記録がこの記録の番号を使っています",
-            "likely_true_owner": "本来の本人の可能性：別の番号を持つ他の機関の記録が、"
-            "この記録の人によく似ています",
+        case_steps={
+            "both": "他の機関の記録が「番号の指す記録」の番号を使っていますが、"
+            "「本人と思われる記録」のほうによく似ています。両方の記録（氏名・生年月日・番号）を"
+            "確認してください。番号を使っている機関とは、案件IDを伝えて照合の運用者を通じて"
+            "連絡できます。",
+            "claimed": "他の機関の記録がこの記録の番号を使っていますが、よく一致しません。"
+            "この記録が最新で正しいか確認してください。相手の機関とは、案件IDを伝えて照合の"
+            "運用者を通じて連絡できます。",
+            "likely_true_owner": "番号が空欄・無効・台帳にない他の機関の記録が、この記録の人に"
+            "よく似ています。この記録を確認してください。案件IDを伝えて照合の運用者を通じて"
+            "双方で確認できます。",
         },
-        role_steps={
-            "claimed": "この記録が最新で正しいか確認してください。番号を使っている機関とは、"
-            "照合の運用者を通じて連絡できます。",
-            "likely_true_owner": "この記録を確認してください。他の機関が本来指している人の"
-            "可能性があります。照合の運用者を通じて双方で確認できます。",
-        },
+        lower_priority="優先度は低め：多くは氏名や住所が変わった正しい紐付けです。",
         joiner="。",
         end="。",
+        colon="：",
     ),
 }
 
@@ -237,7 +250,8 @@ class View:
     """A party's result view, checked: ``kind`` ``claims`` or ``reference``; ``party``
     its label (None for an empty CSV view, which names nobody); ``rows`` the 0-based
     data rows; ``status`` the status labels; ``detail`` the reason codes (claims) or the
-    role (reference); ``files`` the claims file of each row (claims views)."""
+    role (reference); ``files`` the claims file of each row (claims views); ``cases``
+    the case id of each row ("" none; empty list: a claims view without cases)."""
 
     path: Path
     kind: str
@@ -246,6 +260,7 @@ class View:
     status: list[str]
     detail: list[str]
     files: list[str]
+    cases: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:
@@ -265,6 +280,7 @@ class View:
             [self.status[i] for i in idx],
             [self.detail[i] for i in idx],
             [self.files[i] for i in idx] if self.files else [],
+            [self.cases[i] for i in idx] if self.cases else [],
         )
 
 
@@ -303,6 +319,7 @@ def _read_table(path: Path, max_bytes: int) -> tuple[pa.Table, dict[bytes, bytes
         return table, dict(table.schema.metadata or {})
     header = _header(path)
     wanted = [c for c in (*CLAIMS_COLUMNS, *REFERENCE_COLUMNS) if c in header]
+    wanted = list(dict.fromkeys(wanted))
     _check_columns(path, header)
     import pyarrow.csv as pacsv
 
@@ -310,7 +327,7 @@ def _read_table(path: Path, max_bytes: int) -> tuple[pa.Table, dict[bytes, bytes
         table = pacsv.read_csv(
             path,
             convert_options=pacsv.ConvertOptions(
-                include_columns=list(dict.fromkeys(wanted)),
+                include_columns=wanted,
                 column_types={c: pa.string() for c in wanted},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -336,7 +353,12 @@ def _check_columns(path: Path, header: Sequence[str]) -> str:
         )
     missing = [c for c in need if c not in header]
     if missing:
-        raise InputError(f"{path}: {kind} view lacks column(s) {', '.join(missing)}")
+        made = (
+            " (made by a pprl verify before case ids: run verify again)"
+            if missing == ["case"]
+            else ""
+        )
+        raise InputError(f"{path}: {kind} view lacks column(s) {', '.join(missing)}{made}")
     return kind
 
 
@@ -443,21 +465,53 @@ def read_view(path: str | os.PathLike[str], max_records: int) -> View:
         detail = _texts(table, "role", p)
         _check_values(detail, ROLES, "role", p)
         files = []
-    return View(p, kind, party, rows, status.to_pylist(), detail.to_pylist(), files)
+    cases = _cases(table, p, required=kind == "reference")
+    return View(p, kind, party, rows, status.to_pylist(), detail.to_pylist(), files, cases)
+
+
+def _cases(table: pa.Table, path: Path, required: bool) -> list[str]:
+    """The ``case`` column's ids ("" none; none allowed only where not ``required``),
+    each as :func:`pprl.verify.outputs.case_ids` writes them; [] without the column."""
+    if "case" not in table.column_names:
+        return []
+    col = table.column("case")
+    if pa.types.is_null(col.type):
+        col = col.cast(pa.string())
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise InputError(f"{path}: column case must hold text, not {col.type}")
+    text = pc.fill_null(col, "")
+    ok = pc.match_substring_regex(text, CASE_PATTERN)
+    if not required:
+        ok = pc.or_(ok, pc.equal(text, ""))
+    at = _first_bad(ok)
+    if at is not None:
+        value = text[at].as_py()
+        what = "is empty" if not value else f"{shown(value)} is not a pprl case id"
+        raise InputError(f"{path}: line {at + 2}: case {what}")
+    return [str(c) for c in text.to_pylist()]
 
 
 def _refuse_duplicates(view: View) -> None:
-    """One line per claim (claims), one per (row, role, status) (reference)."""
+    """One line per claim (claims); per case one status and each role once (reference)."""
     if view.kind == "claims":
-        keys: list[object] = view.rows.tolist()
-    else:
-        keys = list(zip(view.rows.tolist(), view.detail, view.status, strict=True))
-    seen: set[object] = set()
-    for key in keys:
-        if key in seen:
-            row = key if view.kind == "claims" else key[0]  # type: ignore[index]
-            raise InputError(f"{view.path}: row {row} is listed twice: not a pprl result view")
-        seen.add(key)
+        seen: set[int] = set()
+        for row in view.rows.tolist():
+            if row in seen:
+                raise InputError(f"{view.path}: row {row} is listed twice: not a pprl result view")
+            seen.add(row)
+        return
+    status_of: dict[str, str] = {}
+    roles: set[tuple[str, str]] = set()
+    for case, role, status in zip(view.cases, view.detail, view.status, strict=True):
+        if (case, role) in roles:
+            raise InputError(
+                f"{view.path}: case {case} names two {role} rows: not a pprl result view"
+            )
+        if status_of.setdefault(case, status) != status:
+            raise InputError(f"{view.path}: case {case} has two statuses: not a pprl result view")
+        roles.add((case, role))
 
 
 # ------------------------------------------------------------------ the party's CSV
@@ -609,12 +663,11 @@ class Worklist:
     counts: dict[str, int] = field(default_factory=dict)
     omitted: int = 0
     notes: list[str] = field(default_factory=list)
+    int_columns: list[int] = field(default_factory=lambda: [0])
 
 
-def _own_names(texts: Texts, kind: str, header: Sequence[str]) -> tuple[str, list[str]]:
-    """The worklist's own column titles, renamed ``… (pprl)`` where the party's CSV has
-    a column of that name."""
-    taken = set(header)
+def _free(taken: set[str]) -> Callable[[str], str]:
+    """A namer that renames ``… (pprl)`` a title already in ``taken``."""
 
     def free(name: str) -> str:
         while name in taken:
@@ -622,9 +675,86 @@ def _own_names(texts: Texts, kind: str, header: Sequence[str]) -> tuple[str, lis
         taken.add(name)
         return name
 
+    return free
+
+
+def _own_names(texts: Texts, cases: bool, header: Sequence[str]) -> tuple[str, list[str]]:
+    """A claims worklist's own column titles, renamed ``… (pprl)`` where the party's CSV
+    has a column of that name; ``cases``: with the case column."""
+    free = _free(set(header))
     line = free(texts.line)
-    middle = texts.reason if kind == "claims" else texts.role
-    return line, [free(texts.status), free(middle), free(texts.next_step)]
+    tail = [free(texts.status), free(texts.reason), free(texts.next_step)]
+    return line, tail + ([free(texts.case)] if cases else [])
+
+
+def _register_worklist(
+    view: View, data_path: Path, party: PartyRecords, texts: Texts, notes: list[str]
+) -> Worklist:
+    """The register holder's worklist: one row per case, the claimed record and the
+    likely true owner side by side (each its line and every register column; a side
+    the case lacks left empty), then status, next step and the case id."""
+    sides: dict[str, dict[str, int]] = {}
+    status_of: dict[str, str] = {}
+    for case, role, row, status in zip(
+        view.cases, view.detail, view.rows.tolist(), view.status, strict=True
+    ):
+        sides.setdefault(case, {})[role] = row
+        status_of[case] = status
+    wanted = np.unique(view.rows)
+    lines, counted = data_lines(data_path, _codec(party.encoding), wanted)
+    if counted != party.nrows:
+        raise InputError(
+            f"{data_path}: found {counted} data rows while numbering lines but {party.nrows} "
+            "while reading; cannot give line numbers"
+        )
+    line_of = dict(zip(wanted.tolist(), lines.tolist(), strict=True))
+    rank = {s.label: i for i, s in enumerate(ORDER)}
+    width = len(party.header)
+    empty: list[int | str] = [""] * (1 + width)
+
+    def side(case: str, role: str) -> list[int | str]:
+        row = sides[case].get(role)
+        return empty if row is None else [line_of[row], *party.values[row]]
+
+    def sort_key(case: str) -> tuple[int, int, int, str]:
+        lines = [line_of[sides[case][r]] if r in sides[case] else 0 for r in ROLES]
+        return (rank[status_of[case]], lines[0] or lines[1], lines[1], case)
+
+    out_rows: list[list[int | str]] = []
+    counts: dict[str, int] = {}
+    for case in sorted(sides, key=sort_key):
+        status = status_of[case]
+        counts[status] = counts.get(status, 0) + 1
+        shape = "both" if len(sides[case]) == len(ROLES) else next(iter(sides[case]))
+        step = texts.case_steps[shape]
+        if status == Status.REVIEW.label:
+            step = texts.lower_priority + step
+        out_rows.append(
+            [
+                *side(case, "claimed"),
+                *side(case, "likely_true_owner"),
+                texts.statuses[status],
+                step,
+                case,
+            ]
+        )
+    free = _free(set())
+    header = [
+        free(f"{texts.sides[role]}{texts.colon}{title}")
+        for role in ROLES
+        for title in (texts.line, *party.header)
+    ]
+    header += [free(texts.status), free(texts.next_step), free(texts.case)]
+    return Worklist(
+        header=header,
+        rows=out_rows,
+        text_columns=[*range(1, 1 + width), *range(2 + width, 2 + 2 * width), len(header) - 1],
+        kind=view.kind,
+        party=view.party,
+        counts={s.label: counts[s.label] for s in ORDER if s.label in counts},
+        notes=notes,
+        int_columns=[0, 1 + width],
+    )
 
 
 def _sidecar_for(data: Path, given: Path | None) -> tuple[Path, Sidecar]:
@@ -719,8 +849,7 @@ def build_worklist(
                 f"{view.path}: row {int(view.rows[past[0]])} is out of range: "
                 f"{data_path.name} was encoded with {records} records"
             )
-    wanted_all = np.unique(view.rows)
-    party = read_records(data_path, encoding, wanted_all)
+    party = read_records(data_path, encoding, np.unique(view.rows))
     if side is not None and party.nrows != side.csv.rows:  # the same bytes, read otherwise
         raise InputError(
             f"{data_path}: read as {party.nrows} data rows, encoded as {side.csv.rows}"
@@ -736,6 +865,8 @@ def build_worklist(
             "out: decoy records, or this is not the file that was encoded"
         )
         view = view.only(real)
+    if view.kind == "reference":
+        return _register_worklist(view, data_path, party, texts, notes)
     rank = {s.label: i for i, s in enumerate(ORDER)}
     status_rank = np.array([rank[s] for s in view.status], dtype=np.int64)
     listed = (
@@ -754,26 +885,22 @@ def build_worklist(
             "while reading; cannot give line numbers"
         )
     line_of = dict(zip(wanted.tolist(), lines.tolist(), strict=True))
-    role_rank = np.array([ROLES.index(d) if view.kind != "claims" else 0 for d in view.detail])
     line_arr = np.array([line_of[r] for r in view.rows.tolist()], dtype=np.int64)
-    order = np.lexsort((role_rank, line_arr, status_rank))
-    line_title, tail = _own_names(texts, view.kind, party.header)
+    order = np.lexsort((line_arr, status_rank))
+    line_title, tail = _own_names(texts, view.cases != [], party.header)
     out_rows: list[list[int | str]] = []
     counts: dict[str, int] = {}
     for i in order.tolist():
         status = view.status[i]
         counts[status] = counts.get(status, 0) + 1
-        if view.kind == "claims":
-            middle, step = reason_text(view.detail[i], texts), texts.steps[status]
-        else:
-            middle, step = texts.roles[view.detail[i]], texts.role_steps[view.detail[i]]
         out_rows.append(
             [
                 int(line_arr[i]),
                 *party.values[int(view.rows[i])],
                 texts.statuses[status],
-                middle,
-                step,
+                reason_text(view.detail[i], texts),
+                texts.steps[status],
+                *([view.cases[i]] if view.cases else []),
             ]
         )
     width = len(party.header)
@@ -802,10 +929,14 @@ def output_format(out: str | os.PathLike[str]) -> str:
 
 
 def worklist_table(wl: Worklist) -> pa.Table:
-    """The worklist as an Arrow table: the line number int64, everything else text."""
+    """The worklist as an Arrow table: line numbers int64 (empty where a register case
+    lacks that record), everything else text."""
     columns = list(zip(*wl.rows, strict=True)) if wl.rows else [() for _ in wl.header]
+    ints = set(wl.int_columns)
     arrays = [
-        pa.array(list(col), type=pa.int64() if i == 0 else pa.string())
+        pa.array([None if v == "" else v for v in col], type=pa.int64())
+        if i in ints
+        else pa.array(list(col), type=pa.string())
         for i, col in enumerate(columns)
     ]
     return pa.Table.from_arrays(arrays, names=wl.header)

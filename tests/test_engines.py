@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from pprl.keys import load_secret
@@ -102,7 +103,7 @@ def engine(request: pytest.FixtureRequest, population: Path) -> Engine:
 def test_findings_are_pinned(population: Path, engine: Engine) -> None:
     """Fixed secret and seed: the insurer's and the bank's findings are exactly the pinned
     ones (every column, every row), whichever engine runs them. Adding the ``evidence``
-    column left every other column as it was."""
+    column left every other column as it was; so did adding ``case``."""
     insurer = engine(population / "register.parquet", [population / "insurer.parquet"])
     bank = engine(population / "register-bank.parquet", [population / "bank.parquet"])
     assert insurer.findings.num_rows == 1000 and bank.findings.num_rows == 200
@@ -114,9 +115,13 @@ def test_findings_are_pinned(population: Path, engine: Engine) -> None:
         code for text in insurer.findings.column("reason").to_pylist() for code in text.split(";")
     }
     assert len(reasons) >= 5, reasons
-    digest = findings_digest([insurer.findings, bank.findings])
+    for t in (insurer.findings, bank.findings):  # a case for each claim needing action
+        open_ = pc.not_equal(t.column("status"), "confirmed")
+        assert pc.is_valid(t.column("case")).equals(open_)
+    # the case ids are keyed by the input files (tests/test_views.py checks them), not pinned
+    digest = findings_digest([t.drop_columns(["case"]) for t in (insurer.findings, bank.findings)])
     before = findings_digest(
-        [t.drop_columns(["evidence"]) for t in (insurer.findings, bank.findings)]
+        [t.drop_columns(["evidence", "case"]) for t in (insurer.findings, bank.findings)]
     )
     if os.environ.get("PPRL_PRINT_DIGEST"):
         print("findings digest", digest, "without evidence", before)

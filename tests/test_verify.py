@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from pprl.errors import InputError, MismatchError, PprlError
 from pprl.store import Encodings, write_encodings
 from pprl.verify import Thresholds, verify, write_outputs
+from pprl.verify.outputs import CASE_PATTERN, case_ids, reference_view
 
 WORDS = 16
 
@@ -313,8 +316,9 @@ def test_scores_can_be_withheld_from_claims_parties(case, tmp_path):
     result = run(path)
     write_outputs(result, out, party_scores=False)
     view = pacsv.read_csv(out / "parties" / "insurer.csv")
-    assert view.column_names == ["party", "claims_file", "claim_row", "status", "reason"]
+    assert view.column_names == ["party", "claims_file", "claim_row", "status", "reason", "case"]
     assert view.column("status").to_pylist() == column(result, "status")
+    assert [c or None for c in view.column("case").to_pylist()] == column(result, "case")
     full = [codes(r) for r in column(result, "reason")]
     assert set().union(*full) & SCORE_BANDS  # the findings have them ...
     shown = [codes(r or "") for r in view.column("reason").to_pylist()]
@@ -359,31 +363,70 @@ def test_summary_maps_each_party_to_its_file_and_digest(case, tmp_path):
 
 
 def test_reference_view_shows_register_rows_not_other_parties_records(case):
-    """The register holder learns which of its rows are involved and how, not which
-    party or claim row; each (row, role, status) once."""
+    """The register holder learns which of its rows are involved and how, paired by case,
+    not which party or claim row; each (case, role) once, sorted by the random case id."""
     path, _ = case
     result = run(path)
     ref = result.reference_view
-    assert ref.column_names == ["party", "ref_row", "role", "status"]
+    assert ref.column_names == ["party", "ref_row", "role", "status", "case"]
     rows = list(
-        zip(*(ref.column(c).to_pylist() for c in ("ref_row", "role", "status")), strict=True)
+        zip(
+            *(ref.column(c).to_pylist() for c in ("case", "role", "ref_row", "status")), strict=True
+        )
     )
-    assert len(rows) == len(set(rows)) and rows == sorted(rows)
-    assert (0, "claimed", "suspect") in rows  # claim 1: B's record under A's number
-    assert (1, "likely_true_owner", "suspect") in rows  # ... B is row 1
+    assert rows == sorted(rows) and len({r[:2] for r in rows}) == len(rows)
+    assert all(re.fullmatch(CASE_PATTERN, r[0]) for r in rows)
+    cases: dict[str, dict[str, int]] = {}
+    for case_id, role, ref_row, _status in rows:
+        cases.setdefault(case_id, {})[role] = ref_row
+    # claim 1: B's record under A's number: A (row 0) claimed, B (row 1) its likely owner
+    case_1 = column(result, "case")[1]
+    assert cases[case_1] == {"claimed": 0, "likely_true_owner": 1}
+    # claims 4 and 5 (invalid, unknown number) are A's records: A is the owner, nothing claimed
+    case_4, case_5 = column(result, "case")[4:6]
+    assert case_4 != case_5  # statuses differ
+    assert cases[case_4] == cases[case_5] == {"likely_true_owner": 0}
+    assert column(result, "case")[0] is None  # confirmed: no case
     findings = result.findings.filter(pc.not_equal(result.findings.column("status"), "confirmed"))
     want = {
-        (r, role, s)
+        (c, role, r, s)
         for role, col in (
             ("claimed", "claimed_ref_row"),
             ("likely_true_owner", "candidate_ref_row"),
         )
-        for r, s in zip(
-            findings.column(col).to_pylist(), findings.column("status").to_pylist(), strict=True
+        for c, r, s in zip(
+            findings.column("case").to_pylist(),
+            findings.column(col).to_pylist(),
+            findings.column("status").to_pylist(),
+            strict=True,
         )
         if r is not None
     }
     assert set(rows) == want
+
+
+def test_claims_on_the_same_rows_share_one_case_and_ids_follow_the_inputs(case):
+    """Claims with the same claimed row, likely owner and status are one case, whichever
+    claim they are; ids are the same on a second run of the same files (any engine gives
+    the same findings) and say nothing of the claim."""
+    path, _ = case
+    one, two = run(path), run(path)
+    assert column(one, "case") == column(two, "case")
+    findings = pa.table(
+        {
+            "status": ["suspect", "suspect", "review", "suspect", "unknown_number"] * 2,
+            "claimed_ref_row": pa.array([3, 3, 3, 3, None] * 2, pa.int64()),
+            "candidate_ref_row": pa.array([5, 5, 5, None, None] * 2, pa.int64()),
+        }
+    )
+    ids = case_ids(findings, b"k" * 32).to_pylist()
+    assert ids[0] == ids[1] == ids[5] == ids[6]  # same rows, same status
+    assert len({ids[0], ids[2], ids[3], ids[4], ids[9]}) == 5  # status, owner, alone differ
+    assert ids == case_ids(findings, b"k" * 32).to_pylist()  # keyed: reproducible
+    other = case_ids(findings, b"j" * 32).to_pylist()
+    assert not set(ids) & set(other)  # another key, other ids (2 in 20**8 odds of a clash)
+    view = reference_view(findings.append_column("case", pa.array(ids)), "register")
+    assert view.num_rows == 2 + 2 + 1  # (3, 5) suspect, (3, 5) review, (3, -); (-, -) none
 
 
 def two_party_world(tmp_path, rng, labels):
@@ -422,8 +465,13 @@ def test_cross_file_reasons_stay_with_their_party(tmp_path, with_scores):
     (tmp_path / "one").mkdir()
     split = two_party_world(tmp_path / "two", np.random.default_rng(11), ["insurer", "bank"])
     joint = two_party_world(tmp_path / "one", np.random.default_rng(11), ["insurer", "insurer"])
-    # the findings (the operator's) are the same whoever holds the files
-    assert split.findings.drop(["claims_party"]).equals(joint.findings.drop(["claims_party"]))
+    # the findings (the operator's) are the same whoever holds the files; the case ids
+    # are keyed by the files (their labels differ) but group the same claims
+    assert split.findings.drop(["claims_party", "case"]).equals(
+        joint.findings.drop(["claims_party", "case"])
+    )
+    a, b = column(split, "case"), column(joint, "case")
+    assert [[x == y for y in a] for x in a] == [[x == y for y in b] for x in b]
     full = [codes(r) for r in split.findings.column("reason").to_pylist()]
     status = split.findings.column("status").to_pylist()
     assert {"person_under_several_numbers"} <= full[0] and full[2] >= {

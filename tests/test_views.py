@@ -36,7 +36,9 @@ from pprl.verify.outputs import (
     reason_masks,
     reason_texts,
     same_party_reasons,
+    with_cases,
 )
+from pprl.verify.outputs import reference_view as make_reference_view
 
 LABELS = ["insurer", "bank", "協会けんぽ", "pension-01"]
 CROSS_CODES = {r.label for r in Reason if r & CROSS_CHECK_REASONS}
@@ -185,6 +187,65 @@ def test_a_party_sees_its_own_rows_and_its_own_conflicts_only(w, with_scores):
             )
             assert back.column("claim_row").to_pylist() == d.table.column("claim_row").to_pylist()
             assert set(back.column("party").to_pylist()) <= {d.party}
+
+
+def case_findings(w: dict[str, object], order: np.ndarray | None = None) -> pa.Table:
+    """The world's claims as findings with register rows (in ``order``, default as drawn)."""
+    n = len(np.asarray(w["file_of"]))
+    idx = np.arange(n) if order is None else order
+    claimed, cand = np.asarray(w["claimed"])[idx], np.asarray(w["cand"])[idx]
+    return pa.table(
+        {
+            "claims_party": pa.array([w["holders"][f] for f in np.asarray(w["file_of"])[idx]]),
+            "claim_row": pa.array(idx.astype(np.int64)),
+            "status": pa.array([w["status"][i] for i in idx], pa.string()),
+            "candidate_ref_row": pa.array(cand, pa.int64(), mask=cand < 0),
+            "claimed_ref_row": pa.array(claimed, pa.int64(), mask=claimed < 0),
+        }
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.binary(min_size=32, max_size=32), st.randoms(use_true_random=False))
+def test_cases_pair_register_rows_and_say_nothing_else(w, key, rnd):
+    """Claims share a case exactly when they name the same claimed row, likely owner and
+    status; the register holder's view lists each case's rows once and is the same
+    whichever parties, files, rows and how many claims stand behind its cases."""
+    findings = with_cases(case_findings(w), key)
+    n = findings.num_rows
+    status, case = w["status"], findings.column("case").to_pylist()
+    claimed, cand = np.asarray(w["claimed"]), np.asarray(w["cand"])
+    for i in range(n):
+        assert (case[i] is None) == (status[i] == "confirmed")
+        for j in range(n):
+            if case[i] is None or case[j] is None:
+                continue
+            same = (claimed[i], cand[i], status[i]) == (claimed[j], cand[j], status[j])
+            alone = claimed[i] < 0 and cand[i] < 0
+            assert (case[i] == case[j]) == (i == j or (same and not alone)), (i, j)
+    view = make_reference_view(findings, "register")
+    assert view.column_names == ["party", "ref_row", "role", "status", "case"]
+    rows = view.to_pylist()
+    assert [(r["case"], r["role"]) for r in rows] == sorted({(r["case"], r["role"]) for r in rows})
+    want = {
+        (case[i], role, int(row), status[i])
+        for i in range(n)
+        if case[i] is not None
+        for role, row in (("claimed", claimed[i]), ("likely_true_owner", cand[i]))
+        if row >= 0
+    }
+    assert {(r["case"], r["role"], r["ref_row"], r["status"]) for r in rows} == want
+    # the same claims in another order, some twice, from other parties: the same view
+    order = rnd.sample(range(n), n) + [rnd.randrange(n) for _ in range(n and 3)]
+    again = case_findings(w, np.array(order, dtype=np.int64))
+    again = again.set_column(0, "claims_party", pa.array(["bank"] * again.num_rows))
+    assert make_reference_view(with_cases(again, key), "register").equals(view)
+    # and each claims party's view carries its claims' case ids
+    result = result_of(w)
+    result.findings = result.findings.append_column("case", findings.column("case"))
+    for d in deliveries(result)[:-1]:
+        mine = [i for i in range(n) if w["holders"][np.asarray(w["file_of"])[i]] == d.party]
+        assert d.table.column("case").to_pylist() == [case[i] for i in mine]
 
 
 @settings(max_examples=100, deadline=None)

@@ -104,7 +104,7 @@ def test_claims_worklist_xlsx_names_the_partys_own_records(world: Path, tmp_path
     header, rows = cells[0], cells[1:]
     own = csv_lines(world / "data/insurer.csv")[1]
     en = TEXTS["en"]
-    assert header == [en.line, *own, en.status, en.reason, en.next_step]
+    assert header == [en.line, *own, en.status, en.reason, en.next_step, en.case]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}{len(rows) + 1}"
     assert ws.column_dimensions["B"].width >= len("my_number")
@@ -112,7 +112,8 @@ def test_claims_worklist_xlsx_names_the_partys_own_records(world: Path, tmp_path
     lines = csv_lines(world / "data/insurer.csv")
     status_of = {int(r["claim_row"]): r["status"] for r in view}
     back = {text: label for label, text in en.statuses.items()}
-    ranks = [STATUS_RANK[back[r[-3]]] for r in rows]
+    case_of = {int(r["claim_row"]): r["case"] for r in view}
+    ranks = [STATUS_RANK[back[r[-4]]] for r in rows]
     assert ranks == sorted(ranks)  # suspect first, then numbers, then review
     seen = []
     for row in rows:
@@ -120,8 +121,9 @@ def test_claims_worklist_xlsx_names_the_partys_own_records(world: Path, tmp_path
         assert isinstance(line, int)
         assert row[1 : 1 + len(own)] == lines[line]  # the record on that line, every column
         data_row = line - 2  # no blank lines in a synth file
-        assert en.statuses[status_of[data_row]] == row[-3]
-        assert row[-1] == en.steps[status_of[data_row]]
+        assert en.statuses[status_of[data_row]] == row[-4]
+        assert row[-2] == en.steps[status_of[data_row]]
+        assert row[-1] == case_of[data_row] and row[-1]  # the case to quote to the operator
         seen.append(data_row)
     assert sorted(seen) == sorted(int(r["claim_row"]) for r in need)
     for row in ws.iter_rows(min_row=2):  # IDs are text, never numbers
@@ -147,14 +149,16 @@ def test_all_lists_confirmed_rows_last_in_a_csv_with_bom(world: Path, tmp_path: 
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     ja = TEXTS["ja"]
-    assert rows[0][0] == ja.line and rows[0][-3:] == [ja.status, ja.reason, ja.next_step]
+    assert rows[0][0] == ja.line
+    assert rows[0][-4:] == [ja.status, ja.reason, ja.next_step, ja.case]
     assert len(rows) - 1 == 150
     back = {text: label for label, text in ja.statuses.items()}
-    ranks = [STATUS_RANK[back[r[-3]]] for r in rows[1:]]
+    ranks = [STATUS_RANK[back[r[-4]]] for r in rows[1:]]
     assert ranks == sorted(ranks) and ranks[-1] == STATUS_RANK["confirmed"]
     lines = csv_lines(world / "data/insurer.csv")
     for r in rows[1:]:
-        assert r[1:-3] == lines[int(r[0])]
+        assert r[1:-4] == lines[int(r[0])]
+        assert (r[-1] == "") == (back[r[-4]] == "confirmed")  # a case for each open claim
 
 
 def test_default_language_follows_the_locale() -> None:
@@ -173,13 +177,14 @@ def test_every_status_reason_and_role_has_words_in_both_languages() -> None:
     for texts in TEXTS.values():
         assert set(texts.statuses) == set(STATUSES) == set(texts.steps)
         assert set(texts.reasons) == {*REASONS, OTHER_RECORD_CONFLICT}
-        assert set(texts.roles) == {"claimed", "likely_true_owner"} == set(texts.role_steps)
-        assert all(v.strip() for v in [*texts.reasons.values(), *texts.steps.values()])
+        assert set(texts.sides) == {"claimed", "likely_true_owner"}
+        assert set(texts.case_steps) == {"both", "claimed", "likely_true_owner"}
+        texts_all = [*texts.reasons.values(), *texts.steps.values(), *texts.case_steps.values()]
+        assert all(v.strip() for v in texts_all)
 
 
 # ------------------------------------------------------------------ the register holder
-def test_register_variant_names_claimed_and_likely_owner_rows(world: Path, tmp_path: Path) -> None:
-    out = tmp_path / "reg.xlsx"
+def register_worklist(world: Path, out: Path, lang: str = "en") -> list[list[object]]:
     code, output = pprl(
         "worklist",
         "--results",
@@ -189,29 +194,136 @@ def test_register_variant_names_claimed_and_likely_owner_rows(world: Path, tmp_p
         "--out",
         out,
         "--lang",
-        "en",
+        lang,
     )
     assert code == 0, output
-    _, cells = sheet(out)
+    assert "cases" in output
+    if out.suffix == ".xlsx":
+        return sheet(out)[1]
+    return list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+
+
+def test_register_variant_puts_the_claimed_record_beside_its_likely_owner(
+    world: Path, tmp_path: Path
+) -> None:
+    """One row per case: the claimed register record and the likely true owner side by
+    side, each with its line and every register column; for the planted mislinks of the
+    synthetic world they are the records of the linked and of the true number."""
+    out = tmp_path / "reg.xlsx"
+    cells = register_worklist(world, out)
+    ws = load_workbook(out).active
     header, rows = cells[0], cells[1:]
     en = TEXTS["en"]
-    assert header[-3:] == [en.status, en.role, en.next_step]
-    view = view_rows(world / "results/parties/municipality.reference.csv")
-    assert len(rows) == len(view)
     lines = csv_lines(world / "data/register.csv")
-    width = len(lines[1])
-    got = {(r[0] - 2, r[-2]) for r in rows}
-    assert got == {(int(v["ref_row"]), en.roles[v["role"]]) for v in view}
+    own = lines[1]
+    width = len(own)
+    claimed_t, owner_t = (en.sides[r] + en.colon for r in ("claimed", "likely_true_owner"))
+    assert header == [
+        claimed_t + en.line,
+        *(claimed_t + h for h in own),
+        owner_t + en.line,
+        *(owner_t + h for h in own),
+        en.status,
+        en.next_step,
+        en.case,
+    ]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
+    view = view_rows(world / "results/parties/municipality.reference.csv")
+    assert len(rows) == len({v["case"] for v in view})  # one row per case
+    back = {text: label for label, text in en.statuses.items()}
+    ranks = [STATUS_RANK[back[r[-3]]] for r in rows]
+    assert ranks == sorted(ranks)
+    by_case: dict[str, dict[str, int]] = {}
+    for v in view:
+        by_case.setdefault(v["case"], {})[v["role"]] = int(v["ref_row"])
+    left = slice(0, 1 + width)
+    right = slice(1 + width, 2 + 2 * width)
+    pairs: set[tuple[object, object]] = set()
     for r in rows:
-        assert r[1 : 1 + width] == lines[r[0]]
-    # the claimed register row carries the number a suspect claim carries
+        case = r[-1]
+        for role, part in (("claimed", r[left]), ("likely_true_owner", r[right])):
+            if role in by_case[case]:
+                line = by_case[case][role] + 2  # no blank lines in a synth register
+                assert part == [line, *lines[line]]  # that record, every column
+            else:
+                assert all(v in (None, "") for v in part)  # the case lacks that side
+        shape = "both" if len(by_case[case]) == 2 else next(iter(by_case[case]))
+        assert r[-2].endswith(en.case_steps[shape])
+        if r[0] and r[1 + width]:
+            pairs.add((r[1], r[2 + width]))  # (claimed number, likely owner's number)
+    for row in ws.iter_rows(min_row=2):  # register IDs are text on both sides
+        for cell in (row[1], row[2 + width]):
+            assert cell.value is None or cell.data_type == "s"
+    # planted mislinks: the claimed record holds the linked number, its likely owner the
+    # true one, as truth.csv says
+    assert lines[1][0] == "my_number"
+    truth = list(csv.DictReader(open(world / "data/truth.csv", encoding="utf-8")))
     findings = list(csv.DictReader(open(world / "results/findings.csv", encoding="utf-8")))
-    insurer = csv_lines(world / "data/insurer.csv")
-    claimed = {r[0] - 2: r[1] for r in rows if r[-2] == en.roles["claimed"]}
-    suspects = [f for f in findings if f["status"] == "suspect" and f["claimed_ref_row"]]
-    assert suspects
-    for f in suspects:
-        assert claimed[int(f["claimed_ref_row"])] == insurer[int(f["claim_row"]) + 2][0]
+    insurer = [f for f in findings if f["status"] == "suspect" and f["candidate_ref_row"]]
+    mislinks = {
+        (t["linked_number"], t["true_number"])
+        for t in truth
+        if t["file"] == "insurer.csv"
+        and t["linked_number"] != t["true_number"]
+        and t["linked_number"]
+        and t["true_number"]
+        and int(t["row"]) in {int(f["claim_row"]) for f in insurer}
+    }
+    assert len(mislinks) >= 5, mislinks  # the world really has several
+    assert mislinks <= pairs, mislinks - pairs
+
+
+def test_register_variant_in_japanese_as_csv(world: Path, tmp_path: Path) -> None:
+    """The CSV carries the same rows: empty sides are empty cells, lines are numbers."""
+    rows = register_worklist(world, tmp_path / "reg.csv", lang="ja")
+    xlsx = register_worklist(world, tmp_path / "reg.xlsx", lang="ja")
+    ja = TEXTS["ja"]
+    assert rows[0][0] == "番号の指す記録：行" and rows[0][-3:] == [ja.status, ja.next_step, ja.case]
+    assert [[("" if v is None else str(v)) for v in r] for r in xlsx] == rows
+    assert any(r[0] == "" for r in rows[1:]) or any(r[len(rows[0]) // 2] == "" for r in rows[1:])
+
+
+def test_a_reference_view_without_cases_is_refused(world: Path, tmp_path: Path) -> None:
+    view = tmp_path / "ref.csv"
+    view.write_text(
+        '"party","ref_row","role","status"\n"municipality",3,"claimed","suspect"\n',
+        encoding="utf-8",
+    )
+    args = worklist_args(world, world / "data/register.csv", tmp_path / "o.xlsx")
+    args[2] = view
+    refused(args, "lacks column(s) case", "verify again")
+
+
+@pytest.mark.parametrize(
+    ("rows", "fragments"),
+    [
+        (
+            [(3, "claimed", "suspect", "BKQT-MXRZ"), (4, "claimed", "suspect", "BKQT-MXRZ")],
+            ["case BKQT-MXRZ", "two claimed rows"],
+        ),
+        (
+            [
+                (3, "claimed", "suspect", "BKQT-MXRZ"),
+                (4, "likely_true_owner", "review", "BKQT-MXRZ"),
+            ],
+            ["case BKQT-MXRZ", "two statuses"],
+        ),
+        ([(3, "claimed", "suspect", "=1+1")], ["line 2", "not a pprl case id"]),
+        ([(3, "claimed", "suspect", "")], ["line 2", "case is empty"]),
+    ],
+)
+def test_hostile_reference_views_get_one_line(
+    world: Path, tmp_path: Path, rows: list[tuple[object, ...]], fragments: list[str]
+) -> None:
+    view = write_view(
+        tmp_path / "ref.csv",
+        [("municipality", *r) for r in rows],
+        header='"party","ref_row","role","status","case"',
+    )
+    args = worklist_args(world, world / "data/register.csv", tmp_path / "o.xlsx")
+    args[2] = view
+    refused(args, *fragments)
+    assert not (tmp_path / "o.xlsx").exists()
 
 
 # ------------------------------------------------------------------ the local sidecar

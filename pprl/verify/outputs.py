@@ -9,7 +9,8 @@ What each role receives (docs/protocol.md says the same for people):
   party's records are withheld, and with ``with_scores=False`` also the reasons that
   reveal score bands and the per-attribute evidence;
 * the register holder: its register rows involved in a non-confirmed claim, with the
-  role and the claim's status, but not which party or claim (:func:`reference_view`).
+  role and the claim's status, paired by an opaque case id, but not which party or
+  claim (:func:`reference_view`, :func:`with_cases`).
 
 Views are written to ``parties/<stem>.csv|parquet`` with the stems of
 :func:`pprl.labels.view_stems`, so two parties never share a file.
@@ -18,6 +19,7 @@ Views are written to ``parties/<stem>.csv|parquet`` with the stems of
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from blake3 import blake3
 
 from pprl import __version__
 from pprl.csvout import write_csv
@@ -50,6 +53,8 @@ __all__ = [
     "Delivery",
     "VerifyResult",
     "build_summary",
+    "case_ids",
+    "case_key",
     "check_party_labels",
     "deliveries",
     "findings_table",
@@ -59,6 +64,7 @@ __all__ = [
     "reason_texts",
     "reference_view",
     "same_party_reasons",
+    "with_cases",
     "write_outputs",
 ]
 
@@ -248,7 +254,7 @@ def party_view(
 ) -> pa.Table:
     """What claims party ``party`` receives: the findings rows of its own claims files
     (all of them) and nothing else: ``party, claims_file, claim_row, status, score,
-    reason, evidence``.
+    reason, evidence, case``.
 
     Register rows are never included: they belong to the register holder. Cross-check
     reasons appear only where the other record is in the party's own files
@@ -257,7 +263,10 @@ def party_view(
     (:data:`SCORE_BAND_REASONS`) and the evidence, so a claims party does not learn how
     similar its records are to records it cannot see. The evidence is about the claimed
     pair only (the party's record and the register record its own number points to),
-    never about another register record or another party's record.
+    never about another register record or another party's record. ``case`` (where the
+    findings have one, :func:`with_cases`) is the id of each non-confirmed claim's case,
+    the one the register holder's view gives the same register rows, so the two can
+    speak of one case through the operator without naming rows to each other.
     """
     mine = pc.equal(findings.column("claims_party"), pa.scalar(party, pa.string()))
     keep = np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
@@ -279,6 +288,8 @@ def party_view(
     columns["reason"] = reason
     if with_scores and "evidence" in rows.column_names:
         columns["evidence"] = rows.column("evidence")
+    if "case" in rows.column_names:
+        columns["case"] = rows.column("case")
     return _named(pa.table(columns), party, "claims")
 
 
@@ -291,17 +302,128 @@ def party_views(result: VerifyResult, with_scores: bool = True) -> dict[str, pa.
     }
 
 
+CASE_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"
+"""The letters of a case id: consonants only, so an id never spells a word, a number or
+a date a spreadsheet would convert."""
+CASE_HALF = 4  # letters either side of the hyphen: BKQT-MXRZ
+CASE_PATTERN = rf"^[{CASE_LETTERS}]{{{CASE_HALF}}}-[{CASE_LETTERS}]{{{CASE_HALF}}}$"
+CASE_CONTEXT = b"pprl 2026-11 case ids"
+
+
+def case_key(ref: Outline, claims: Sequence[Outline]) -> bytes | None:
+    """The key a run's case ids are drawn with: a hash of the content digests of every
+    input file (the register's and each claims file's, in order), so a run gives the
+    same ids whatever engine runs it, and no party can compute them: none holds the
+    other parties' files. None when an input records no digest (a clkhash file): the
+    ids are then drawn at random."""
+    digests = [e.digest for e in (ref, *claims)]
+    if not all(digests):
+        return None
+    return blake3(b"\0".join([CASE_CONTEXT, *(d.encode("ascii") for d in digests)])).digest()
+
+
+def _case_texts(n: int, key: bytes) -> np.ndarray:
+    """``n`` distinct case ids drawn uniformly from the 20**8 possible, in order from the
+    keyed BLAKE3 stream of ``key``, as text."""
+    space = len(CASE_LETTERS) ** (2 * CASE_HALF)
+    if n > space // 4:
+        raise InputError(f"{n:,} cases are more than case ids can name apart")
+    stream = blake3(CASE_CONTEXT, key=key)
+    used = 0
+
+    def draw(k: int) -> np.ndarray:
+        nonlocal used
+        words = np.frombuffer(stream.digest(length=8 * k, seek=used), dtype="<u8")
+        used += 8 * k
+        return (words % np.uint64(space)).astype(np.int64)
+
+    ids = draw(n)
+    while True:  # the (rare) repeats drawn again, the first of each kept
+        _, first = np.unique(ids, return_index=True)
+        again = np.ones(n, dtype=bool)
+        again[first] = False
+        if not again.any():
+            break
+        ids[again] = draw(int(again.sum()))
+    base = len(CASE_LETTERS)
+    digits = (ids[:, None] // base ** np.arange(2 * CASE_HALF - 1, -1, -1)) % base
+    letters = np.array(list(CASE_LETTERS))[digits]
+    dash = np.full((n, 1), "-")
+    parts = np.concatenate([letters[:, :CASE_HALF], dash, letters[:, CASE_HALF:]], axis=1)
+    return np.ascontiguousarray(parts).view(f"<U{2 * CASE_HALF + 1}").reshape(-1)
+
+
+def case_ids(findings: pa.Table, key: bytes | None = None) -> pa.Array:
+    """Per findings row, the opaque id of its case; null for a confirmed claim.
+
+    A case is what the register holder can act on: non-confirmed claims with the same
+    claimed register row, the same likely true owner (``candidate_ref_row``) and the
+    same status are one case, whichever party, file or row they come from; a claim with
+    neither register row is a case of its own (the register holder never sees it).
+    Ids are distinct, drawn from a keyed stream (``key``: :func:`case_key`; None: a
+    random key) in the order of the cases' register rows and status, the cases without
+    register rows last: with one key, the register holder's ids depend on nothing but
+    its cases, and they say nothing but which claims and register rows belong
+    together: not the party, the file, the claim row or how many claims a case holds.
+    """
+    n = findings.num_rows
+    status = findings.column("status").cast(pa.string())
+    open_ = np.asarray(
+        pc.not_equal(status, Status.CONFIRMED.label).to_numpy(zero_copy_only=False), dtype=bool
+    )
+
+    def rows(name: str) -> np.ndarray:
+        col = pc.fill_null(findings.column(name).cast(pa.int64()), -1)
+        return np.asarray(col.to_numpy(), dtype=np.int64).reshape(-1)
+
+    claimed, owner = rows("claimed_ref_row"), rows("candidate_ref_row")
+    code = pc.index_in(status, value_set=pa.array(STATUSES, pa.string()))
+    status_code = np.asarray(pc.fill_null(code, -1).to_numpy(), dtype=np.int64).reshape(-1)
+    at = np.flatnonzero(open_)
+    # group key (claimed, status) x owner; a claim with neither row its own group, and
+    # drawn last, so the ids the register holder sees depend on its cases alone
+    first = (claimed[at] + 1) * (len(STATUSES) + 1) + status_code[at] + 1
+    alone = (claimed[at] < 0) & (owner[at] < 0)
+    second = np.where(alone, at, owner[at] + 1)
+    order = np.lexsort((second, first, alone))
+    a, b = first[order], second[order]
+    new = np.ones(len(at), dtype=bool)
+    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    which = np.empty(len(at), dtype=np.int64)
+    which[order] = np.cumsum(new) - 1
+    count = int(new.sum())
+    texts = _case_texts(count, key if key is not None else secrets.token_bytes(32))
+    out = np.full(n, "", dtype=texts.dtype if count else "<U1")
+    out[at] = texts[which]
+    return pa.array(out, type=pa.string(), mask=~open_)
+
+
+def with_cases(findings: pa.Table, key: bytes | None = None) -> pa.Table:
+    """``findings`` with its ``case`` column (:func:`case_ids`), added last; a table
+    that has one already is returned as it is."""
+    if "case" in findings.column_names:
+        return findings
+    return findings.append_column("case", case_ids(findings, key))
+
+
 def reference_view(findings: pa.Table, party: str) -> pa.Table:
     """What the register holder ``party`` receives: its register rows named in a
-    non-confirmed claim, ``party, ref_row, role, status``.
+    non-confirmed claim, ``party, ref_row, role, status, case``.
 
     ``role`` is ``claimed`` (the claim's number points at this row) or
     ``likely_true_owner`` (this row looks more like the claim's record); ``status`` the
-    claim's status. One row per distinct (ref_row, role, status), sorted: the register
-    holder learns that its rows are involved, not which party or claim is (the operator,
-    who holds the findings, brings the parties of a case together).
+    claim's status; ``case`` pairs the claimed row with the likely owner of the same
+    claims (:func:`case_ids`; findings without a ``case`` column get one here). One row
+    per (case, role), sorted by case id, which is random: the register holder learns
+    which of its rows belong together, not which party or claim, nor how many claims
+    (the operator, who holds the findings, brings the parties of a case together).
     """
-    t = findings.filter(pc.not_equal(findings.column("status"), Status.CONFIRMED.label))
+    t = with_cases(findings)
+    t = t.filter(pc.is_valid(t.column("case")))
+    if t.num_rows:  # the claims of one case name the same rows: keep one claim per case
+        codes = pc.dictionary_encode(t.column("case").combine_chunks()).indices
+        _, first = np.unique(np.asarray(codes.to_numpy()), return_index=True)
+        t = t.take(pa.array(np.sort(first)))
     parts = []
     for role, column in (
         ("claimed", "claimed_ref_row"),
@@ -311,24 +433,21 @@ def reference_view(findings: pa.Table, party: str) -> pa.Table:
         parts.append(
             pa.table(
                 {
-                    "ref_row": sub.column(column),
+                    "ref_row": sub.column(column).cast(pa.int64()),
                     "role": _labels(np.zeros(sub.num_rows, np.int8), [role]),
                     "status": sub.column("status").cast(pa.string()),
+                    "case": sub.column("case").cast(pa.string()),
                 }
             )
         )
-    rows = (
-        pa.concat_tables(parts)
-        .group_by(["ref_row", "role", "status"], use_threads=False)
-        .aggregate([])
-        .sort_by([("ref_row", "ascending"), ("role", "ascending"), ("status", "ascending")])
-    )
+    rows = pa.concat_tables(parts).sort_by([("case", "ascending"), ("role", "ascending")])
     view = pa.table(
         {
             "party": _labels(np.zeros(rows.num_rows, np.int8), [party]),
             "ref_row": rows.column("ref_row"),
             "role": rows.column("role"),
             "status": rows.column("status"),
+            "case": rows.column("case"),
         }
     )
     return _named(view, party, "reference")

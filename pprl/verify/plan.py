@@ -53,10 +53,12 @@ from pprl.verify.model import Thresholds
 from pprl.verify.outputs import (
     VerifyResult,
     build_summary,
+    case_key,
     check_party_labels,
     findings_table,
     reference_view,
     same_party_reasons,
+    with_cases,
 )
 from pprl.verify.score import score_claimed
 from pprl.verify.search import NO_KEY, fold_best, joined_names, search_names, top2
@@ -461,7 +463,7 @@ def finish(
     timings["cross_check"] = time.perf_counter() - t
     say("building findings")
     tables = [findings_table(r, ref, plan.thresholds.confirm_score) for r in results]
-    findings = pa.concat_tables(tables)
+    findings = with_cases(pa.concat_tables(tables), case_key(ref, claims))
     summary = build_summary(
         findings, ref, claims, plan.thresholds, plan.blocking, acc.duplicates, timings, started_at
     )
