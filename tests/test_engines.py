@@ -31,9 +31,11 @@ from pprl.synth import SynthConfig, generate
 from pprl.verify import VerifyResult, verify
 
 SECRET = "5eed" * 16  # a fixed test secret: the encodings (and so the findings) are fixed
-PINNED = "73b665494413b698dd132c002d0140a012db249b06723c540cd7b4aa012ac1b3"
-"""The digest of every column but ``evidence``: unchanged since the core was split."""
-PINNED_EVIDENCE = "262761f34231677288874fef22d58f28b74a036f6d840a626bc10e1602d5b27c"
+PINNED = "e686394f967892440ea4cdab5771a6993c0945f5e5da791baa3863edfed59a26"
+"""The digest of every column but ``evidence`` and ``case``: changed once since the core was
+split, when BLIP v2 replaced v1's noise (the fixture's schema has BLIP, so its CLKs and
+scores changed; issue 13)."""
+PINNED_EVIDENCE = "5eb68e54138eb02707861c5fe1577a0a82b919979c27e28ecd99cde95c0d6d3e"
 """The digest of every column, ``evidence`` (added by issue 14) included."""
 
 
