@@ -315,7 +315,7 @@ def test_findings_keep_the_contract_columns_and_add_evidence(hand_run) -> None:
         "candidate_score",
     ]
     assert all(c in names for c in contract)
-    assert names[-1] == "evidence"
+    assert names[-2:] == ["evidence", "mislink_probability"]
 
 
 def test_no_claimed_record_no_evidence(tmp_path: Path) -> None:
