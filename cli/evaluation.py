@@ -99,6 +99,7 @@ def evaluate(
     """Precision, recall and F1 of mislink detection, false alarms, a PR curve and the
     calibration (ECE) of the mislink probability."""
     from pprl.evaluate import (
+        FindingsMetrics,
         LinksMetrics,
         check_plot,
         evaluate_findings,
@@ -134,9 +135,10 @@ def evaluate(
         with writing(plot):
             plot_pr(metrics.pr_curve, plot, force=force, inputs=inputs)
     if reliability_plot is not None:
-        cal = getattr(metrics, "calibration", None)
+        cal = metrics.calibration if isinstance(metrics, FindingsMetrics) else None
         if cal is None:
             fail(f"{findings}: the findings have no mislink_probability column to calibrate")
+        assert cal is not None
         with writing(reliability_plot):
             plot_reliability(cal, reliability_plot, force=force, inputs=inputs)
     if json_out:
