@@ -14,6 +14,7 @@ import pytest
 from pprl.evaluate import calibration, evaluate_findings
 from pprl.keys import load_secret
 from pprl.party import encode_csv
+from pprl.report import render_report
 from pprl.schema import load_schema
 from pprl.store import write_encodings
 from pprl.synth import SynthConfig, generate
@@ -49,6 +50,9 @@ def check_calibrated(result: VerifyResult, truth: Path) -> None:
     assert mislinks is not None and mislinks.fallback is None
     assert mislinks.expected == pytest.approx(cal.expected)
     assert mislinks.low <= mislinks.expected <= mislinks.high
+    page = render_report(result.findings, result.summary)
+    assert "<h2>Mislink probability</h2>" in page
+    assert f"about {mislinks.expected:,.0f} ({mislinks.low:,.0f}–{mislinks.high:,.0f})" in page
 
 
 @pytest.mark.parametrize("profile", ["default", "hard"])

@@ -234,3 +234,29 @@ def test_the_interval_is_poisson_binomial() -> None:
     assert mislink_interval(np.zeros(3)) == (0.0, 0.0, 0.0)
     _, lo, hi = mislink_interval(np.full(4, 0.999))
     assert lo >= 0 and hi <= 4
+
+
+def test_claims_parties_see_the_probability_only_with_scores() -> None:
+    """Like the scores and the evidence: in a party's view with scores, withheld
+    with ``--no-scores``."""
+    import pyarrow as pa
+
+    from pprl.verify.outputs import party_view
+
+    findings = pa.table(
+        {
+            "claims_file": ["a.parquet", "b.parquet"],
+            "claims_party": ["a", "b"],
+            "claim_row": pa.array([0, 0], pa.int64()),
+            "status": ["confirmed", "suspect"],
+            "score": [0.9, 0.3],
+            "reason": ["match", "low_score"],
+            "evidence": [None, None],
+            "mislink_probability": [0.001, 0.97],
+        }
+    )
+    shown = party_view(findings, "a", with_scores=True)
+    assert shown.column("mislink_probability").to_pylist() == [0.001]
+    hidden = party_view(findings, "b", with_scores=False)
+    assert "mislink_probability" not in hidden.column_names
+    assert "score" not in hidden.column_names
