@@ -82,3 +82,19 @@ def test_ece_of_known_cases() -> None:
     cal = calibration(np.r_[q, np.nan], np.r_[z, True])
     assert cal.ece == pytest.approx(0.4) and cal.claims == 10 and cal.observed == 1
     assert [b.count for b in cal.bins] == [10] and cal.bins[0].low == 0.5
+
+
+def test_reliability_plot_is_written_and_bad_names_are_refused(tmp_path: Path) -> None:
+    from pprl.errors import InputError
+    from pprl.evaluate import check_plot, plot_reliability
+
+    rng = np.random.default_rng(1)
+    p = rng.random(500)
+    cal = calibration(p, rng.random(500) < p)
+    target = tmp_path / "rel.png"
+    plot_reliability(cal, target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InputError, match="--reliability-plot"):
+        check_plot(tmp_path / "rel.xyz", option="--reliability-plot")
+    with pytest.raises(InputError, match="--reliability-plot"):
+        check_plot(target, option="--reliability-plot")  # exists, no --force

@@ -260,3 +260,19 @@ def test_claims_parties_see_the_probability_only_with_scores() -> None:
     hidden = party_view(findings, "b", with_scores=False)
     assert "mislink_probability" not in hidden.column_names
     assert "score" not in hidden.column_names
+
+
+def test_cli_refuses_inverted_cut_points(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One line naming both options, exit 2, before any file is read."""
+    from pprl_cli.main import app
+    from typer.testing import CliRunner
+
+    args = ["verify", "--reference", "r.parquet", "--claims", "c.parquet"]
+    out = ["--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(
+        app, [*args, *out, "--confirm-below", "0.6", "--suspect-above", "0.5"]
+    )
+    assert result.exit_code == 2
+    assert "--confirm-below (0.6) must not exceed --suspect-above (0.5)" in result.output
+    result = CliRunner().invoke(app, [*args, *out, "--suspect-above", "1.5"])
+    assert result.exit_code == 2 and "--suspect-above must be a number from 0 to 1" in result.output
