@@ -77,18 +77,34 @@ def evaluate(
             help="Write the precision-recall curve to this image (.png, .pdf, .svg, ...).",
         ),
     ] = None,
+    reliability_plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--reliability-plot",
+            metavar="PNG",
+            show_default="no plot",
+            help="Write the reliability diagram of the findings' mislink_probability to this "
+            "image.",
+        ),
+    ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Replace an existing --plot file (never an input)."),
+        typer.Option(
+            "--force",
+            help="Replace an existing --plot or --reliability-plot file (never an input).",
+        ),
     ] = False,
 ) -> None:
-    """Precision, recall and F1 of mislink detection, false alarms and a PR curve."""
+    """Precision, recall and F1 of mislink detection, false alarms, a PR curve and the
+    calibration (ECE) of the mislink probability."""
     from pprl.evaluate import (
+        FindingsMetrics,
         LinksMetrics,
         check_plot,
         evaluate_findings,
         evaluate_links,
         plot_pr,
+        plot_reliability,
     )
 
     metrics: FindingsMetrics | LinksMetrics
@@ -101,6 +117,13 @@ def evaluate(
     if plot is not None:
         output_file(plot, "--plot")
         check_plot(plot, force=force, inputs=inputs)
+    if reliability_plot is not None:
+        if links is not None:
+            fail("--reliability-plot needs --findings (a linkage result has no probabilities)")
+        if plot is not None and reliability_plot.resolve() == plot.resolve():
+            fail("--reliability-plot and --plot must be different files")
+        output_file(reliability_plot, "--reliability-plot")
+        check_plot(reliability_plot, force=force, inputs=inputs, option="--reliability-plot")
     if findings is not None and links is None:
         metrics = evaluate_findings(findings, truth, claims_file, register)
     elif links is not None and findings is None:
@@ -110,6 +133,13 @@ def evaluate(
     if plot is not None and metrics.pr_curve is not None:
         with writing(plot):
             plot_pr(metrics.pr_curve, plot, force=force, inputs=inputs)
+    if reliability_plot is not None:
+        cal = metrics.calibration if isinstance(metrics, FindingsMetrics) else None
+        if cal is None:
+            fail(f"{findings}: the findings have no mislink_probability column to calibrate")
+        assert cal is not None
+        with writing(reliability_plot):
+            plot_reliability(cal, reliability_plot, force=force, inputs=inputs)
     if json_out:
         print_json(metrics.to_json(), allow_nan=False)
     elif isinstance(metrics, LinksMetrics):
@@ -166,6 +196,14 @@ def _print_findings(m: FindingsMetrics) -> None:
         console.print(
             f"best F1 {best.f1:.3f}: {shown(m.pr_curve.describe(best))} "
             f"(P {_pct(best.precision)}, R {_pct(best.recall)})",
+            highlight=False,
+        )
+    cal = m.calibration
+    if cal is not None and cal.claims:
+        console.print(
+            f"mislink probability: ECE {cal.ece:.4f} over {len(cal.bins)} bins; "
+            f"expected {cal.expected:,.1f} mislinks, observed {cal.observed:,} "
+            f"(of {cal.claims:,} claims with a probability)",
             highlight=False,
         )
 

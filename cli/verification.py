@@ -43,7 +43,11 @@ def _check_thresholds(given: dict[str, float | None]) -> dict[str, float]:
         low, high = (-1.0, 1.0) if name.startswith("margin_") else (0.0, 1.0)
         if not math.isfinite(value) or not low <= value <= high:
             fail(f"{_option(name)} must be a number from {low:g} to {high:g}, not {value}")
-    for lower, upper in (("suspect_score", "confirm_score"), ("margin_review", "margin_suspect")):
+    for lower, upper in (
+        ("suspect_score", "confirm_score"),
+        ("margin_review", "margin_suspect"),
+        ("confirm_below", "suspect_above"),
+    ):
         if lower in th and upper in th and th[lower] > th[upper]:
             fail(
                 f"{_option(lower)} ({th[lower]:g}) must not exceed {_option(upper)} ({th[upper]:g})"
@@ -110,6 +114,22 @@ def verify(
             help="Margin above which the evidence is thin (review).",
         ),
     ] = None,
+    confirm_below: Annotated[
+        float | None,
+        typer.Option(
+            metavar="P",
+            show_default=_tuned("confirm_below"),
+            help="Mislink probability below which a claim is confirmed.",
+        ),
+    ] = None,
+    suspect_above: Annotated[
+        float | None,
+        typer.Option(
+            metavar="P",
+            show_default=_tuned("suspect_above"),
+            help="Mislink probability from which a claim is suspect (review between).",
+        ),
+    ] = None,
     blocking: Annotated[
         str | None,
         typer.Option(
@@ -156,6 +176,8 @@ def verify(
             "suspect_score": suspect_score,
             "margin_suspect": margin_suspect,
             "margin_review": margin_review,
+            "confirm_below": confirm_below,
+            "suspect_above": suspect_above,
         }
     )
     for path in (reference, *claims):
@@ -196,6 +218,8 @@ def verify(
     for name, n in summary.counts.items():
         table.add_row(shown(name), str(n))
     console.print(table)
+    if summary.mislinks is not None:
+        console.print(shown(summary.mislinks.describe()), highlight=False)
     for line in summary.warnings:
         err_console.print(f"[yellow]warning:[/] {shown(line)}", highlight=False)
     console.print(

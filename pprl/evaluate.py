@@ -12,7 +12,11 @@ Definitions (see docs/synthetic-data.md):
   them a claim without a finding counts as not flagged (``missing_findings``);
 * the precision-recall curve ranks claims by ``margin`` (or ``-score`` when findings lack
   it): claims without a score are flagged at every threshold, claims with a score but
-  no alternative (no margin) only when every claim is.
+  no alternative (no margin) only when every claim is;
+* calibration (findings with ``mislink_probability``): the claims with a probability,
+  in :data:`CALIBRATION_BINS` equal bins of it; per bin the mean probability against
+  the share whose truth ``link_status`` is ``wrong``; the expected calibration error
+  (ECE) is the mean of their absolute differences weighted by the bin's claims.
 
 The metrics are typed dataclasses (:class:`FindingsMetrics`, :class:`LinksMetrics`) with
 ``to_json()``.
@@ -41,6 +45,7 @@ MODES = ("suspect_only", "suspect_or_review")
 LINK_STATUSES = ("correct", "wrong", "invalid_number")
 TRUTH_COLUMNS = ("file", "row", "linked_number", "true_number", "link_status", "error_kind")
 _ROW_BITS = 40
+CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,70 @@ class PRCurve:
 
 
 @dataclass(frozen=True)
+class CalibrationBin:
+    """One bin ``[low, high)`` of predicted probabilities (the last bin includes 1)."""
+
+    low: float
+    high: float
+    count: int
+    mean_probability: float
+    observed: float
+
+    def to_json(self) -> dict[str, float | int]:
+        """JSON-able dict."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "count": self.count,
+            "mean_probability": self.mean_probability,
+            "observed": self.observed,
+        }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How well predicted probabilities match observed frequencies: the expected
+    calibration error ``ece`` over ``bins`` (empty bins left out), the ``claims`` scored,
+    the ``expected`` number of positives (sum of probabilities) and the ``observed``."""
+
+    ece: float
+    claims: int
+    expected: float
+    observed: int
+    bins: list[CalibrationBin] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {
+            "ece": self.ece,
+            "claims": self.claims,
+            "expected": self.expected,
+            "observed": self.observed,
+            "bins": [b.to_json() for b in self.bins],
+        }
+
+
+def calibration(
+    probability: np.ndarray, positive: np.ndarray, bins: int = CALIBRATION_BINS
+) -> Calibration:
+    """The calibration of ``probability`` against the 0/1 truth ``positive`` (NaN
+    probabilities left out): ECE over ``bins`` equal-width bins of [0, 1]."""
+    ok = ~np.isnan(probability)
+    p, y = probability[ok], positive[ok].astype(np.float64)
+    idx = np.clip((p * bins).astype(np.int64), 0, bins - 1)
+    out, ece = [], 0.0
+    for k in range(bins):
+        sel = idx == k
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        mp, obs = float(p[sel].mean()), float(y[sel].mean())
+        ece += n / len(p) * abs(mp - obs)
+        out.append(CalibrationBin(k / bins, (k + 1) / bins, n, mp, obs))
+    return Calibration(float(ece), int(len(p)), float(p.sum()), int(y.sum()), out)
+
+
+@dataclass(frozen=True)
 class FindingsMetrics:
     """``pprl verify`` findings scored against the synthetic truth."""
 
@@ -214,6 +283,7 @@ class FindingsMetrics:
     status_counts: dict[str, int]
     true_owner_top1: OwnerAccuracy | None
     pr_curve: PRCurve
+    calibration: Calibration | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict."""
@@ -232,6 +302,7 @@ class FindingsMetrics:
             if self.true_owner_top1 is None
             else self.true_owner_top1.to_json(),
             "pr_curve": self.pr_curve.to_json(),
+            "calibration": None if self.calibration is None else self.calibration.to_json(),
         }
 
 
@@ -481,6 +552,7 @@ def evaluate_findings(
             "status": pa.string(),
             "score": pa.float64(),
             "candidate_ref_row": pa.int64(),
+            "mislink_probability": pa.float64(),
         },
     )
     t = _read_table(
@@ -545,6 +617,11 @@ def evaluate_findings(
         "suspect_only": np.isin(status, hard),
         "suspect_or_review": np.isin(status, hard + [vocab.index("review")]),
     }
+    cal = None
+    if "mislink_probability" in f.column_names:
+        prob_f = _np(f, "mislink_probability", float)
+        prob = np.where(hit, prob_f[np.maximum(fi, 0)] if len(f) else np.nan, np.nan)
+        cal = calibration(prob, link == "wrong")
     susp_f, source = _suspicion(f)
     susp = np.where(hit, susp_f[np.maximum(fi, 0)] if len(f) else np.nan, np.nan)
     return FindingsMetrics(
@@ -562,6 +639,7 @@ def evaluate_findings(
         },
         true_owner_top1=_owner_accuracy(f, t, fi, link, reg_numbers),
         pr_curve=pr_curve(susp, positive, over=source, rule=_rule(source)),
+        calibration=cal,
     )
 
 
@@ -700,29 +778,36 @@ def evaluate_links(
 
 
 @contextmanager
-def _as_plot_option() -> Iterator[None]:
-    """Name ``--plot`` (not ``--out``) in the refusals of the shared output-file checks."""
+def _as_plot_option(option: str = "--plot") -> Iterator[None]:
+    """Name ``option`` (not ``--out``) in the refusals of the shared output-file checks."""
     try:
         yield
     except InputError as exc:
         text = str(exc)
         if text.startswith("--out "):
-            raise InputError("--plot " + text.removeprefix("--out ")) from None
+            raise InputError(f"{option} " + text.removeprefix("--out ")) from None
         raise
 
 
-def check_plot(path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> None:
-    """Whether :func:`plot_pr` may write ``path`` (checked before any work): a format
-    not an input of the run (even with ``force``), not an existing file without
-    ``force`` (:func:`pprl.resultset.check_output_file`), a format matplotlib writes."""
+def check_plot(
+    path: str | Path,
+    *,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+    option: str = "--plot",
+) -> None:
+    """Whether :func:`plot_pr` (or :func:`plot_reliability`) may write ``path`` (checked
+    before any work): a format not an input of the run (even with ``force``), not an
+    existing file without ``force`` (:func:`pprl.resultset.check_output_file`), a format
+    matplotlib writes. Refusals name ``option``."""
     from pprl.resultset import check_output_file
 
-    with _as_plot_option():
+    with _as_plot_option(option):
         check_output_file(path, force=force, inputs=inputs)
-    plot_format(path)
+    plot_format(path, option)
 
 
-def plot_format(path: str | Path) -> str:
+def plot_format(path: str | Path, option: str = "--plot") -> str:
     """The image format of a plot file, from its suffix (``png`` without one); raises
     :class:`InputError` naming ``path`` for a suffix matplotlib cannot write."""
     import matplotlib
@@ -736,7 +821,7 @@ def plot_format(path: str | Path) -> str:
     supported = FigureCanvasBase.get_supported_filetypes()
     if suffix not in supported:
         raise InputError(
-            f"--plot {path}: cannot write a .{suffix} image; use one of "
+            f"{option} {path}: cannot write a .{suffix} image; use one of "
             + ", ".join(f".{s}" for s in sorted(supported))
         )
     return suffix
@@ -779,6 +864,58 @@ def plot_pr(
     fig.tight_layout()
     try:
         with _as_plot_option(), output_file(path, force=force, inputs=inputs) as tmp:
+            fig.savefig(tmp, format=fmt)
+    except OSError as exc:
+        raise InputError(f"cannot write plot {path}: {exc.strerror}") from exc
+    finally:
+        plt.close(fig)
+
+
+def plot_reliability(
+    cal: Calibration,
+    path: str | Path,
+    title: str = "Mislink probability: reliability",
+    *,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+) -> None:
+    """Write the reliability diagram of ``cal`` as an image: per bin the observed share
+    of mislinks against the mean predicted probability (the diagonal is perfect
+    calibration), point size by claims; written like :func:`plot_pr`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pprl.resultset import output_file
+
+    option = "--reliability-plot"
+    fmt = plot_format(path, option)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
+    if cal.bins:
+        counts = np.array([b.count for b in cal.bins], dtype=float)
+        sizes = 20 + 180 * np.sqrt(counts / counts.max())
+        ax.plot([b.mean_probability for b in cal.bins], [b.observed for b in cal.bins], lw=1)
+        ax.scatter(
+            [b.mean_probability for b in cal.bins],
+            [b.observed for b in cal.bins],
+            s=sizes,
+            zorder=3,
+            label=f"ECE {cal.ece:.4f} ({cal.claims:,} claims, {len(cal.bins)} bins)",
+        )
+    ax.legend(loc="upper left")
+    ax.set(
+        xlabel="mean mislink probability (bin)",
+        ylabel="observed share of mislinks",
+        xlim=(-0.02, 1.02),
+        ylim=(-0.02, 1.02),
+        title=title,
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        with _as_plot_option(option), output_file(path, force=force, inputs=inputs) as tmp:
             fig.savefig(tmp, format=fmt)
     except OSError as exc:
         raise InputError(f"cannot write plot {path}: {exc.strerror}") from exc

@@ -29,6 +29,15 @@ The fitted :class:`ScoreMixture` gives the posterior probability of a match for 
 score, the estimated precision and recall of accepting every score ``>= t``, and the
 threshold that maximizes the estimated F1. It is pure numpy and knows nothing about
 files or matching (``pprl.threshold`` applies it to ``pprl match``).
+
+:func:`fit_latent_classes` is the same two-class EM over several *discrete* features
+at once (a latent-class, Fellegi–Sunter style naive-Bayes model: the features are
+taken as independent within each class), with the same shape constraint available per
+feature (one class's distribution non-decreasing over the feature's ordered levels,
+fitted by pool-adjacent-violators) and a fixed per-record log-odds offset (evidence
+whose likelihood ratio is known in advance, such as a term-frequency adjustment).
+``pprl verify`` fits it to every claim to estimate each one's mislink probability
+(:mod:`pprl.verify.probability`).
 """
 
 from __future__ import annotations
@@ -37,7 +46,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_BINS", "Beta", "ScoreMixture", "fit_mixture"]
+__all__ = [
+    "DEFAULT_BINS",
+    "Beta",
+    "LatentClassModel",
+    "ScoreMixture",
+    "fit_latent_classes",
+    "fit_mixture",
+]
 
 DEFAULT_BINS = 400
 """Bins of the unit interval (width 0.0025)."""
@@ -278,3 +294,116 @@ def fit_mixture(
         best = (1.0, increasing_pmf(hist), Beta.from_moments(0.5, 1 / 12, bins), 0.0, 0, True)
     w, pmf, bu, ll, it, ok = best
     return ScoreMixture(w, pmf, bu, int(s.size + censored), ll, it, ok)
+
+
+# ----------------------------------------------------- several discrete features (naive Bayes)
+
+
+@dataclass(frozen=True)
+class LatentClassModel:
+    """A fitted two-class model over discrete features: ``prior`` is the share of class
+    1 among the ``count`` records; ``pos[f]`` and ``neg[f]`` the probabilities of each
+    level of feature ``f`` (named ``names[f]``) in class 1 and class 0."""
+
+    prior: float
+    names: tuple[str, ...]
+    pos: tuple[np.ndarray, ...]
+    neg: tuple[np.ndarray, ...]
+    count: int
+    loglik: float
+    iterations: int
+    converged: bool
+
+    def log_ratios(self) -> tuple[np.ndarray, ...]:
+        """Per feature and level, ``log P(level | 1) - log P(level | 0)``."""
+        return tuple(np.log(p) - np.log(n) for p, n in zip(self.pos, self.neg, strict=True))
+
+    def log_odds(self, codes: list[np.ndarray], offset: np.ndarray | None = None) -> np.ndarray:
+        """Posterior log-odds of class 1 for records with these feature levels (one
+        array of level codes per feature) and the fixed ``offset``."""
+        n = len(codes[0]) if codes else 0
+        out = np.full(n, np.log(self.prior) - np.log1p(-self.prior))
+        for lr, c in zip(self.log_ratios(), codes, strict=True):
+            out += lr[c]
+        if offset is not None:
+            out += offset
+        return out
+
+    def posterior(self, codes: list[np.ndarray], offset: np.ndarray | None = None) -> np.ndarray:
+        """Probability of class 1 for each record (see :meth:`log_odds`)."""
+        z = self.log_odds(codes, offset)
+        return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)  # stable logistic
+
+
+def _class_pmf(counts: np.ndarray, alpha: float, increasing: bool) -> np.ndarray:
+    """A class's level probabilities from expected counts, with ``alpha`` spread evenly
+    over the levels (so no level is impossible), non-decreasing when asked."""
+    c = counts + alpha / counts.shape[0]
+    return increasing_pmf(c) if increasing else np.asarray(c / c.sum(), dtype=np.float64)
+
+
+def fit_latent_classes(
+    codes: list[np.ndarray],
+    levels: list[int],
+    init: np.ndarray,
+    *,
+    names: tuple[str, ...] | None = None,
+    increasing_neg: tuple[bool, ...] | None = None,
+    offset: np.ndarray | None = None,
+    alpha: float = 1.0,
+    max_iter: int = 500,
+    tol: float = 1e-9,
+) -> LatentClassModel:
+    """Fit the two-class model to records with these discrete features by EM.
+
+    ``codes[f]`` holds each record's level of feature ``f`` (``0 .. levels[f] - 1``);
+    ``init`` each record's starting probability of class 1 (a rough rule is enough: EM
+    moves it). ``increasing_neg[f]``: class 0's distribution over feature ``f``'s levels
+    must not decrease (levels ordered). ``offset``: a fixed log-odds of class 1 per
+    record, added to the features' (its likelihood ratio is known, not fitted). ``alpha``
+    is spread evenly over a feature's levels and added to each class's expected counts
+    (a Dirichlet prior of total weight ``alpha``: no level gets probability 0, and a
+    small class's distribution is not flattened by the prior). The result is deterministic: the same input
+    gives the same model, bit for bit.
+    """
+    n = int(init.shape[0])
+    if n == 0 or not codes:
+        raise ValueError("no records or no features to fit")
+    if len(levels) != len(codes) or any(len(c) != n for c in codes):
+        raise ValueError("one level count and one code per record for every feature")
+    for c, k in zip(codes, levels, strict=True):
+        if c.size and (int(c.min()) < 0 or int(c.max()) >= k):
+            raise ValueError("feature codes must lie in 0 .. levels - 1")
+    inc = increasing_neg or (False,) * len(codes)
+    labels = names or tuple(f"f{i}" for i in range(len(codes)))
+    off = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64)
+    r = np.clip(np.asarray(init, dtype=np.float64), 1e-6, 1.0 - 1e-6)
+    prev, ll, it, converged = -np.inf, -np.inf, 0, False
+    pos: tuple[np.ndarray, ...] = ()
+    neg: tuple[np.ndarray, ...] = ()
+    prior = 0.5
+    while it < max_iter:
+        it += 1
+        total = float(r.sum())
+        prior = min(max(total / n, 1e-9), 1.0 - 1e-9)
+        pos = tuple(
+            _class_pmf(np.bincount(c, weights=r, minlength=k), alpha, False)
+            for c, k in zip(codes, levels, strict=True)
+        )
+        neg = tuple(
+            _class_pmf(np.bincount(c, weights=1.0 - r, minlength=k), alpha, up)
+            for c, k, up in zip(codes, levels, inc, strict=True)
+        )
+        lp = np.full(n, np.log(prior)) + off
+        ln = np.full(n, np.log1p(-prior))
+        for p, q, c in zip(pos, neg, codes, strict=True):
+            lp += np.log(p)[c]
+            ln += np.log(q)[c]
+        top = np.maximum(lp, ln)
+        ll = float((top + np.log(np.exp(lp - top) + np.exp(ln - top))).sum())
+        r = 0.5 * (1.0 + np.tanh(0.5 * (lp - ln)))
+        if abs(ll - prev) <= tol * max(1.0, abs(ll)):
+            converged = True
+            break
+        prev = ll
+    return LatentClassModel(prior, labels, pos, neg, n, ll, it, converged)

@@ -315,7 +315,7 @@ def test_findings_keep_the_contract_columns_and_add_evidence(hand_run) -> None:
         "candidate_score",
     ]
     assert all(c in names for c in contract)
-    assert names[-2:] == ["evidence", "case"]  # the register holder's case id comes last
+    assert names[-3:] == ["evidence", "mislink_probability", "case"]  # the case id comes last
 
 
 def test_no_claimed_record_no_evidence(tmp_path: Path) -> None:

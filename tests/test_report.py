@@ -33,7 +33,13 @@ from pprl.report import (
 )
 from pprl.report.findings import FindingsArrays
 from pprl.report.html import status_counts, suspect_order
-from pprl.report.plots import histogram_figure, reasons_figure, scatter_figure, subsample
+from pprl.report.plots import (
+    histogram_figure,
+    probability_figure,
+    reasons_figure,
+    scatter_figure,
+    subsample,
+)
 from pprl.store import Encodings, write_encodings
 from pprl.verify import verify
 from pprl.verify.model import (
@@ -316,7 +322,9 @@ def test_threshold_styles_are_shared_across_figures() -> None:
     for name in hist:
         assert _dashes(hist[name]) == _dashes(scatter[name])
         assert hist[name].get_color() == scatter[name].get_color()  # type: ignore[attr-defined]
-    assert set(THRESHOLD_STYLES) == set(scatter)
+    assert set(THRESHOLD_STYLES) - {"confirm_below", "suspect_above"} == set(scatter)
+    cuts = _threshold_lines(probability_figure(data, THRESHOLDS))
+    assert set(cuts) == {"confirm_below", "suspect_above"}
 
 
 def test_reason_chart_splits_groups_on_log_axes() -> None:

@@ -48,6 +48,11 @@ class FindingsArrays:
         self.status: npt.NDArray[np.int8] = _status_codes(table.column("status"))
         self.score: npt.NDArray[np.float64] = _floats(table.column("score"))
         self.margin: npt.NDArray[np.float64] = _floats(table.column("margin"))
+        self.probability: npt.NDArray[np.float64] = (
+            _floats(table.column("mislink_probability"))
+            if "mislink_probability" in table.column_names
+            else np.full(self.n, np.nan)
+        )
         self._masks: dict[Status, npt.NDArray[np.bool_]] = {}
 
     def is_status(self, status: Status) -> npt.NDArray[np.bool_]:

@@ -21,6 +21,7 @@ from pprl.report.plots import (
     MAX_SCATTER_POINTS,
     histogram_figure,
     png_data_uri,
+    probability_figure,
     reasons_figure,
     scatter_figure,
     subsample,
@@ -100,6 +101,7 @@ def render_page(findings: FindingsArrays, summary: VerifySummary, max_rows: int)
         _counts_html(counts, summary.claims),
         _reasons_html(reasons, summary.claims),
         _scores_html(findings, summary.thresholds),
+        _probability_html(findings, summary),
         _evidence_html(findings),
         _suspects_html(findings, max_rows),
         _thresholds_html(summary.thresholds),
@@ -323,6 +325,32 @@ def _scores_html(data: FindingsArrays, thresholds: Thresholds) -> str:
         "Histogram of claimed-pair scores by status",
     )
     return head + hist + _scatter_html(data, thresholds)
+
+
+def _probability_html(data: FindingsArrays, summary: VerifySummary) -> str:
+    """The mislink probability's distribution per status and the estimated number of
+    wrong links with its interval."""
+    head = "<h2>Mislink probability</h2>\n"
+    est = summary.mislinks
+    has = int((~np.isnan(data.probability)).sum())
+    if est is None or est.fallback is not None or not has:
+        why = est.fallback if est is not None and est.fallback else "none was estimated"
+        return head + f'<p class="none">none — {esc(why)}; the score thresholds decided.</p>'
+    th = summary.thresholds
+    line = (
+        f"<p><strong>{esc(est.describe())}</strong>: the sum of the claims' mislink "
+        "probabilities, with a 95% interval from their Poisson-binomial variance. It needs "
+        "no truth; it assumes the model fits these claims (docs/verification.md).</p>\n"
+    )
+    hist = figure_html(
+        png_data_uri(probability_figure(data, th)),
+        f"Estimated mislink probability per status (log scale). Vertical lines: "
+        f"confirm_below ({th.confirm_below:g}, short dashes) and suspect_above "
+        f"({th.suspect_above:g}, dash-dot-dot). {has:,} of {data.n:,} claims have a "
+        "probability; unknown and invalid numbers have none.",
+        "Histogram of mislink probabilities by status",
+    )
+    return head + line + hist
 
 
 def _scatter_html(data: FindingsArrays, thresholds: Thresholds) -> str:

@@ -41,6 +41,8 @@ THRESHOLD_STYLES: dict[str, str | tuple[int, tuple[int, ...]]] = {
     "suspect_score": "-.",
     "margin_suspect": ":",
     "margin_review": (0, (6, 2, 1, 2, 1, 2)),
+    "confirm_below": (0, (2, 1)),
+    "suspect_above": (0, (4, 1, 1, 1, 1, 1)),
 }
 #: Line colour of each threshold: the suspect boundaries dark red, the confirm ones dark green.
 _THRESHOLD_COLORS: dict[str, str] = {
@@ -48,6 +50,8 @@ _THRESHOLD_COLORS: dict[str, str] = {
     "suspect_score": "#8e0000",
     "margin_suspect": "#8e0000",
     "margin_review": "#1b5e20",
+    "confirm_below": "#1b5e20",
+    "suspect_above": "#8e0000",
 }
 _GROUP_COLORS = {REGISTER_GROUP: "#4a6fa5", CROSS_CHECK_GROUP: "#00838f"}
 _SCORE_LABEL = "claimed-pair score (Dice coefficient)"
@@ -90,6 +94,43 @@ def reasons_figure(reasons: Mapping[Reason, int]) -> Figure:
         ax.tick_params(axis="y", labelsize=9)
         _tidy(ax)
     axes[-1].set_xlabel("claim records with the reason (log scale)")
+    return fig
+
+
+def probability_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
+    """Step histograms of the mislink probability per status (log counts) with the cut
+    points ``confirm_below`` and ``suspect_above``."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fig = _new_figure(10.0, 4.2)
+    ax = fig.add_subplot()
+    bins = np.linspace(0.0, 1.0, 51).tolist()
+    has = ~np.isnan(data.probability)
+    tallest = 1.0
+    for status in Status:
+        values = data.probability[data.is_status(status) & has]
+        if values.size:
+            heights, _, _ = ax.hist(
+                np.clip(values, 0.0, 1.0),
+                bins=bins,
+                histtype="step",
+                linewidth=1.6,
+                color=STATUS_COLORS[status],
+                label=f"{status.label} ({values.size:,})",
+            )
+            tallest = max(tallest, float(np.max(heights)))
+    for name in ("confirm_below", "suspect_above"):
+        value = getattr(thresholds, name)
+        ax.axvline(value, **_threshold_style(name, value))
+    ax.set_yscale("log")
+    ax.set_ylim(0.7, tallest * 2.0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("estimated mislink probability")
+    ax.set_ylabel("claim records (log scale)")
+    _legend(ax)
+    _tidy(ax)
     return fig
 
 

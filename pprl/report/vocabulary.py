@@ -66,6 +66,10 @@ THRESHOLD_MEANINGS: dict[str, str] = {
     "same_person": "two claim records scoring above this are taken for one person (cross-checks)",
     "different_people": "two claim records sharing a number and scoring below this are taken "
     "for two people (cross-checks)",
+    "confirm_below": "a claim whose estimated mislink probability is below this is confirmed "
+    "(where the run estimated one)",
+    "suspect_above": "a claim whose estimated mislink probability is at least this is suspect; "
+    "between the two cut points it goes to review",
 }
 
 

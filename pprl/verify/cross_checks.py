@@ -30,6 +30,9 @@ __all__ = [
     "GROUP_LIMITS",
     "GroupLimits",
     "apply_cross_checks",
+    "apply_flags",
+    "cross_check_flags",
+    "flag_counts",
     "many_records",
     "pairs_within_groups",
     "shared_number_pairs",
@@ -204,7 +207,35 @@ def apply_cross_checks(
     near: np.ndarray | None,
     limits: GroupLimits = GROUP_LIMITS,
 ) -> dict[str, int]:
-    """Set the cross-check reasons; return how many records got each one.
+    """Set the cross-check reasons (:func:`cross_check_flags`) and escalate; return how
+    many records got each one."""
+    flags, escalate = cross_check_flags(results, th, number, a, b, near, limits)
+    apply_flags(results, flags, escalate)
+    return flag_counts(flags)
+
+
+def flag_counts(flags: np.ndarray) -> dict[str, int]:
+    """How many records got each cross-check reason."""
+    counts = {}
+    for reason in Reason:
+        if reason & CROSS_CHECK_REASONS:
+            n = int(((flags & reason_bit(reason)) > 0).sum())
+            if n:
+                counts[reason.label] = n
+    return counts
+
+
+def cross_check_flags(
+    results: Sequence[ClaimsResult],
+    th: Thresholds,
+    number: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    near: np.ndarray | None,
+    limits: GroupLimits = GROUP_LIMITS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cross-check reasons of every claim and which confirmed claims they escalate
+    to review (:func:`apply_flags` applies them): (flags, escalate).
 
     All arrays index the claims files concatenated in order: ``number`` identifies each
     claim's number (equal ids, equal pseudonyms; -1 none), ``a``, ``b`` are the pairs of
@@ -243,17 +274,10 @@ def apply_cross_checks(
     contested = (cands >= 0) & ~(margin <= th.margin_review)  # close or better; NaN counts
     contested[contested] &= is_claimed[cands[contested]]
     flags[contested] |= reason_bit(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
-    _apply_flags(results, flags, escalate)
-    counts = {}
-    for reason in Reason:
-        if reason & CROSS_CHECK_REASONS:
-            n = int(((flags & reason_bit(reason)) > 0).sum())
-            if n:
-                counts[reason.label] = n
-    return counts
+    return flags, escalate
 
 
-def _apply_flags(results: Sequence[ClaimsResult], flags: np.ndarray, escalate: np.ndarray) -> None:
+def apply_flags(results: Sequence[ClaimsResult], flags: np.ndarray, escalate: np.ndarray) -> None:
     """Add cross-check reasons; escalate confirmed claims marked in ``escalate``."""
     start = 0
     for res in results:

@@ -27,7 +27,9 @@ class ClaimsResult:
     ``claimed`` and ``cand`` index the register; ``status`` holds :class:`Status` codes
     and ``reasons`` :class:`Reason` bitmasks, filled by :func:`decide` and the
     cross-checks; ``evidence`` the claimed pair's attribute states
-    (:func:`pprl.verify.evidence.attribute_codes`; empty: none computed).
+    (:func:`pprl.verify.evidence.attribute_codes`; empty: none computed);
+    ``probability`` each claim's mislink probability (NaN none; empty: none estimated,
+    :mod:`pprl.verify.probability`).
     """
 
     enc: Outline
@@ -38,6 +40,7 @@ class ClaimsResult:
     status: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
     evidence: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint16))
+    probability: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
 
 
 def decide(res: ClaimsResult, th: Thresholds) -> None:

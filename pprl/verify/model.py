@@ -90,6 +90,11 @@ class Thresholds:
     * ``same_person`` / ``different_people``: Dice above which two claim records are
       taken for one person, and below which two records sharing a number are taken for
       two people (cross-record checks).
+    * ``confirm_below`` / ``suspect_above``: cut points on the estimated mislink
+      probability (:mod:`pprl.verify.probability`): a claim below ``confirm_below`` is
+      ``confirmed``, one at or above ``suspect_above`` is ``suspect``, one between is
+      ``review``. Where no probability is estimated (too few claims) the score
+      thresholds above decide.
 
     The defaults are those tuned for the built-in ``jp-resident`` schema; a file's
     schema may carry its own (``pprl.verify`` in the schema), which
@@ -103,6 +108,8 @@ class Thresholds:
     search_score: float = 0.5
     same_person: float = 0.92
     different_people: float = 0.6
+    confirm_below: float = 0.05
+    suspect_above: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -113,6 +120,11 @@ class Thresholds:
             raise ValueError(
                 f"suspect_score ({self.suspect_score}) must not exceed "
                 f"confirm_score ({self.confirm_score})"
+            )
+        if self.confirm_below > self.suspect_above:
+            raise ValueError(
+                f"confirm_below ({self.confirm_below}) must not exceed "
+                f"suspect_above ({self.suspect_above})"
             )
         if self.margin_review > self.margin_suspect:
             raise ValueError(
@@ -187,6 +199,37 @@ class InputInfo:
 
 
 @dataclass(frozen=True)
+class MislinkSummary:
+    """What the mislink model says about a whole run: ``claims`` with a probability,
+    the ``expected`` number of mislinks among them (the sum of probabilities) with a
+    95% interval ``low`` .. ``high`` (Poisson-binomial, :mod:`pprl.verify.probability`);
+    ``fallback`` says why no probability was estimated (then the rest is 0)."""
+
+    claims: int
+    expected: float
+    low: float
+    high: float
+    fallback: str | None = None
+
+    def describe(self) -> str:
+        """One line for people: "about 180 (160–200) wrong links among 30,000 claims"."""
+        if self.fallback is not None:
+            return f"no mislink probability estimated: {self.fallback}"
+        return (
+            f"about {self.expected:,.0f} ({self.low:,.0f}–{self.high:,.0f}) wrong links "
+            f"among {self.claims:,} claims with a register record"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MislinkSummary:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
 class VerifySummary:
     """Counts per status and reason, thresholds, inputs, timings and warnings of one run.
 
@@ -204,6 +247,7 @@ class VerifySummary:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     started_at: str | None = None  # ISO 8601 UTC time the run started
+    mislinks: MislinkSummary | None = None
 
     @property
     def reference(self) -> InputInfo:
@@ -226,6 +270,7 @@ class VerifySummary:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": list(self.warnings),
             "started_at": self.started_at,
+            "mislinks": None if self.mislinks is None else self.mislinks.to_json(),
         }
 
     @classmethod
@@ -241,4 +286,5 @@ class VerifySummary:
             timings={str(k): float(v) for k, v in data.get("timings", {}).items()},
             warnings=[str(w) for w in data.get("warnings", [])],
             started_at=data.get("started_at"),
+            mislinks=MislinkSummary.from_json(data["mislinks"]) if data.get("mislinks") else None,
         )

@@ -41,11 +41,13 @@ from pprl.verify.model import (
     CROSS_CHECK_REASONS,
     STATUSES,
     InputInfo,
+    MislinkSummary,
     Reason,
     Status,
     Thresholds,
     VerifySummary,
 )
+from pprl.verify.probability import MislinkEstimate, mislink_interval
 
 __all__ = [
     "OTHER_RECORD_CONFLICT",
@@ -119,8 +121,11 @@ def findings_table(
 ) -> pa.Table:
     """One row per claim: the findings format of the CLI contract. ``evidence`` explains
     the claimed pair attribute by attribute (:mod:`pprl.verify.evidence`; null without
-    a claimed record); ``confirm_score`` is the run's, which its rules use."""
+    a claimed record); ``confirm_score`` is the run's, which its rules use.
+    ``mislink_probability`` is the claim's estimated probability of being a mislink
+    (:mod:`pprl.verify.probability`; null without a claimed record or a model)."""
     n = len(res.enc)
+    prob = res.probability if len(res.probability) == n else np.full(n, np.nan)
     codes = res.evidence if len(res.evidence) == n else np.zeros(n, np.uint16)
     name = res.enc.path.name if res.enc.path else res.enc.label
     ref_rows = ref.rows
@@ -148,6 +153,7 @@ def findings_table(
             "margin": floats(res.cand_score - res.score),
             "claimed_ref_row": rows_of(res.claimed),
             "evidence": evidence_texts(codes, res.score, res.cand_score, confirm_score),
+            "mislink_probability": floats(prob),
         }
     )
 
@@ -254,13 +260,14 @@ def party_view(
 ) -> pa.Table:
     """What claims party ``party`` receives: the findings rows of its own claims files
     (all of them) and nothing else: ``party, claims_file, claim_row, status, score,
-    reason, evidence, case``.
+    reason, evidence, mislink_probability, case``.
 
     Register rows are never included: they belong to the register holder. Cross-check
     reasons appear only where the other record is in the party's own files
     (``same_party``, aligned with ``findings``; None: never), see :func:`view_reasons`.
     Withholding scores (``with_scores=False``) also withholds the score-band reasons
-    (:data:`SCORE_BAND_REASONS`) and the evidence, so a claims party does not learn how
+    (:data:`SCORE_BAND_REASONS`), the evidence and the mislink probability (as
+    fine-grained as a score), so a claims party does not learn how
     similar its records are to records it cannot see. The evidence is about the claimed
     pair only (the party's record and the register record its own number points to),
     never about another register record or another party's record. ``case`` (where the
@@ -288,6 +295,8 @@ def party_view(
     columns["reason"] = reason
     if with_scores and "evidence" in rows.column_names:
         columns["evidence"] = rows.column("evidence")
+    if with_scores and "mislink_probability" in rows.column_names:
+        columns["mislink_probability"] = rows.column("mislink_probability")
     if "case" in rows.column_names:
         columns["case"] = rows.column("case")
     return _named(pa.table(columns), party, "claims")
@@ -522,11 +531,13 @@ def build_summary(
     duplicates: int,
     timings: dict[str, float],
     started_at: str,
+    estimate: MislinkEstimate | None = None,
 ) -> VerifySummary:
     """Counts per status and reason, thresholds, inputs, timings and warnings.
 
     ``blocking`` are the block keys searched; ``duplicates`` how many pseudonyms the
-    register holds more than once (all 32 bytes compared).
+    register holds more than once (all 32 bytes compared); ``estimate`` the run's
+    mislink probabilities (summarised as the expected number of mislinks).
     """
     by_status = _value_counts(findings.column("status"))
     counts = {st: int(by_status.get(st, 0)) for st in STATUSES}
@@ -550,6 +561,14 @@ def build_summary(
             f"the reference holds {duplicates} pseudonym(s) more than once; claims "
             "on them were scored against the best-matching record"
         )
+    mislinks = None
+    if estimate is not None:
+        p = estimate.probability
+        if estimate.fallback is None:
+            expected, low, high = mislink_interval(p)
+            mislinks = MislinkSummary(int((~np.isnan(p)).sum()), expected, low, high)
+        else:
+            mislinks = MislinkSummary(0, 0.0, 0.0, 0.0, estimate.fallback)
     return VerifySummary(
         pprl_version=__version__,
         claims=findings.num_rows,
@@ -561,6 +580,7 @@ def build_summary(
         timings=timings,
         warnings=warnings,
         started_at=started_at,
+        mislinks=mislinks,
     )
 
 

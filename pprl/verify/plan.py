@@ -43,11 +43,12 @@ from pprl.store import (
 from pprl.verify.cross_checks import (
     GROUP_LIMITS,
     GroupLimits,
-    apply_cross_checks,
+    apply_flags,
+    cross_check_flags,
     shared_number_pairs,
 )
 from pprl.verify.decide import ClaimsResult, decide
-from pprl.verify.evidence import attribute_codes, evidence_keys, key_states
+from pprl.verify.evidence import State, attribute_codes, evidence_keys, key_states
 from pprl.verify.join import join_claims
 from pprl.verify.model import Thresholds
 from pprl.verify.outputs import (
@@ -59,6 +60,12 @@ from pprl.verify.outputs import (
     reference_view,
     same_party_reasons,
     with_cases,
+)
+from pprl.verify.probability import (
+    MislinkEstimate,
+    decide_by_probability,
+    estimate_mislink,
+    tf_offset,
 )
 from pprl.verify.score import score_claimed
 from pprl.verify.search import NO_KEY, fold_best, joined_names, search_names, top2
@@ -75,6 +82,7 @@ __all__ = [
     "check_inputs",
     "finish",
     "join_partition",
+    "mislink_step",
     "plan_verify",
     "resolve_thresholds",
     "schema_thresholds",
@@ -316,7 +324,14 @@ def join_partition(
 class SearchOutput:
     """One block-value range's search: for each claim ``q`` its two best register
     records ``r`` and scores ``s``; for each claim ``nq`` its two most similar other
-    claims ``n`` and scores ``ns`` (empty when the key is not used for that)."""
+    claims ``n`` and scores ``ns`` (empty when the key is not used for that).
+
+    The register's value frequencies in this range, for the term-frequency adjustment
+    (:func:`~pprl.verify.probability.tf_offset`): ``freq`` how many register records
+    carry each claim ``q``'s value (0: the claim lacks the key), ``ref_records`` how
+    many register records here carry the key and ``ref_squares`` the sum over their
+    values of the count squared. A value's records are all in one range, so the sums
+    over ranges are the register's."""
 
     q: np.ndarray
     r: np.ndarray
@@ -324,6 +339,24 @@ class SearchOutput:
     nq: np.ndarray
     n: np.ndarray
     ns: np.ndarray
+    freq: np.ndarray | None = None
+    ref_records: int = 0
+    ref_squares: int = 0
+
+
+def value_counts(
+    ref_values: np.ndarray, ref_valid: np.ndarray, values: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, int, int]:
+    """How many valid register values equal each valid query value (0 for an invalid
+    query), the register's valid values and the sum of their counts squared."""
+    uniq, counts = np.unique(ref_values[ref_valid], return_counts=True)
+    freq = np.zeros(len(values), dtype=np.int64)
+    if len(uniq):
+        pos = np.minimum(np.searchsorted(uniq, values), len(uniq) - 1)
+        hit = valid & (uniq[pos] == values)
+        freq[hit] = counts[pos[hit]]
+    c = counts.astype(np.int64)
+    return freq, int(c.sum()), int((c * c).sum())
 
 
 def search_partition(
@@ -334,6 +367,7 @@ def search_partition(
     ``claims`` are the claims that search this key against the register; ``near`` those
     compared with each other (None: none; it may be ``claims`` itself).
     """
+    freq, records, squares = value_counts(ref.key, ref.has_key(), claims.key, claims.has_key())
     r, s = top2(
         claims.clk,
         claims.key,
@@ -346,10 +380,20 @@ def search_partition(
     )
     if near is None:
         empty = np.empty(0, np.int64)
-        return SearchOutput(claims.idx, r, s, empty, np.empty((0, 2), np.int64), np.empty((0, 2)))
+        return SearchOutput(
+            claims.idx,
+            r,
+            s,
+            empty,
+            np.empty((0, 2), np.int64),
+            np.empty((0, 2)),
+            freq,
+            records,
+            squares,
+        )
     valid = near.has_key()
     n, ns = top2(near.clk, near.key, valid, near.idx, near.clk, near.key, valid, same_person)
-    return SearchOutput(claims.idx, r, s, near.idx, n, ns)
+    return SearchOutput(claims.idx, r, s, near.idx, n, ns, freq, records, squares)
 
 
 # ----------------------------------------------------------------------- the driver side
@@ -379,6 +423,9 @@ class Accumulator:
         self.own = np.arange(n, dtype=np.int64)  # a claim never is its own nearest claim
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         self.duplicates = 0
+        # per block key: each claim's register value frequency, (records, squares)
+        self.freq: dict[str, np.ndarray] = {}
+        self.value_totals: dict[str, tuple[int, int]] = {}
 
     def add_join(self, out: JoinOutput) -> None:
         """One pseudonym range's claimed records, scores, numbers and shared-number pairs."""
@@ -395,6 +442,11 @@ class Accumulator:
         """Fold one block-value range's top-2 into the best alternatives and nearest
         claims (after the join: the claimed record is the one excluded)."""
         q = out.q
+        if out.freq is not None:
+            freq = self.freq.setdefault(stage.key, np.zeros(len(self.claimed), np.int64))
+            freq[q] = out.freq
+            records, squares = self.value_totals.get(stage.key, (0, 0))
+            self.value_totals[stage.key] = (records + out.ref_records, squares + out.ref_squares)
         ranks = np.asarray(stage.ranks, dtype=np.int64)[self.file_of[q]]
         for value in np.unique(ranks):
             sel = ranks == value
@@ -435,6 +487,19 @@ class Accumulator:
             out.append(res)
         return out
 
+    def name_offset(self) -> np.ndarray | None:
+        """The term-frequency adjustment of each claim's mislink log-odds
+        (:func:`~pprl.verify.probability.tf_offset`) from the name keys (kanji, kana) the
+        evidence compares and the search counted; None when there is none."""
+        agree, freq, totals = [], [], []
+        for j, (key, attr) in enumerate(self.plan.evidence):
+            if attr in ("kanji", "kana") and key in self.freq:
+                state = (self.pattern >> np.uint16(2 * j)) & np.uint16(3)
+                agree.append((state == State.AGREE) & (self.claimed >= 0))
+                freq.append(self.freq[key])
+                totals.append(self.value_totals[key])
+        return tf_offset(agree, freq, totals) if agree else None
+
     def shared_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         empty = np.empty(0, np.int64)
         a = np.concatenate([p[0] for p in self.pairs]) if self.pairs else empty
@@ -451,21 +516,35 @@ def finish(
     say: StageProgress,
     started_at: str,
 ) -> VerifyResult:
-    """The global steps after every stage: decide, cross-record checks, findings tables,
-    per-party views and the summary (the same for every engine)."""
+    """The global steps after every stage: decide, cross-record checks, the mislink
+    probability and the statuses it decides, findings tables, per-party views and the
+    summary (the same for every engine)."""
     t = time.perf_counter()
     say("cross-record checks")
     results = acc.results(claims)
     uses_near = any(s.near_rank >= 0 for s in plan.searches)
-    apply_cross_checks(
+    flags, escalate = cross_check_flags(
         results, plan.thresholds, acc.number, *acc.shared_pairs(), acc.near if uses_near else None
     )
     timings["cross_check"] = time.perf_counter() - t
+    t = time.perf_counter()
+    say("estimating mislink probabilities")
+    estimate = mislink_step(plan, acc, results, flags)
+    apply_flags(results, flags, escalate)
+    timings["probability"] = time.perf_counter() - t
     say("building findings")
     tables = [findings_table(r, ref, plan.thresholds.confirm_score) for r in results]
     findings = with_cases(pa.concat_tables(tables), case_key(ref, claims))
     summary = build_summary(
-        findings, ref, claims, plan.thresholds, plan.blocking, acc.duplicates, timings, started_at
+        findings,
+        ref,
+        claims,
+        plan.thresholds,
+        plan.blocking,
+        acc.duplicates,
+        timings,
+        started_at,
+        estimate,
     )
     per_claims = [(r.enc.label, table) for r, table in zip(results, tables, strict=True)]
     ids = {label: i for i, label in enumerate(dict.fromkeys(e.label for e in claims))}
@@ -476,3 +555,31 @@ def finish(
     return VerifyResult(
         findings, summary, per_claims, reference_view(findings, ref.label), same_party
     )
+
+
+def mislink_step(
+    plan: VerifyPlan, acc: Accumulator, results: Sequence[ClaimsResult], flags: np.ndarray
+) -> MislinkEstimate:
+    """Estimate every claim's mislink probability (:mod:`pprl.verify.probability`) from
+    the decided results (scores, best alternatives, the score thresholds' statuses) and
+    the cross-check ``flags``, and let it decide the statuses. Without a model (too few
+    claims) the statuses stay as decided."""
+    status = np.concatenate([r.status for r in results])
+    reasons = np.concatenate([r.reasons for r in results]) | flags
+    score = np.concatenate([r.score for r in results])
+    cand = np.concatenate([r.cand_score for r in results])
+    estimate = estimate_mislink(
+        acc.claimed >= 0,
+        score,
+        cand,
+        reasons,
+        status,
+        acc.name_offset(),
+        plan.thresholds.margin_review,
+    )
+    for res, ref in zip(results, plan.claims, strict=True):
+        p = estimate.probability[ref.offset : ref.offset + ref.records]
+        res.probability = p
+        if estimate.model is not None:
+            decide_by_probability(res, p, plan.thresholds)
+    return estimate
