@@ -145,11 +145,11 @@ def encode(
     """
     from pprl import sidecar as sidecars
     from pprl.labels import validate_label
-    from pprl.party import encode_csv
+    from pprl.party import encode_csv_file
     from pprl.read import parse_column_map
     from pprl.resultset import check_output_file
     from pprl.schema import load_schema
-    from pprl.store import ROLES, write_clkhash_json, write_encodings
+    from pprl.store import ROLES
 
     check_format(format, ("parquet", "clkhash-json"))
     if role not in ROLES:
@@ -169,11 +169,16 @@ def encode(
     if exposed is not None:
         err_console.print(f"[yellow]warning:[/] {shown(exposed)}", highlight=False)
     sch = load_schema(schema).with_link_key(link_key)
-    with progress_bar(f"encoding {input.name}", None) as advance:
-        enc, report = encode_csv(
+    # written as it is encoded, in memory bounded by the chunk size (pprl.store.EncodingsWriter)
+    with progress_bar(f"encoding {input.name}", None) as advance, writing(out):
+        written, report = encode_csv_file(
             input,
+            out,
             sch,
             key,
+            format=format,
+            force=force,
+            inputs=inputs,
             encoding=encoding,
             column_map=parse_column_map(column),
             party=party,
@@ -184,14 +189,11 @@ def encode(
         )
     for line in report.warnings():
         err_console.print(f"[yellow]warning:[/] {shown(input)}: {shown(line)}", highlight=False)
-    with writing(out):
-        if format == "clkhash-json":
-            write_clkhash_json(enc, out, force=force, inputs=inputs)
-        else:
-            write_encodings(enc, out, force=force, inputs=inputs)
-    for problem in side.write(out, enc.meta, len(enc), report.records, report.text_encoding):
+    for problem in side.write(
+        out, written.meta, written.count, report.records, report.text_encoding
+    ):
         err_console.print(f"[yellow]warning:[/] {shown(problem)}", highlight=False)
-    decoys = len(enc) - report.records
+    decoys = written.count - report.records
     extra = f" and {decoys} decoy records" if decoys else ""
     console.print(
         f"encoded {report.records} records{extra} from {shown(input)} "

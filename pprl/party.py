@@ -8,8 +8,8 @@ keys, the input row numbers and non-secret metadata.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,15 @@ from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks, hardening_meta
 from pprl.read import CsvData, iter_csv
 from pprl.schema import BlockKeySpec, Schema
-from pprl.store import ROLES, TOKEN_BYTES, Encodings
+from pprl.store import (
+    MEMORY_ROWS,
+    ROLES,
+    TOKEN_BYTES,
+    Encodings,
+    EncodingsWriter,
+    encodings_writer,
+)
+from pprl.store import concat_encodings as join_encodings
 
 Progress = Callable[[int], None]
 
@@ -356,23 +364,7 @@ CHUNK_ROWS = 500_000
 
 def concat_encodings(parts: list[Encodings]) -> Encodings:
     """Join chunk encodings of one file (same schema and secret) into one."""
-    first = parts[0]
-    if len(parts) == 1:
-        return first
-    return Encodings(
-        rows=np.concatenate([p.rows for p in parts]),
-        tokens=np.concatenate([p.tokens for p in parts]),
-        has_token=np.concatenate([p.has_token for p in parts]),
-        clks=np.concatenate([p.clks for p in parts]),
-        block_keys={
-            name: (
-                np.concatenate([p.block_keys[name][0] for p in parts]),
-                np.concatenate([p.block_keys[name][1] for p in parts]),
-            )
-            for name in first.block_keys
-        },
-        meta=first.meta,
-    )
+    return join_encodings(parts)
 
 
 def encode_csv(
@@ -393,7 +385,46 @@ def encode_csv(
 
     The other options are those of :func:`encode_records` (``processes``: local
     processes for normalization and hashing). The result is identical to encoding the
-    whole file at once; rows keep their numbers in the input file.
+    whole file at once; rows keep their numbers in the input file. The result is held
+    in memory: :func:`encode_csv_file` writes a file of any size in bounded memory.
+    """
+    parts: list[Encodings] = []
+    report = encode_csv_parts(
+        path,
+        schema,
+        secret,
+        parts.append,
+        encoding=encoding,
+        chunk_rows=chunk_rows,
+        column_map=column_map,
+        party=party,
+        role=role,
+        strict=strict,
+        processes=processes,
+        progress=progress,
+    )
+    return concat_encodings(parts), report
+
+
+def encode_csv_parts(
+    path: str | Path,
+    schema: Schema,
+    secret: Secret,
+    sink: Callable[[Encodings], None],
+    *,
+    encoding: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    column_map: dict[str, str] | None = None,
+    party: str | None = None,
+    role: str | None = None,
+    strict: bool = False,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> EncodeReport:
+    """Encode a CSV file chunk by chunk, handing each chunk's encodings to ``sink`` in
+    row order (then the decoys, in chunks too), and return the report.
+
+    Options as :func:`encode_csv`; no more than ``chunk_rows`` records are encoded at once.
     """
 
     def encode(data: CsvData) -> tuple[Encodings, EncodeReport]:
@@ -410,12 +441,11 @@ def encode_csv(
         )
 
     party = party_label(party, path)  # before reading anything
-    parts: list[Encodings] = []
     report: EncodeReport | None = None
     first: CsvData | None = None
     for chunk in iter_csv(path, encoding, chunk_rows):
         enc, rep = encode(chunk)
-        parts.append(enc)
+        sink(enc)
         if report is None:
             report, first = rep, (chunk if schema.hardening.decoy_fraction else None)
         else:
@@ -425,6 +455,80 @@ def encode_csv(
     found = matched_column_map(first, schema, column_map or {}) if first else column_map
     decoys = decoy_chunk(first, schema, secret, report.records, found)
     if decoys is not None:
-        parts.append(encode(decoys)[0])
+        for piece in _row_slices(decoys, chunk_rows):
+            sink(encode(piece)[0])
     # --- end privacy hardening ---
-    return concat_encodings(parts), report
+    return report
+
+
+def _row_slices(data: CsvData, rows: int) -> Iterator[CsvData]:
+    """``data`` cut into pieces of at most ``rows`` records (encoding a piece at a time
+    gives the records encoding the whole gives: every step is per record or per value)."""
+    if data.nrows <= rows:
+        yield data
+        return
+    for start in range(0, data.nrows, max(1, rows)):
+        stop = min(start + rows, data.nrows)
+        yield replace(
+            data,
+            columns={name: list(col[start:stop]) for name, col in data.columns.items()},
+            nrows=stop - start,
+            first_row=data.first_row + start,
+        )
+
+
+def encode_csv_file(
+    path: str | Path,
+    out: str | Path,
+    schema: Schema,
+    secret: Secret,
+    *,
+    format: str = "parquet",
+    force: bool = True,
+    inputs: Sequence[str | Path] = (),
+    memory_rows: int = MEMORY_ROWS,
+    row_group_size: int = 1 << 20,
+    encoding: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    column_map: dict[str, str] | None = None,
+    party: str | None = None,
+    role: str | None = None,
+    strict: bool = False,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[EncodingsWriter, EncodeReport]:
+    """Encode a CSV file into the encoding file ``out``, in memory bounded by
+    ``chunk_rows`` whatever the file's size (:class:`pprl.store.EncodingsWriter`).
+
+    ``format`` is ``parquet`` or ``clkhash-json``; ``force`` and ``inputs`` are those of
+    :func:`pprl.store.atomic_path`; a file of more than ``memory_rows`` records is spilled
+    beside ``out`` (about its size again) and written from the spill, in row groups of
+    ``row_group_size`` records. The bytes are
+    those :func:`pprl.store.write_encodings` writes for :func:`encode_csv`'s result. Returns
+    the writer (``meta``: the metadata written; ``count``: the records, decoys included)
+    and the report. On any error ``out`` is left as it was.
+    """
+    party = party_label(party, path)  # before touching anything
+    with encodings_writer(
+        out,
+        format=format,
+        row_group_size=row_group_size,
+        memory_rows=memory_rows,
+        force=force,
+        inputs=inputs,
+    ) as writer:
+        report = encode_csv_parts(
+            path,
+            schema,
+            secret,
+            writer.add,
+            encoding=encoding,
+            chunk_rows=chunk_rows,
+            column_map=column_map,
+            party=party,
+            role=role,
+            strict=strict,
+            processes=processes,
+            progress=progress,
+        )
+    return writer, report

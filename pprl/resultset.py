@@ -70,6 +70,7 @@ __all__ = [
     "output_file",
     "read_manifest",
     "result_set",
+    "scratch_path",
     "tidy",
 ]
 
@@ -586,6 +587,14 @@ def _fsync_dir(path: Path) -> None:
 
 def _new_name(target: Path, tag: str) -> Path:
     return _sibling(target, tag + secrets.token_hex(6))
+
+
+def scratch_path(out: str | os.PathLike[str]) -> Path:
+    """A fresh name beside ``out`` for a scratch file or folder of the run that writes it
+    (inside :func:`output_file`, which holds ``out``'s lock). It is named like the run's
+    temporary file, so the next write removes one that a killed run left behind; the
+    caller creates it and removes it when done."""
+    return _new_name(_target(out), TMP_TAG)
 
 
 @dataclass

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import os
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +44,7 @@ from pprl import __version__
 from pprl.boundedjson import loads_bounded, read_bounded
 from pprl.errors import InputError, IntegrityError, MismatchError, PprlError
 from pprl.labels import validate_label
-from pprl.resultset import output_file
+from pprl.resultset import output_file, scratch_path
 
 __all__ = [
     "FORMAT",
@@ -61,8 +63,11 @@ __all__ = [
     "check_file",
     "check_metadata",
     "check_roles",
+    "concat_encodings",
     "content_digest",
     "duplicate_tokens",
+    "EncodingsWriter",
+    "encodings_writer",
     "field_digests",
     "file_metadata",
     "fixed_to_numpy",
@@ -259,8 +264,8 @@ def _fixed_binary(values: np.ndarray, width: int, valid: np.ndarray | None = Non
     return pa.Array.from_buffers(pa.binary(width), n, [mask, data], null_count=int(n - valid.sum()))
 
 
-def to_table(enc: Encodings) -> pa.Table:
-    """Arrow table of an :class:`Encodings` with the pprl metadata attached."""
+def _columns(enc: Encodings) -> dict[str, pa.Array]:
+    """The Arrow columns of an encoding file, in file order (zero-copy where possible)."""
     nbytes = enc.clks.shape[1] * 8
     arrays = {
         "row": pa.array(enc.rows, type=pa.int64()),
@@ -269,23 +274,51 @@ def to_table(enc: Encodings) -> pa.Table:
     }
     for name, (values, valid) in enc.block_keys.items():
         arrays[f"block_{name}"] = pa.array(values, type=pa.uint64(), mask=~valid)
-    meta = {k: v for k, v in enc.meta.items() if k != "digest"}
-    meta.update(
+    return arrays
+
+
+def _file_meta(
+    meta: dict[str, Any], count: int, nbits: int, block_keys: Sequence[str]
+) -> dict[str, Any]:
+    """The metadata an encoding file of ``count`` records records, all but the content
+    digest: ``meta`` (the encoder's: party, role, schema, key fingerprint, ...) with the
+    format fields and the per-field digests; refuses an invalid role or party label."""
+    out = {k: v for k, v in meta.items() if k != "digest"}
+    out.update(
         format=FORMAT,
         format_version=FORMAT_VERSION,
-        count=len(enc),
-        nbits=enc.nbits,
-        block_keys=sorted(enc.block_keys),
+        count=count,
+        nbits=nbits,
+        block_keys=sorted(block_keys),
     )
-    meta.setdefault("pprl_version", __version__)
-    if meta.get("role") is not None and meta["role"] not in ROLES:
-        raise InputError(f"role must be one of {', '.join(ROLES)}, got {meta['role']!r}")
-    if meta.get("party") is not None:
-        validate_label(meta["party"])
-    meta["field_digests"] = field_digests(meta)
+    out.setdefault("pprl_version", __version__)
+    if out.get("role") is not None and out["role"] not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}, got {out['role']!r}")
+    if out.get("party") is not None:
+        validate_label(out["party"])
+    out["field_digests"] = field_digests(out)
+    return out
+
+
+def to_table(enc: Encodings) -> pa.Table:
+    """Arrow table of an :class:`Encodings` with the pprl metadata attached."""
+    meta = _file_meta(enc.meta, len(enc), enc.nbits, list(enc.block_keys))
     meta["digest"] = content_digest(enc, meta)
-    table = pa.table(arrays)
+    table = pa.table(_columns(enc))
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=False)})
+
+
+_PLAIN = ("clk", "token")  # random-looking bytes: stored plain (see write_encodings)
+
+
+def _parquet_options(names: Sequence[str]) -> dict[str, Any]:
+    """The Parquet writer options of an encoding file with these columns."""
+    others = [name for name in names if name not in _PLAIN]
+    return {
+        "compression": {name: "none" if name in _PLAIN else "zstd" for name in names},
+        "use_dictionary": others,
+        "write_statistics": others,
+    }
 
 
 def write_encodings(
@@ -303,19 +336,13 @@ def write_encodings(
     they are stored plain (no zstd, no dictionary, no min/max statistics): the file is
     about 5% larger and the CLK column reads about five times faster, which every
     comparison run (and every stage of the Dask engine) pays. Row numbers and block
-    keys keep zstd and dictionaries.
+    keys keep zstd and dictionaries. :class:`EncodingsWriter` writes the same bytes
+    from chunks, in bounded memory.
     """
     table = to_table(enc)
-    plain = ("clk", "token")
-    others = [name for name in table.column_names if name not in plain]
     with atomic_path(path, force=force, inputs=inputs) as tmp:
         pq.write_table(
-            table,
-            tmp,
-            row_group_size=row_group_size,
-            compression={name: "none" if name in plain else "zstd" for name in table.column_names},
-            use_dictionary=others,
-            write_statistics=others,
+            table, tmp, row_group_size=row_group_size, **_parquet_options(table.column_names)
         )
     enc.meta = json.loads(table.schema.metadata[METADATA_KEY])
     return Path(path)
@@ -338,6 +365,297 @@ def write_clkhash_json(
     with atomic_path(path, force=force, inputs=inputs) as tmp:
         tmp.write_text(json.dumps({"clks": clks}), encoding="utf-8")
     return Path(path)
+
+
+# ------------------------------------------------------------------ writing from chunks
+
+MEMORY_ROWS = 1 << 20
+"""Records an :class:`EncodingsWriter` keeps in memory; a file with more is spilled."""
+SPILL_BLOCK = 1 << 18  # records per read of a spilled column while digesting
+
+
+def concat_encodings(parts: Sequence[Encodings]) -> Encodings:
+    """Join chunk encodings of one file (same schema and secret) into one."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    return Encodings(
+        rows=np.concatenate([p.rows for p in parts]),
+        tokens=np.concatenate([p.tokens for p in parts]),
+        has_token=np.concatenate([p.has_token for p in parts]),
+        clks=np.concatenate([p.clks for p in parts]),
+        block_keys={
+            name: (
+                np.concatenate([p.block_keys[name][0] for p in parts]),
+                np.concatenate([p.block_keys[name][1] for p in parts]),
+            )
+            for name in first.block_keys
+        },
+        meta=first.meta,
+    )
+
+
+def _disk_full(exc: OSError) -> bool:
+    """Whether an OS error (Python's or Arrow's, which carries no errno) is a full disk."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)
+
+
+class EncodingsWriter:
+    """Writes one encoding file from its chunks (:meth:`add`) in bounded memory.
+
+    Made by :func:`encodings_writer`, which owns the temporary file and the spill. The
+    file is byte-for-byte the one :func:`write_encodings` writes for the chunks joined
+    (:func:`concat_encodings`), but the content digest, which the metadata at the head
+    of the Arrow schema must carry, covers each column over all records in turn: so a
+    file with more than ``memory_rows`` records is first spilled to disk, one raw file
+    per column in a scratch folder beside the output, then digested column by column
+    and written row group by row group from the spill. Memory stays at one chunk plus
+    one row group; the spill needs about the output's size again on the same disk.
+
+    ``format="clkhash-json"`` writes clkhash's ``{"clks": [...]}`` as the chunks come
+    (:func:`write_clkhash_json`'s bytes), with no spill.
+    """
+
+    def __init__(
+        self,
+        tmp: Path,
+        spill: Path,
+        *,
+        format: str = "parquet",
+        row_group_size: int = 1 << 20,
+        memory_rows: int = MEMORY_ROWS,
+    ) -> None:
+        if format not in ("parquet", "clkhash-json"):
+            raise InputError(f"format must be parquet or clkhash-json, got {format!r}")
+        self.format = format
+        self.count = 0
+        self.meta: dict[str, Any] = {}
+        self._tmp, self._spill = tmp, spill
+        self._row_group_size, self._memory_rows = max(1, row_group_size), memory_rows
+        self._held: list[Encodings] = []
+        self._files: dict[str, IO[bytes]] = {}
+        self._names: tuple[str, ...] = ()
+        self._words = -1  # 64-bit words per CLK, once the first chunk is seen
+        self._json: IO[str] | None = None
+
+    # ----------------------------------------------------------------- taking chunks
+
+    def add(self, part: Encodings) -> None:
+        """Take the next chunk (rows in file order)."""
+        if self._words < 0:
+            self._words, self._names, self.meta = (
+                part.clks.shape[1],
+                tuple(part.block_keys),
+                part.meta,
+            )
+            if self.format == "parquet":
+                _file_meta(part.meta, 0, part.nbits, self._names)  # refuse a bad label now
+        elif part.clks.shape[1] != self._words or tuple(part.block_keys) != self._names:
+            raise ValueError("chunks of one encoding file must share CLK length and block keys")
+        self.count += len(part)
+        if self.format == "clkhash-json":
+            self._add_json(part)
+        elif self._files:
+            self._append(part)
+        else:
+            self._held.append(part)
+            if self.count > self._memory_rows:
+                self._open_spill()
+                for held in self._held:
+                    self._append(held)
+                self._held.clear()
+
+    def _open_spill(self) -> None:
+        self._spill.mkdir(mode=0o700)
+        names = ["row", "has", "token", "clk"]
+        names += [f"{kind}{i}" for i in range(len(self._names)) for kind in ("valid", "block")]
+        for name in names:
+            self._files[name] = open(self._spill / name, "wb")  # noqa: SIM115 (closed by close)
+
+    def _append(self, part: Encodings) -> None:
+        f = self._files
+        f["row"].write(_buffer(part.rows, "<i8"))
+        f["has"].write(_buffer(part.has_token, np.uint8))
+        f["token"].write(_buffer(part.tokens, np.uint8))
+        f["clk"].write(_buffer(part.clks, "<u8"))
+        for i, name in enumerate(self._names):
+            values, valid = part.block_keys[name]
+            f[f"valid{i}"].write(_buffer(valid, np.uint8))
+            f[f"block{i}"].write(_buffer(values, "<u8"))
+
+    def _add_json(self, part: Encodings) -> None:
+        if self._json is None:
+            self._json = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 (see discard)
+            self._json.write('{"clks": [')
+        raw = part.clks.astype("<u8", copy=False).tobytes()
+        width = self._words * 8
+        written = self.count - len(part)  # CLKs written before this chunk's
+        for i in range(len(part)):
+            clk = base64.b64encode(raw[i * width : (i + 1) * width]).decode("ascii")
+            self._json.write(f'{", " if written + i else ""}"{clk}"')
+
+    # ------------------------------------------------------------------ finishing
+
+    def finish(self) -> None:
+        """Write the file into the temporary path (every chunk has been added)."""
+        if self._words < 0:
+            raise ValueError("an encoding file needs at least one chunk, even an empty one")
+        if self.format == "clkhash-json":
+            assert self._json is not None
+            self._json.write("]}")
+            self._json.close()
+            return
+        if not self._files:  # small: as write_encodings
+            enc = concat_encodings(self._held)
+            self._held.clear()
+            table = to_table(enc)
+            pq.write_table(
+                table,
+                self._tmp,
+                row_group_size=self._row_group_size,
+                **_parquet_options(table.column_names),
+            )
+            self.meta = json.loads(table.schema.metadata[METADATA_KEY])
+            return
+        for f in self._files.values():
+            f.close()
+        meta = _file_meta(self.meta, self.count, self._words * 64, self._names)
+        meta["digest"] = self._spill_digest(meta)
+        self._write_from_spill(meta)
+        self.meta = meta
+
+    def _read(self, name: str, dtype: str | type, width: int = 1) -> Iterator[np.ndarray]:
+        """A spilled column, ``SPILL_BLOCK`` records at a time ((n, width) when width > 1)."""
+        with open(self._spill / name, "rb") as f:
+            for start in range(0, self.count, SPILL_BLOCK):
+                n = min(SPILL_BLOCK, self.count - start)
+                block = np.fromfile(f, dtype=dtype, count=n * width)
+                if len(block) != n * width:
+                    raise OSError(errno.EIO, f"spill file {name} is short")
+                yield block.reshape(n, width) if width > 1 else block
+
+    def _spill_digest(self, meta: dict[str, Any]) -> str:
+        """:func:`content_digest` of the spilled records: the same bytes, column by column."""
+        h = _digest_start(meta)
+        for rows in self._read("row", "<i8"):
+            h.update(_buffer(rows, "<i8"))
+        for has in self._read("has", np.uint8):
+            h.update(_buffer(has, np.uint8))
+        tokens = zip(
+            self._read("has", np.bool_), self._read("token", np.uint8, TOKEN_BYTES), strict=True
+        )
+        for has, token in tokens:
+            h.update(_buffer(np.where(has[:, None], token, 0), np.uint8))
+        for clks in self._read("clk", "<u8", self._words):
+            h.update(_buffer(clks, "<u8"))
+        for name in sorted(self._names):
+            i = self._names.index(name)
+            h.update(name.encode("utf-8"))
+            for valid in self._read(f"valid{i}", np.uint8):
+                h.update(_buffer(valid, np.uint8))
+            blocks = zip(
+                self._read(f"valid{i}", np.bool_), self._read(f"block{i}", "<u8"), strict=True
+            )
+            for valid, values in blocks:
+                h.update(_buffer(np.where(valid, values, 0), "<u8"))
+        return h.hexdigest()
+
+    def _write_from_spill(self, meta: dict[str, Any]) -> None:
+        """Write the Parquet file one row group at a time from the spill."""
+        size = self._row_group_size
+        readers = {
+            name: open(self._spill / name, "rb")  # noqa: SIM115 (closed below)
+            for name in self._files
+        }
+        names = ["row", "token", "clk", *(f"block_{n}" for n in self._names)]
+        schema = pa.schema(
+            [
+                pa.field("row", pa.int64()),
+                pa.field("token", pa.binary(TOKEN_BYTES)),
+                pa.field("clk", pa.binary(self._words * 8)),
+                *(pa.field(f"block_{n}", pa.uint64()) for n in self._names),
+            ],
+            metadata={METADATA_KEY: json.dumps(meta, ensure_ascii=False)},
+        )
+
+        def take(name: str, dtype: str | type, count: int) -> np.ndarray:
+            block = np.fromfile(readers[name], dtype=dtype, count=count)
+            if len(block) != count:
+                raise OSError(errno.EIO, f"spill file {name} is short")
+            return block
+
+        try:
+            with pq.ParquetWriter(self._tmp, schema, **_parquet_options(names)) as writer:
+                for start in range(0, self.count, size):
+                    n = min(size, self.count - start)
+                    part = Encodings(
+                        rows=take("row", "<i8", n),
+                        has_token=take("has", np.bool_, n),
+                        tokens=take("token", np.uint8, n * TOKEN_BYTES).reshape(n, TOKEN_BYTES),
+                        clks=take("clk", "<u8", n * self._words).reshape(n, self._words),
+                        block_keys={
+                            name: (take(f"block{i}", "<u8", n), take(f"valid{i}", np.bool_, n))
+                            for i, name in enumerate(self._names)
+                        },
+                    )
+                    table = pa.table(_columns(part))
+                    writer.write_table(table, row_group_size=size)
+        finally:
+            for f in readers.values():
+                f.close()
+
+    def discard(self) -> None:
+        """Close and remove the spill (and any open file); safe to call more than once."""
+        self._held.clear()
+        for f in self._files.values():
+            try:
+                f.close()
+            except OSError:
+                pass  # a full disk on the last flush: the folder goes anyway
+        if self._json is not None:
+            try:
+                self._json.close()
+            except OSError:
+                pass
+        shutil.rmtree(self._spill, ignore_errors=True)
+
+
+@contextmanager
+def encodings_writer(
+    path: str | os.PathLike[str],
+    *,
+    format: str = "parquet",
+    row_group_size: int = 1 << 20,
+    memory_rows: int = MEMORY_ROWS,
+    force: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Iterator[EncodingsWriter]:
+    """An :class:`EncodingsWriter` for ``path``: add every chunk inside the block; the
+    file is written and renamed into place when it ends (``writer.meta`` then holds the
+    metadata written, ``writer.count`` the records). On any error or interrupt the
+    temporary file and the spill are removed and ``path`` is left as it was; a killed
+    run's are removed by the next write (:func:`atomic_path`). A full disk is one line.
+    """
+    with atomic_path(path, force=force, inputs=inputs) as tmp:
+        writer = EncodingsWriter(
+            tmp,
+            scratch_path(path),
+            format=format,
+            row_group_size=row_group_size,
+            memory_rows=memory_rows,
+        )
+        try:
+            yield writer
+            writer.finish()
+        except OSError as exc:
+            if not _disk_full(exc):
+                raise
+            raise InputError(
+                f"cannot write {path}: no space left on device; nothing was written (a file "
+                f"of over {memory_rows:,} records needs about twice its size free beside it)"
+            ) from None
+        finally:
+            writer.discard()
 
 
 def read_encodings(path: str | os.PathLike[str]) -> Encodings:

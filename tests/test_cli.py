@@ -659,6 +659,7 @@ def test_read_only_out_is_refused_before_any_work(
     monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
     monkeypatch.setattr(pprl.verify, "verify", never)
     monkeypatch.setattr(pprl.party, "encode_csv", never)
+    monkeypatch.setattr(pprl.party, "encode_csv_file", never)
     monkeypatch.setattr(pprl_cli.encoding, "load_secret", never)
     out = tmp_path / "out"
     args = {
