@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pprl.normalize
+import pprl.normalize.address_batch
 import pprl.party as party
 from pprl.keys import load_secret
 from pprl.schema import load_schema
@@ -53,11 +54,16 @@ def main() -> None:
         ("normalize_codes", "normalize (distinct values)"),
         ("hardened_clks", "CLKs (with hardening)"),
         ("link_key_tokens", "pseudonyms + check digits"),
+        ("my_number_tokens", "pseudonyms + check digits"),
         ("block_key_column", "block keys"),
     ]:
         setattr(party, name, timed(label, getattr(party, name)))
     for name, fn in list(pprl.normalize.NORMALIZERS.items()):
         pprl.normalize.NORMALIZERS[name] = timed(f"  of which {name}", fn)
+    for name, many in list(pprl.normalize.MANY.items()):
+        pprl.normalize.MANY[name] = timed(f"  of which {name}", many)
+    batch = pprl.normalize.address_batch  # addresses read by Arrow: one pass per template
+    batch.address_array = timed("  of which address", batch.address_array)  # type: ignore[method-assign]
     iter_csv = party.iter_csv
 
     def timed_chunks(*a: Any, **k: Any) -> Iterator[Any]:

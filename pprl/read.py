@@ -424,10 +424,34 @@ class _ArrowColumns(Mapping[str, Sequence[str]]):
         return len(self._header)
 
 
+class ArrowFactorized(Factorized):
+    """A :class:`Factorized` column whose distinct values are held as an Arrow string
+    array (``arrow``) and become Python strings only when ``uniq`` is first read, so a
+    stage that works on Arrow buffers (the link key's check digits and pseudonyms)
+    never makes a million Python strings."""
+
+    __slots__ = ("_uniq", "arrow")
+
+    def __init__(self, dictionary: pa.Array, inv: np.ndarray) -> None:  # noqa: D107
+        self.arrow: pa.Array = dictionary
+        self.inv = inv
+        self._uniq: list[str] | None = None
+
+    @property
+    def uniq(self) -> list[str]:
+        if self._uniq is None:
+            self._uniq = self.arrow.to_pylist()
+        return self._uniq
+
+    @uniq.setter
+    def uniq(self, values: list[str]) -> None:
+        self._uniq = values
+
+
 def _factorized(column: pa.ChunkedArray) -> Factorized:
     """A string column as its distinct values (first-seen order) and record indices."""
     encoded = pc.dictionary_encode(column.combine_chunks())
-    return Factorized(encoded.dictionary.to_pylist(), encoded.indices.to_numpy())
+    return ArrowFactorized(encoded.dictionary, encoded.indices.to_numpy())
 
 
 def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:
