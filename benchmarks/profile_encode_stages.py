@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pprl.normalize
-import pprl.normalize.address_batch
+import pprl.normalize.arrays
 import pprl.party as party
 from pprl.keys import load_secret
 from pprl.schema import load_schema
@@ -51,6 +51,7 @@ def main() -> None:
 
     for name, label in [
         ("resolve_columns", "column mapping"),
+        ("factorize_columns", "factorize columns (Arrow, threads)"),
         ("normalize_codes", "normalize (distinct values)"),
         ("hardened_clks", "CLKs (with hardening)"),
         ("link_key_tokens", "pseudonyms + check digits"),
@@ -62,8 +63,9 @@ def main() -> None:
         pprl.normalize.NORMALIZERS[name] = timed(f"  of which {name}", fn)
     for name, many in list(pprl.normalize.MANY.items()):
         pprl.normalize.MANY[name] = timed(f"  of which {name}", many)
-    batch = pprl.normalize.address_batch  # addresses read by Arrow: one pass per template
-    batch.address_array = timed("  of which address", batch.address_array)  # type: ignore[method-assign]
+    arrays = pprl.normalize.arrays.ARRAY_NORMALIZERS  # columns read by Arrow, whole
+    for name, fn in list(arrays.items()):
+        arrays[name] = timed(f"  of which {name}", fn)
     iter_csv = party.iter_csv
 
     def timed_chunks(*a: Any, **k: Any) -> Iterator[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from pprl.errors import InputError
 from pprl.keys import Secret
 from pprl.labels import validate_label
 from pprl.normalize import NORMALIZERS, normalize_many
+from pprl.normalize.arrays import ARRAY_NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks, hardening_meta
-from pprl.read import CsvData, iter_csv
+from pprl.read import CsvData, factorize_columns, iter_csv
 from pprl.schema import BlockKeySpec, Schema
 from pprl.store import ROLES, TOKEN_BYTES, Encodings
 
@@ -146,29 +148,26 @@ def normalize_codes(
     """Normalize each distinct value of a column once; the normalized column and the
     (ascending) rows whose raw value is not blank but normalizes to nothing."""
     arrow = _arrow_distinct(values)
-    raw_of: Callable[[list[int]], list[str | None]]
-    if arrow is not None and normalizer == "address":  # from Arrow buffers, per template
-        from pprl.normalize.address_batch import address_array
-
+    by_array = ARRAY_NORMALIZERS.get(normalizer) if arrow is not None else None
+    if arrow is not None and by_array is not None:  # on Arrow buffers (pprl.normalize.arrays)
         inv = values.inv  # type: ignore[attr-defined]
-        norm = address_array(arrow)
-
-        def raw_of(idx: list[int]) -> list[str | None]:
-            return arrow.take(pa.array(idx, type=pa.int64())).to_pylist() if idx else []
+        norm = by_array(arrow)
+        m = len(arrow)
     else:
         uniq, inv = factorize(values)
-        norm = normalize_distinct(uniq, normalizer, processes)
-
-        def raw_of(idx: list[int]) -> list[str | None]:
-            return [uniq[i] for i in idx]
-
-    encoded = pc.dictionary_encode(pa.array(norm, type=pa.string()), null_encoding="encode")
+        norm = pa.array(normalize_distinct(uniq, normalizer, processes), type=pa.string())
+        m = len(uniq)
+    encoded = pc.dictionary_encode(norm, null_encoding="encode")
     remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     codes = remap[inv] if len(inv) else np.zeros(0, dtype=np.int64)
-    nones = [i for i, v in enumerate(norm) if v is None]
-    bad = [i for i, r in zip(nones, raw_of(nones), strict=True) if r and r.strip()]
+    nones = np.flatnonzero(pc.is_null(norm).to_numpy(zero_copy_only=False))
+    if arrow is not None and by_array is not None:
+        raw_nones = arrow.take(pa.array(nones, type=pa.int64())).to_pylist() if len(nones) else []
+    else:
+        raw_nones = [uniq[i] for i in nones.tolist()]
+    bad = [i for i, r in zip(nones.tolist(), raw_nones, strict=True) if r and r.strip()]
     if bad:
-        mask = np.zeros(len(uniq), dtype=bool)
+        mask = np.zeros(m, dtype=bool)
         mask[bad] = True
         failed = np.flatnonzero(mask[inv])
     else:
@@ -403,9 +402,11 @@ def encode_records(
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
     n_processes = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
+    factorize_columns(raw.values(), n_processes)  # Arrow's hashing, one column per core
     lk_norm = schema.normalizers.get(schema.link_key, "text") if schema.link_key else ""
     # a My Number link key that only feeds pseudonyms is checked and hashed from bytes
-    direct_key = lk_norm == "my_number" and not _needs_normalized(schema, schema.link_key or "")
+    link_key = schema.link_key or ""
+    direct_key = lk_norm == "my_number" and not _needs_normalized(schema, link_key)
     normalized: dict[str, NormalizedColumn] = {}
     for name, values in raw.items():
         if name in schema.ignored and name != schema.link_key:
@@ -431,24 +432,30 @@ def encode_records(
     )
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)
-    if schema.link_key:
-        if direct_key:
-            tokens, has_token = my_number_tokens(raw[schema.link_key], secret.pseudonym_key, report)
-        else:
+    with ThreadPoolExecutor(1) as thread:
+        pending: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        if direct_key and n_processes > 1:
+            # numpy and numba release the GIL: hash the link key beside the block keys
+            pending = thread.submit(my_number_tokens, raw[link_key], secret.pseudonym_key, report)
+        elif direct_key:
+            tokens, has_token = my_number_tokens(raw[link_key], secret.pseudonym_key, report)
+        elif schema.link_key:
             tokens, has_token = link_key_tokens(
                 normalized[schema.link_key], lk_norm, secret.pseudonym_key, report
             )
-        bad = report.missing_link_key_rows + report.invalid_link_key_rows
-        if strict and bad:
-            raise InputError(
-                f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
-                f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
-                "--strict)"
-            )
-    block_keys = {
-        spec.name: block_key_column(spec, normalized, secret.block_key)
-        for spec in schema.block_keys
-    }
+        block_keys = {
+            spec.name: block_key_column(spec, normalized, secret.block_key)
+            for spec in schema.block_keys
+        }
+        if pending is not None:
+            tokens, has_token = pending.result()
+    bad = report.missing_link_key_rows + report.invalid_link_key_rows
+    if strict and bad:
+        raise InputError(
+            f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
+            f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
+            "--strict)"
+        )
     meta = {
         "party": label,
         "schema_name": Path(schema.name).name,

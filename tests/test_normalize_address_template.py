@@ -1,7 +1,8 @@
 """Addresses normalized per digit template (pprl.normalize.addresses.many_addresses and
-the Arrow kernel pprl.normalize.address_batch.address_array) equal the plain
+the Arrow kernel pprl.normalize.arrays.address_array) equal the plain
 normalizer value by value, on hostile generated addresses whose digit runs sit next to
-every rule's trigger characters and on synthetic population addresses."""
+every rule's trigger characters and on synthetic population addresses; postcodes read
+from Arrow bytes (pprl.normalize.arrays.postcode_array) equal the plain normalizer."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pprl.normalize import address, many_addresses
-from pprl.normalize.address_batch import _templates, address_array
+from pprl.normalize import address, many_addresses, postcode
 from pprl.normalize.addresses import DIGIT_RUN
+from pprl.normalize.arrays import _templates, address_array, postcode_array
 from pprl.normalize.kanji import variant_pairs
 from pprl.synth import SynthConfig, generate
 
@@ -56,7 +57,7 @@ def test_templates_equal_plain_normalizer(families: list[list[str]]) -> None:
     values = [v for family in families for v in family]
     expected = [address(v) for v in values]
     assert many_addresses(values) == expected
-    assert address_array(pa.array(values, type=pa.string())) == expected
+    assert address_array(pa.array(values, type=pa.string())).to_pylist() == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -65,7 +66,7 @@ def test_templates_equal_plain_normalizer_on_any_text(values: list[str]) -> None
     values = [v.replace("\ud800", "") for v in values]
     expected = [address(v) for v in values]
     assert many_addresses(values) == expected
-    assert address_array(pa.array(values, type=pa.string())) == expected
+    assert address_array(pa.array(values, type=pa.string())).to_pylist() == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -93,7 +94,7 @@ def test_synthetic_addresses(tmp_path) -> None:
     values += [v.replace("丁目", "ー").replace("番", " ") for v in values[:300]]
     expected = [address(v) for v in values]
     assert many_addresses(values) == expected
-    assert address_array(pa.array(values, type=pa.string())) == expected
+    assert address_array(pa.array(values, type=pa.string())).to_pylist() == expected
 
 
 @pytest.mark.parametrize(
@@ -111,10 +112,32 @@ def test_synthetic_addresses(tmp_path) -> None:
 )
 def test_hand_built(value: str) -> None:
     assert many_addresses([value]) == [address(value)]
-    assert address_array(pa.array([value, value + "9"])) == [address(value), address(value + "9")]
+    got = address_array(pa.array([value, value + "9"])).to_pylist()
+    assert got == [address(value), address(value + "9")]
 
 
 def test_variant_table_holds_no_digit() -> None:
     # fold_variants must leave digits alone for templates to be exact
     for variant, canonical, _ in variant_pairs():
         assert not any(c.isdigit() for c in variant + canonical)
+
+
+POSTCODES = st.one_of(
+    st.text("0123456789", min_size=6, max_size=8),
+    st.builds(
+        lambda a, sep, b: a + sep + b,
+        st.text("0123456789０１", min_size=2, max_size=4),
+        st.sampled_from(["-", "ー", "－", " ", "", ":", "/", "--"]),
+        st.text("0123456789", min_size=3, max_size=5),
+    ),
+    st.sampled_from(["", " ", "〒100-0001", "郵便番号 100-0001", "100-000a", "1000-001"]),
+    st.text(max_size=9),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(POSTCODES, max_size=20))
+def test_postcode_array_equals_postcode(values: list[str]) -> None:
+    values = [v.replace("\ud800", "") for v in values]
+    got = postcode_array(pa.array(values, type=pa.string())).to_pylist()
+    assert got == [postcode(v) for v in values]

@@ -1,6 +1,10 @@
-"""Addresses normalized many at a time from an Arrow string array, without a Python
-string per raw value: one :func:`~pprl.normalize.addresses.address` call per *digit
-template*, the value's own digits put back by a compiled kernel.
+"""Normalizers for a whole column of distinct values held as an Arrow string array,
+without a Python string per raw value; each gives exactly what its per-value
+normalizer gives (:data:`ARRAY_NORMALIZERS`).
+
+Postcodes in their usual forms are read from the bytes. Addresses are normalized with
+one :func:`~pprl.normalize.addresses.address` call per *digit template*, the value's
+own digits put back by a compiled kernel.
 
 Why this is exact is argued beside :func:`pprl.normalize.addresses.many_addresses` (the
 same method on a list of strings). Here :func:`_templates` replaces each digit run by '0',
@@ -12,15 +16,18 @@ and values whose template made digits, go through ``address`` one by one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pprl.normalize.addresses import address, normalized_template
+from pprl.normalize.postcodes import postcode
 from pprl.numba_cache import CACHE
 
-__all__ = ["address_array"]
+__all__ = ["ARRAY_NORMALIZERS", "address_array", "postcode_array"]
 
 
 @numba.njit(cache=CACHE, nogil=True)
@@ -145,17 +152,17 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(data, dtype=np.uint8), offsets
 
 
-def address_array(arr: pa.Array) -> list[str | None]:
-    """``[address(v) for v in arr.to_pylist()]`` for an Arrow string array (nulls read
-    as ''), one ``address`` call per digit template."""
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    if not len(arr):
-        return []
+def address_array(arr: pa.Array) -> pa.Array:
+    """``address`` of every value of an Arrow string array (nulls read as ''), as an
+    Arrow string array (null: no address), one ``address`` call per digit template."""
+    arr = _no_nulls(arr)
+    n = len(arr)
+    if not n:
+        return pa.array([], type=pa.large_string())
     data, offsets = _buffers(arr)
     tdata, toff = _templates(data, offsets)
     templates = pc.dictionary_encode(
-        pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(toff), pa.py_buffer(tdata))
+        pa.LargeStringArray.from_buffers(n, pa.py_buffer(toff), pa.py_buffer(tdata))
     )
     normalized: list[bytes] = []
     runs_of: list[int] = []
@@ -172,12 +179,67 @@ def address_array(arr: pa.Array) -> list[str | None]:
     np.cumsum(lengths, out=fmt_offsets[1:])
     fmt_data = np.frombuffer(b"".join(normalized) or b"\0", dtype=np.uint8)
     out, out_off = _fill(data, offsets, tid, fmt_data, fmt_offsets, np.maximum(usable, 0))
-    filled = pa.LargeStringArray.from_buffers(
-        len(arr), pa.py_buffer(out_off), pa.py_buffer(out)
-    ).to_pylist()
-    result: list[str | None] = filled
+    filled = pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off), pa.py_buffer(out))
     rest = np.flatnonzero(tid < 0)
-    if len(rest):
-        for j, value in zip(rest.tolist(), arr.take(rest).to_pylist(), strict=True):
-            result[j] = address(value)
-    return result
+    if not len(rest):
+        return filled
+    extra = [address(v) for v in arr.take(rest).to_pylist()]
+    return _with(filled, rest, pa.array(extra, type=pa.large_string()))
+
+
+def postcode_array(arr: pa.Array) -> pa.Array:
+    """``postcode`` of every value of an Arrow string array (nulls read as ''), as an
+    Arrow string array (null: no postcode). The usual forms, seven ASCII digits and
+    ``NNN-NNNN``, are read from the bytes (exactly the normalizer's own fast path);
+    only the others go through :func:`~pprl.normalize.postcodes.postcode`."""
+    arr = _no_nulls(arr)
+    m = len(arr)
+    data, offsets = _buffers(arr)
+    starts, lens = offsets[:-1], np.diff(offsets)
+    digits = np.zeros((m, 7), dtype=np.uint8)
+    ok = np.zeros(m, dtype=bool)
+    for size, where in ((7, np.arange(7)), (8, np.array([0, 1, 2, 4, 5, 6, 7]))):
+        rows = np.flatnonzero(lens == size)
+        if not len(rows):
+            continue
+        block = data[starts[rows, None] + where]
+        clean = ((block - np.uint8(48)) < 10).all(axis=1)  # bytes below '0' wrap past 10
+        if size == 8:
+            clean &= data[starts[rows] + 3] == ord("-")
+        digits[rows[clean]] = block[clean]
+        ok[rows[clean]] = True
+    rest = np.flatnonzero(~ok)
+    for j, value in zip(rest.tolist(), arr.take(rest).to_pylist(), strict=True):
+        code = postcode(value)
+        if code is not None:
+            digits[j] = np.frombuffer(code.encode("ascii"), dtype=np.uint8)
+            ok[j] = True
+    return pa.StringArray.from_buffers(
+        m,
+        pa.py_buffer(np.arange(m + 1, dtype=np.int32) * 7),
+        pa.py_buffer(digits.reshape(-1)),
+        pa.py_buffer(np.packbits(ok, bitorder="little")),
+        null_count=int(m - ok.sum()),
+    )
+
+
+def _no_nulls(arr: pa.Array) -> pa.Array:
+    """``arr`` with nulls as '' (the CSV reader makes none; lists may)."""
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def _with(base: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """``base`` with its entries at ``rows`` replaced by ``values``, in order."""
+    n = len(base)
+    index = np.arange(n, dtype=np.int64)
+    index[rows] = n + np.arange(len(rows), dtype=np.int64)
+    return pa.concat_arrays([base, values]).take(pa.array(index))
+
+
+#: normalizers that take a whole Arrow string array of distinct values and return the
+#: normalized values as an Arrow string array (null: blank or unparseable), exactly
+#: what the per-value normalizer of the same name gives
+ARRAY_NORMALIZERS: dict[str, Callable[[pa.Array], pa.Array]] = {
+    "address": address_array,
+    "postcode": postcode_array,
+}
