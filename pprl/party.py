@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,17 @@ import pyarrow.compute as pc
 from pprl import mynumber
 from pprl.columns import matched_column_map, resolve_columns
 from pprl.encode import idle_cpus
+from pprl.encode.blake3_kernel import keyed_hash_packed
 from pprl.encode.factorize import Factorized, factorize
 from pprl.encode.keyed import block_key_hashes, pseudonyms
 from pprl.errors import InputError
 from pprl.keys import Secret
 from pprl.labels import validate_label
-from pprl.normalize import NORMALIZERS
+from pprl.normalize import NORMALIZERS, normalize_many
+from pprl.normalize.arrays import ARRAY_NORMALIZERS
 from pprl.privacy.decoys import decoy_chunk
 from pprl.privacy.harden import hardened_clks, hardening_meta
-from pprl.read import CsvData, iter_csv
+from pprl.read import CsvData, factorize_columns, iter_csv
 from pprl.schema import BlockKeySpec, Schema
 from pprl.store import (
     MEMORY_ROWS,
@@ -97,13 +100,13 @@ def _rows_text(rows: Sequence[int], limit: int) -> str:
 
 PARALLEL_DISTINCT = 50_000  # distinct values from which normalization is spread over processes
 # normalizers so cheap per value that shipping values to other processes costs more
-_CHEAP = frozenset({"my_number", "none", "sex"})
+# (addresses: one rule pass per digit template, see pprl.normalize.addresses)
+_CHEAP = frozenset({"address", "my_number", "none", "postcode", "sex"})
 
 
 def _normalize_chunk(normalizer: str, values: list[str]) -> list[str | None]:
     """Normalize a list of values in a worker process (module-level so it pickles)."""
-    fn = NORMALIZERS[normalizer]
-    return [fn(v) for v in values]
+    return normalize_many(normalizer, values)
 
 
 def normalize_distinct(distinct: list[str], normalizer: str, processes: int) -> list[str | None]:
@@ -140,19 +143,39 @@ class NormalizedColumn:
         return Factorized([v or "" for v in self.table], self.codes)
 
 
+def _arrow_distinct(values: Sequence[str]) -> pa.Array | None:
+    """The distinct values of a column read by Arrow (:class:`pprl.read.ArrowFactorized`)
+    as an Arrow string array, else None."""
+    arrow = getattr(values, "arrow", None)
+    return arrow if isinstance(arrow, pa.Array) and isinstance(values, Factorized) else None
+
+
 def normalize_codes(
     values: Sequence[str], normalizer: str, processes: int = 1
 ) -> tuple[NormalizedColumn, np.ndarray]:
     """Normalize each distinct value of a column once; the normalized column and the
     (ascending) rows whose raw value is not blank but normalizes to nothing."""
-    uniq, inv = factorize(values)
-    norm = normalize_distinct(uniq, normalizer, processes)
-    encoded = pc.dictionary_encode(pa.array(norm, type=pa.string()), null_encoding="encode")
+    arrow = _arrow_distinct(values)
+    by_array = ARRAY_NORMALIZERS.get(normalizer) if arrow is not None else None
+    if arrow is not None and by_array is not None:  # on Arrow buffers (pprl.normalize.arrays)
+        inv = values.inv  # type: ignore[attr-defined]
+        norm = by_array(arrow)
+        m = len(arrow)
+    else:
+        uniq, inv = factorize(values)
+        norm = pa.array(normalize_distinct(uniq, normalizer, processes), type=pa.string())
+        m = len(uniq)
+    encoded = pc.dictionary_encode(norm, null_encoding="encode")
     remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     codes = remap[inv] if len(inv) else np.zeros(0, dtype=np.int64)
-    bad = [i for i, v in enumerate(norm) if v is None and uniq[i].strip()]
+    nones = np.flatnonzero(pc.is_null(norm).to_numpy(zero_copy_only=False))
+    if arrow is not None and by_array is not None:
+        raw_nones = arrow.take(pa.array(nones, type=pa.int64())).to_pylist() if len(nones) else []
+    else:
+        raw_nones = [uniq[i] for i in nones.tolist()]
+    bad = [i for i, r in zip(nones.tolist(), raw_nones, strict=True) if r and r.strip()]
     if bad:
-        mask = np.zeros(len(uniq), dtype=bool)
+        mask = np.zeros(m, dtype=bool)
         mask[bad] = True
         failed = np.flatnonzero(mask[inv])
     else:
@@ -191,6 +214,96 @@ def _valid_numbers(values: Sequence[str | None]) -> np.ndarray:
     )
     ok[ok] = mynumber.check_digits(digits[:, :11]) == digits[:, 11]
     return ok
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of an Arrow string array (no nulls) and its n + 1 offsets."""
+    wide = pa.types.is_large_string(arr.type)
+    buffers = arr.buffers()
+    n = len(arr)
+    offsets = np.frombuffer(
+        buffers[1], dtype=np.int64 if wide else np.int32, count=arr.offset + n + 1
+    )[arr.offset :].astype(np.int64)
+    data = buffers[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else None
+    return (raw if raw is not None else np.zeros(0, np.uint8)), offsets
+
+
+def my_number_digits(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``my_number`` normalization of a column, on Arrow buffers rather than strings.
+
+    Returns ``(inv, digits, present)``: each record's index into the column's distinct
+    raw values, the normalized number of each distinct value as 12 ASCII digit bytes
+    (an (m, 12) uint8 array) and whether it has one. A value that is already 12 ASCII
+    digits (nearly all) is its own normalized form and is recognized from the bytes;
+    only the others go through :func:`pprl.normalize.my_number`, with the same result.
+    """
+    arrow = _arrow_distinct(values)
+    if arrow is not None:
+        arr, inv = arrow, values.inv  # type: ignore[attr-defined]
+    else:
+        uniq, inv = factorize(values)
+        arr = pa.array(uniq, type=pa.string())
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    data, offsets = _string_buffers(arr)
+    m = len(arr)
+    digits = np.zeros((m, 12), dtype=np.uint8)
+    present = np.zeros(m, dtype=bool)
+    twelve = np.flatnonzero(np.diff(offsets) == 12)
+    if len(twelve):
+        block = data[offsets[twelve, None] + np.arange(12)]
+        clean = ((block - np.uint8(48)) < 10).all(axis=1)  # bytes below '0' wrap past 10
+        digits[twelve[clean]] = block[clean]
+        present[twelve[clean]] = True
+    others = np.flatnonzero(~present)
+    if len(others):
+        normalize = NORMALIZERS["my_number"]
+        for j, value in zip(others.tolist(), arr.take(others).to_pylist(), strict=True):
+            number = normalize(value)
+            if number is not None:
+                digits[j] = np.frombuffer(number.encode("ascii"), dtype=np.uint8)
+                present[j] = True
+    return inv, digits, present
+
+
+def my_number_tokens(
+    values: Sequence[str], key: bytes, report: EncodeReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudonyms of a raw ``my_number`` link-key column, as :func:`link_key_tokens`
+    gives them for its normalized column (same tokens, same report), without making a
+    Python string per value: numbers are checked and hashed from their bytes, each
+    distinct raw value once."""
+    inv, digits, present_u = my_number_digits(values)
+    numbers = digits.astype(np.int64) - 48
+    valid_u = present_u & (mynumber.check_digits(numbers[:, :11]) == numbers[:, 11])
+    present, valid = present_u[inv], valid_u[inv]
+    report.missing_link_key_rows.extend(np.flatnonzero(~present).tolist())
+    report.invalid_link_key_rows.extend(np.flatnonzero(present & ~valid).tolist())
+    keep = np.flatnonzero(valid_u)
+    digests = keyed_hash_packed(
+        key,
+        digits[keep].reshape(-1),
+        np.arange(len(keep), dtype=np.int64) * 12,
+        np.full(len(keep), 12, dtype=np.int64),
+        TOKEN_BYTES,
+    )
+    where = np.full(len(valid_u), -1, dtype=np.int64)
+    where[keep] = np.arange(len(keep))
+    tokens = np.zeros((len(inv), TOKEN_BYTES), dtype=np.uint8)
+    rows = np.flatnonzero(valid)
+    tokens[rows] = digests[where[inv[rows]]]
+    return tokens, valid
+
+
+def _needs_normalized(schema: Schema, name: str) -> bool:
+    """Whether anything but the pseudonyms reads field ``name``'s normalized values:
+    a CLK field, a block-key part or the salt field."""
+    return (
+        (name in schema.fields and name not in schema.ignored)
+        or any(part.field == name for spec in schema.block_keys for part in spec.parts)
+        or schema.hardening.salt_field == name
+    )
 
 
 def link_key_tokens(
@@ -297,9 +410,16 @@ def encode_records(
     report = EncodeReport(records=data.nrows, text_encoding=data.encoding)
     n_processes = processes if processes is not None else idle_cpus()
     raw = resolve_columns(data, schema, column_map or {})
+    factorize_columns(raw.values(), n_processes)  # Arrow's hashing, one column per core
+    lk_norm = schema.normalizers.get(schema.link_key, "text") if schema.link_key else ""
+    # a My Number link key that only feeds pseudonyms is checked and hashed from bytes
+    link_key = schema.link_key or ""
+    direct_key = lk_norm == "my_number" and not _needs_normalized(schema, link_key)
     normalized: dict[str, NormalizedColumn] = {}
     for name, values in raw.items():
         if name in schema.ignored and name != schema.link_key:
+            continue
+        if direct_key and name == schema.link_key:
             continue
         normalizer = schema.normalizers.get(name, "none")
         normalized[name], failed = normalize_codes(values, normalizer, n_processes)
@@ -320,22 +440,30 @@ def encode_records(
     )
     tokens = np.zeros((data.nrows, TOKEN_BYTES), dtype=np.uint8)
     has_token = np.zeros(data.nrows, dtype=bool)
-    if schema.link_key:
-        lk_norm = schema.normalizers.get(schema.link_key, "text")
-        tokens, has_token = link_key_tokens(
-            normalized[schema.link_key], lk_norm, secret.pseudonym_key, report
-        )
-        bad = report.missing_link_key_rows + report.invalid_link_key_rows
-        if strict and bad:
-            raise InputError(
-                f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
-                f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
-                "--strict)"
+    with ThreadPoolExecutor(1) as thread:
+        pending: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        if direct_key and n_processes > 1:
+            # numpy and numba release the GIL: hash the link key beside the block keys
+            pending = thread.submit(my_number_tokens, raw[link_key], secret.pseudonym_key, report)
+        elif direct_key:
+            tokens, has_token = my_number_tokens(raw[link_key], secret.pseudonym_key, report)
+        elif schema.link_key:
+            tokens, has_token = link_key_tokens(
+                normalized[schema.link_key], lk_norm, secret.pseudonym_key, report
             )
-    block_keys = {
-        spec.name: block_key_column(spec, normalized, secret.block_key)
-        for spec in schema.block_keys
-    }
+        block_keys = {
+            spec.name: block_key_column(spec, normalized, secret.block_key)
+            for spec in schema.block_keys
+        }
+        if pending is not None:
+            tokens, has_token = pending.result()
+    bad = report.missing_link_key_rows + report.invalid_link_key_rows
+    if strict and bad:
+        raise InputError(
+            f"{data.path}: row {data.first_row + min(bad)}: missing or invalid "
+            f"link key '{schema.link_key}' ({len(bad)} row(s) in this chunk; "
+            "--strict)"
+        )
     meta = {
         "party": label,
         "schema_name": Path(schema.name).name,

@@ -14,7 +14,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -424,10 +424,94 @@ class _ArrowColumns(Mapping[str, Sequence[str]]):
         return len(self._header)
 
 
+class ArrowFactorized(Factorized):
+    """A :class:`Factorized` column read by Arrow: dictionary-encoded when first used
+    (or, several at once on threads, by :func:`factorize_columns`), its distinct values
+    held as an Arrow string array (``arrow``) that becomes Python strings only when
+    ``uniq`` is first read, so a stage that works on Arrow buffers (the link key's check
+    digits and pseudonyms, addresses) never makes a Python string per value."""
+
+    __slots__ = ("_arrow", "_inv", "_source", "_uniq")
+
+    def __init__(self, dictionary: pa.Array, inv: np.ndarray) -> None:  # noqa: D107
+        self._source: pa.ChunkedArray | pa.Array | None = None
+        self._arrow: pa.Array | None = dictionary
+        self._inv: np.ndarray | None = inv
+        self._uniq: list[str] | None = None
+
+    @classmethod
+    def of_column(cls, column: pa.ChunkedArray | pa.Array) -> ArrowFactorized:
+        """A string column, to be dictionary-encoded when first used."""
+        self = cls.__new__(cls)
+        self._source, self._arrow, self._inv, self._uniq = column, None, None, None
+        return self
+
+    @property
+    def pending(self) -> bool:
+        """Whether the column is not dictionary-encoded yet."""
+        return self._source is not None
+
+    def encode(self) -> None:
+        """Dictionary-encode the column (distinct values in first-seen order), once."""
+        source = self._source
+        if source is None:
+            return
+        if isinstance(source, pa.ChunkedArray):
+            source = source.combine_chunks()
+        encoded = pc.dictionary_encode(source)
+        self._arrow, self._inv = encoded.dictionary, encoded.indices.to_numpy()
+        self._source = None
+
+    @property
+    def arrow(self) -> pa.Array:
+        """The distinct values as an Arrow string array."""
+        self.encode()
+        assert self._arrow is not None
+        return self._arrow
+
+    @property
+    def inv(self) -> np.ndarray:
+        self.encode()
+        assert self._inv is not None
+        return self._inv
+
+    @inv.setter
+    def inv(self, values: np.ndarray) -> None:
+        self._inv = values
+
+    @property
+    def uniq(self) -> list[str]:
+        if self._uniq is None:
+            self._uniq = self.arrow.to_pylist()
+        return self._uniq
+
+    @uniq.setter
+    def uniq(self, values: list[str]) -> None:
+        self._uniq = values
+
+    def __len__(self) -> int:
+        source = self._source
+        return len(source) if source is not None else len(self.inv)
+
+
+def factorize_columns(columns: Iterable[object], threads: int) -> None:
+    """Dictionary-encode the pending Arrow columns among ``columns``, on up to
+    ``threads`` threads (Arrow releases the GIL, so they run on as many cores)."""
+    todo = {id(c): c for c in columns if isinstance(c, ArrowFactorized) and c.pending}
+    if threads <= 1 or len(todo) <= 1:
+        for column in todo.values():
+            column.encode()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(threads, len(todo))) as pool:
+        list(pool.map(ArrowFactorized.encode, todo.values()))
+
+
 def _factorized(column: pa.ChunkedArray) -> Factorized:
-    """A string column as its distinct values (first-seen order) and record indices."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    return Factorized(encoded.dictionary.to_pylist(), encoded.indices.to_numpy())
+    """A string column as its distinct values (first-seen order) and record indices,
+    dictionary-encoded when first used."""
+    return ArrowFactorized.of_column(column)
 
 
 def read_csv(path: str | Path, encoding: str | None = None) -> CsvData:

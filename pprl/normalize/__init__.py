@@ -8,9 +8,9 @@ docs/normalization.md for the rules and examples.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from .addresses import address
+from .addresses import address, many_addresses
 from .dates import date
 from .gender import sex
 from .generic import none, text
@@ -31,15 +31,31 @@ NORMALIZERS: dict[str, Callable[[str], str | None]] = {
     "none": none,
 }
 
+# normalizers with a faster way to do many values at once (same results, in order)
+MANY: dict[str, Callable[[Sequence[str]], list[str | None]]] = {"address": many_addresses}
+
+
+def normalize_many(normalizer: str, values: Sequence[str]) -> list[str | None]:
+    """``[NORMALIZERS[normalizer](v) for v in values]``, by the batch path where one exists."""
+    many = MANY.get(normalizer)
+    if many is not None:
+        return many(values)
+    fn = NORMALIZERS[normalizer]
+    return [fn(v) for v in values]
+
+
 __all__ = [
+    "MANY",
     "NORMALIZERS",
     "address",
+    "many_addresses",
     "date",
     "my_number",
     "name_kana",
     "name_kana_bank",
     "name_kanji",
     "none",
+    "normalize_many",
     "postcode",
     "sex",
     "text",

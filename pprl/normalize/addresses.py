@@ -11,6 +11,7 @@ digits; ヶ/ケ/が/ガ/ヵ between kanji folded to ケ and の/ノ between kanj
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ._chars import DASHES, is_blank, nfkc
 from .kana import KATAKANA
@@ -155,3 +156,83 @@ def address(value: str) -> str | None:
     value = _place_name_kana(_block_numerals(value))
     value = _block_numbers(value)
     return value or None
+
+
+# --- many values at once: one normalization per digit template --------------------
+#
+# Addresses are nearly all distinct, but their text around the block numbers is not:
+# a million synthetic addresses have about 1,400 *templates* once each digit run is
+# replaced by one '0' (東京都千代田区永田町0丁目0番0号). :func:`many_addresses` normalizes
+# each template once and puts the value's own digit runs back, which is exact because
+# nothing in :func:`address` looks at a digit's value or at how long a digit run is:
+#
+# * ``_clean_characters``: ASCII digits are NFKC-inert (a starter that never composes,
+#   decomposes or reorders, so NFKC of ``x + digits + y`` is NFKC(x) + digits + NFKC(y));
+#   full-width digits (U+FF10..U+FF19) become exactly their ASCII digit the same way,
+#   which is why they count as run characters and are put back as ASCII. The voiced-mark
+#   translation, the dropped marks, ``fold_variants`` (a kanji table), ヶ → ケ and
+#   ``upper`` map characters one by one and leave digits alone.
+# * The rules: no pattern consumes a digit (the consumed parts are whitespace, '#',
+#   dashes, kanji numerals, kana, kanji, 丁目/番/地/の/号/室, 大字 and '-'); digits are
+#   only looked at one character at a time, as "is (not) a digit", in a look-behind,
+#   a look-ahead (``[0-9]``, ``[^\W\d_]``) or ``text[end] in "0123456789"``. No pattern
+#   can match an empty string, so none matches inside a digit run, and a run of any
+#   length reads like a run of one. So every rule makes the same rewrites, in the same
+#   places relative to the runs, on the value and on its template, and the fixpoint
+#   loop stops after the same round.
+# * The one rule that writes digits is ``_block_numerals`` (一丁目 → 1丁目); NFKC writes
+#   digits too (① → 1). Both are caught by counting: no rule and no cleaning step
+#   deletes a digit, so a template whose normalization holds exactly one digit per run
+#   created none, and its digits are the runs, in order (no rule reorders text). Any
+#   other template is normalized value by value, as is a value without digits.
+#
+# tests/test_normalize_address_template.py checks this against :func:`address` on
+# generated hostile addresses.
+
+DIGIT_RUN = "[0-9\uff10-\uff19]+"  # ASCII or full-width digits
+_DIGIT_RUNS = re.compile(f"({DIGIT_RUN})")
+_ASCII_DIGIT = re.compile("[0-9]")
+_WIDE_DIGITS = str.maketrans(
+    "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", "0123456789"
+)
+
+
+def normalized_template(template: str, runs: int) -> str | None:
+    """:func:`address` of a digit template (each of a value's ``runs`` digit runs
+    replaced by one '0'), or None when it does not hold exactly ``runs`` ASCII digits,
+    one per run (a rule or NFKC made digits): such a template cannot be filled."""
+    normalized = address(template)
+    if normalized is None or len(_ASCII_DIGIT.findall(normalized)) != runs:
+        return None
+    return normalized
+
+
+def _template_format(template: str, runs: int) -> str | None:
+    """The normalized ``template`` as a %-format with one ``%s`` per digit run, or None."""
+    normalized = normalized_template(template, runs)
+    return None if normalized is None else _ASCII_DIGIT.sub("%s", normalized.replace("%", "%%"))
+
+
+def many_addresses(values: Iterable[str]) -> list[str | None]:
+    """``[address(v) for v in values]``, with one rule pass per digit template (see above)."""
+    formats: dict[str, str | None] = {}
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
+        parts = _DIGIT_RUNS.split(value)
+        if len(parts) == 1:  # no digits: nothing to share
+            append(address(value))
+            continue
+        runs = parts[1::2]
+        template = "0".join(parts[0::2])
+        if template in formats:
+            fmt = formats[template]
+        else:
+            fmt = formats[template] = _template_format(template, len(runs))
+        if fmt is None:
+            append(address(value))
+            continue
+        if not "".join(runs).isascii():
+            runs = [run.translate(_WIDE_DIGITS) for run in runs]
+        append(fmt % tuple(runs))
+    return out

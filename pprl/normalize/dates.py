@@ -90,6 +90,10 @@ def date(value: str) -> str | None:
     Two-digit years are ambiguous and rejected. Invalid input returns None rather than
     raising, so callers can count unparseable dates.
     """
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+        year, month, day = value[:4], value[5:7], value[8:]
+        if year.isdigit() and month.isdigit() and day.isdigit():  # already ISO: the usual case
+            return _iso(int(year), int(month), int(day))
     if is_blank(value):
         return None
     text = _kanji_numbers_to_digits(nfkc(value).strip())
