@@ -309,22 +309,23 @@ def test_the_birth_date_outweighs_the_names() -> None:
 
 def test_close_alternatives_are_split_by_the_evidence() -> None:
     nan = float("nan")
-    score = np.array([0.9, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7])
-    cand = np.array([nan, 0.6, 0.72, 0.72, 0.69, 0.8, 0.6])
+    score = np.array([0.9, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
+    cand = np.array([nan, 0.6, 0.72, 0.72, 0.69, 0.8, 0.6, 0.65, 0.65])
     alt = B(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
-    reasons = np.array([0, alt, 0, alt, alt, alt, alt], np.uint16)
-    compare = np.array([0, 1, 1, 1, 0, -1, 1])
+    reasons = np.array([0, alt, 0, alt, alt, alt, alt, 0, 0], np.uint16)
+    compare = np.array([0, 1, 1, 1, 0, -1, 1, 0, 1])
     codes, levels, names = claim_features(score, cand, reasons, -0.03, compare)
     close = codes[names.index("close_alternative")]
     assert levels[names.index("close_alternative")] == len(ALTERNATIVE_LEVELS)
-    assert close.tolist() == [0, 1, 2, 3, 4, 5, 1]
-    assert NEVER_MISLINK[close].tolist() == [False, False, True, True, False, False, False]
+    # none, far, close better (x2), close alike, close worse, far, near alike, near better
+    assert close.tolist() == [0, 1, 3, 4, 5, 6, 1, 2, 1]
+    assert np.flatnonzero(NEVER_MISLINK).tolist() == [3, 4]
     # where the claimed record agrees better, the claimed alternative is in the level only
     claimed_elsewhere = codes[names.index(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD.label)]
-    assert claimed_elsewhere.tolist() == [0, 1, 0, 0, 1, 1, 1]
-    # no comparison: every close alternative is "alike"
+    assert claimed_elsewhere.tolist() == [0, 1, 0, 0, 1, 1, 1, 0, 0]
+    # no comparison: every close alternative is "alike", every near one too
     codes, _, _ = claim_features(score, cand, reasons, -0.03)
-    assert codes[names.index("close_alternative")].tolist() == [0, 1, 4, 4, 4, 4, 1]
+    assert codes[names.index("close_alternative")].tolist() == [0, 1, 5, 5, 5, 5, 1, 2, 2]
 
 
 def test_an_impossible_level_is_kept_out_of_class_one() -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "SCORE_BINS",
     "TF_LIMIT",
     "MislinkEstimate",
+    "NEAR_FACTOR",
     "NEVER_MISLINK",
     "claim_features",
     "compare_evidence",
@@ -126,15 +127,21 @@ def _bins(x: np.ndarray) -> np.ndarray:
 ALTERNATIVE_LEVELS: tuple[str, ...] = (
     "none",
     "far",
+    "near, agree alike",
     "close, claimed record agrees better",
     "close, claimed record agrees better, alternative claimed elsewhere",
     "close, agree alike",
     "close, alternative agrees better",
 )
 """The levels of the ``close_alternative`` feature (:func:`claim_features`)."""
-NEVER_MISLINK = np.array([False, False, True, True, False, False])
+NEVER_MISLINK = np.array([False, False, False, True, True, False, False])
 """The ``close_alternative`` levels the mislink class is held away from (a mislink's
 claimed record does not agree with the claim better than its close alternative does)."""
+NEAR_FACTOR = 2.0
+"""An alternative scoring within ``NEAR_FACTOR * -margin_review`` of the claimed record,
+but not within ``-margin_review``, is *near*; where its keys agree with the claim just as
+the claimed record's do, that is a level of its own (a namesake with the same birth date
+whose true owner moved scores a little below the claimed record)."""
 
 
 def compare_evidence(claimed: np.ndarray, alternative: np.ndarray) -> np.ndarray:
@@ -160,7 +167,8 @@ def claim_features(
     comparison of the claimed record with the alternative (:func:`compare_evidence`;
     None: alike everywhere).
 
-    A close alternative is split by ``compare`` (:data:`ALTERNATIVE_LEVELS`); where the
+    A close alternative is split by ``compare`` (:data:`ALTERNATIVE_LEVELS`), and a near
+    one whose keys agree alike is told from a far one (:data:`NEAR_FACTOR`); where the
     claimed record agrees better, whether the alternative is claimed by another record
     is part of that level, not of the ``alternative_claimed_by_other_record`` feature:
     a correct link with a close relative often has that relative among the claims too,
@@ -169,12 +177,17 @@ def claim_features(
     found = ~np.isnan(margin)
     close = found & (np.nan_to_num(margin) > margin_review)
     cmp = np.zeros(len(score), np.int64) if compare is None else np.asarray(compare, np.int64)
+    near = found & ~close & (np.nan_to_num(margin) > NEAR_FACTOR * margin_review) & (cmp == 0)
     alt_claimed = (reasons & reason_bit(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)) > 0
     better = close & (cmp > 0)
     alternative = np.where(
         ~found,
         0,
-        np.where(~close, 1, np.where(better, 2 + alt_claimed, np.where(cmp == 0, 4, 5))),
+        np.where(
+            ~close,
+            np.where(near, 2, 1),
+            np.where(better, 3 + alt_claimed, np.where(cmp == 0, 5, 6)),
+        ),
     )
     codes = [_bins(score), alternative.astype(np.int64)]
     levels = [SCORE_BINS, len(ALTERNATIVE_LEVELS)]
