@@ -7,13 +7,21 @@ style, fitted by EM to every claim with a claimed register record
 *mislink*, and within each class these features are taken as independent:
 
 * the claimed pair's score, in :data:`SCORE_BINS` bins;
-* whether another register record comes close: none found (above
-  ``Thresholds.search_score``), found but scoring more than ``-margin_review`` below
-  the claimed record, or within that of it or above it. For most mislinks the true
-  owner is in the register and scores about as well as or better than the claimed
-  record; for a correct link an alternative is a namesake or a relative, scoring
-  below it;
-* each cross-check signal (:data:`CROSS_CHECK_FEATURES`): set or not.
+* the best other register record (the alternative): none found (above
+  ``Thresholds.search_score``), far, near and agreeing alike, or close (within
+  ``-margin_review`` or above) split by how the claimed record's evidence compares
+  with the alternative's (:func:`compare_evidence`: birth date first, then the names;
+  :data:`ALTERNATIVE_LEVELS`). For most mislinks the true owner is in the register,
+  scores about as well as or better than the claimed record and agrees better; for a
+  correct link a close alternative is a relative or a namesake, which the claimed
+  record out-agrees (a maiden name keeps the birth date). The mislink class is held
+  away from "close, claimed record agrees better" (:data:`NEVER_MISLINK`,
+  ``impossible_pos`` of :func:`pprl.mixture.fit_latent_classes`): left free, EM makes
+  "has a close alternative" the mislink class and takes those correct links with it
+  (measured in docs/benchmarks.md, "The alternative's evidence");
+* each cross-check signal (:data:`CROSS_CHECK_FEATURES`): set or not
+  (``alternative_claimed_by_other_record`` is folded into the level above where the
+  claimed record agrees better).
 
 The best alternative's own score (binned) was tried as a further feature: it helped a
 little on 10,000 claims but on 2,000 claims EM used it to make "has an alternative
