@@ -349,6 +349,7 @@ def fit_latent_classes(
     *,
     names: tuple[str, ...] | None = None,
     increasing_neg: tuple[bool, ...] | None = None,
+    impossible_pos: tuple[np.ndarray | None, ...] | None = None,
     offset: np.ndarray | None = None,
     alpha: float = 1.0,
     max_iter: int = 500,
@@ -359,7 +360,11 @@ def fit_latent_classes(
     ``codes[f]`` holds each record's level of feature ``f`` (``0 .. levels[f] - 1``);
     ``init`` each record's starting probability of class 1 (a rough rule is enough: EM
     moves it). ``increasing_neg[f]``: class 0's distribution over feature ``f``'s levels
-    must not decrease (levels ordered). ``offset``: a fixed log-odds of class 1 per
+    must not decrease (levels ordered). ``impossible_pos[f]``: a mask of feature ``f``'s
+    levels that class 1 does not take (None: any); its expected counts there are
+    dropped, so only the prior's share ``alpha / levels`` is left (known structure: a
+    level that speaks against class 1 however the rest of the data looks, which EM on
+    its own may absorb into class 1 when that class is small). ``offset``: a fixed log-odds of class 1 per
     record, added to the features' (its likelihood ratio is known, not fitted). ``alpha``
     is spread evenly over a feature's levels and added to each class's expected counts
     (a Dirichlet prior of total weight ``alpha``: no level gets probability 0, and a
@@ -375,6 +380,15 @@ def fit_latent_classes(
         if c.size and (int(c.min()) < 0 or int(c.max()) >= k):
             raise ValueError("feature codes must lie in 0 .. levels - 1")
     inc = increasing_neg or (False,) * len(codes)
+    never = impossible_pos or (None,) * len(codes)
+    if len(inc) != len(codes) or len(never) != len(codes):
+        raise ValueError("one shape constraint and one impossible-level mask per feature")
+    keep = [
+        np.ones(k) if m is None else (~np.asarray(m, dtype=bool)).astype(np.float64)
+        for m, k in zip(never, levels, strict=True)
+    ]
+    if any(len(w) != k for w, k in zip(keep, levels, strict=True)):
+        raise ValueError("an impossible-level mask needs one entry per level")
     labels = names or tuple(f"f{i}" for i in range(len(codes)))
     off = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64)
     r = np.clip(np.asarray(init, dtype=np.float64), 1e-6, 1.0 - 1e-6)
@@ -387,8 +401,8 @@ def fit_latent_classes(
         total = float(r.sum())
         prior = min(max(total / n, 1e-9), 1.0 - 1e-9)
         pos = tuple(
-            _class_pmf(np.bincount(c, weights=r, minlength=k), alpha, False)
-            for c, k in zip(codes, levels, strict=True)
+            _class_pmf(np.bincount(c, weights=r, minlength=k) * w, alpha, False)
+            for c, k, w in zip(codes, levels, keep, strict=True)
         )
         neg = tuple(
             _class_pmf(np.bincount(c, weights=1.0 - r, minlength=k), alpha, up)

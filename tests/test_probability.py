@@ -10,18 +10,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pprl.mixture import fit_latent_classes
+from pprl.partition import Piece
 from pprl.store import Outline
 from pprl.verify.decide import ClaimsResult, reason_bit
+from pprl.verify.evidence import State, evidence_rank
 from pprl.verify.model import Reason, Status, Thresholds
-from pprl.verify.plan import value_counts
+from pprl.verify.plan import pair_states, value_counts
 from pprl.verify.probability import (
+    ALTERNATIVE_LEVELS,
     MIN_CLAIMS,
+    NEVER_MISLINK,
     TF_LIMIT,
+    claim_features,
+    compare_evidence,
     decide_by_probability,
     estimate_mislink,
     mislink_interval,
     tf_offset,
 )
+from pprl.verify.search import fold_best
 
 # ------------------------------------------------------------------ the latent-class EM
 
@@ -276,3 +283,161 @@ def test_cli_refuses_inverted_cut_points(tmp_path) -> None:  # type: ignore[no-u
     assert "--confirm-below (0.6) must not exceed --suspect-above (0.5)" in result.output
     result = CliRunner().invoke(app, [*args, *out, "--suspect-above", "1.5"])
     assert result.exit_code == 2 and "--suspect-above must be a number from 0 to 1" in result.output
+
+
+# ------------------------------------------- the claimed record's evidence vs the alternative's
+
+
+def codes_of(**states: int) -> int:
+    """An attribute code (pprl.verify.evidence) from states: 1 agree, 2 differ, 3 missing."""
+    order = ("kanji", "kana", "dob", "sex", "address")
+    return sum(states.get(a, 0) << (2 * i) for i, a in enumerate(order))
+
+
+def test_the_birth_date_outweighs_the_names() -> None:
+    same = codes_of(kanji=1, kana=1, dob=1)
+    maiden = codes_of(kanji=2, kana=2, dob=1)  # a changed name keeps the birth date
+    relative = codes_of(kanji=1, kana=1, dob=2)  # a namesake relative: another birth date
+    twin = codes_of(kanji=2, kana=1, dob=1)
+    missing = codes_of(kanji=1, kana=1, dob=3)
+    ranks = evidence_rank(np.array([same, maiden, relative, twin, missing, 0], np.uint16))
+    assert ranks.tolist() == [5, 3, 2, 4, 2, 0]
+    claimed = np.array([maiden, relative, same, same, twin], np.uint16)
+    alternative = np.array([relative, maiden, same, twin, same], np.uint16)
+    assert compare_evidence(claimed, alternative).tolist() == [1, -1, 0, 1, -1]
+
+
+def test_close_alternatives_are_split_by_the_evidence() -> None:
+    nan = float("nan")
+    score = np.array([0.9, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
+    cand = np.array([nan, 0.6, 0.72, 0.72, 0.69, 0.8, 0.6, 0.65, 0.65])
+    alt = B(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
+    reasons = np.array([0, alt, 0, alt, alt, alt, alt, 0, 0], np.uint16)
+    compare = np.array([0, 1, 1, 1, 0, -1, 1, 0, 1])
+    codes, levels, names = claim_features(score, cand, reasons, -0.03, compare)
+    close = codes[names.index("close_alternative")]
+    assert levels[names.index("close_alternative")] == len(ALTERNATIVE_LEVELS)
+    # none, far, close better (x2), close alike, close worse, far, near alike, near better
+    assert close.tolist() == [0, 1, 3, 4, 5, 6, 1, 2, 1]
+    assert np.flatnonzero(NEVER_MISLINK).tolist() == [3, 4]
+    # where the claimed record agrees better, the claimed alternative is in the level only
+    claimed_elsewhere = codes[names.index(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD.label)]
+    assert claimed_elsewhere.tolist() == [0, 1, 0, 0, 1, 1, 1, 0, 0]
+    # no comparison: every close alternative is "alike", every near one too
+    codes, _, _ = claim_features(score, cand, reasons, -0.03)
+    assert codes[names.index("close_alternative")].tolist() == [0, 1, 5, 5, 5, 5, 1, 2, 2]
+
+
+def test_an_impossible_level_is_kept_out_of_class_one() -> None:
+    codes, y = planted(5000, 0.1, 3)
+    start = np.where(codes[0] == 0, 0.9, 0.1)
+    never = np.array([False, False, True])
+    model = fit_latent_classes(codes, [3, 3, 2], start, impossible_pos=(None, never, None))
+    # the data's counts are dropped there: only the prior's pseudo-count is left
+    assert model.pos[1][2] == pytest.approx((1.0 / 3) / (model.prior * model.count + 1.0), rel=1e-3)
+    assert model.posterior(codes)[codes[1] == 2].max() < 0.05
+    with pytest.raises(ValueError, match="mask"):
+        fit_latent_classes(codes, [3, 3, 2], start, impossible_pos=(None, never[:2], None))
+    with pytest.raises(ValueError, match="per feature"):
+        fit_latent_classes(codes, [3, 3, 2], start, impossible_pos=(None, never))
+
+
+def population_with_relatives(seed: int) -> dict[str, np.ndarray]:
+    """Hand-built claims: 9,000 plain correct links (mostly high scores, 15% lowered by
+    noise; any alternative far);
+    150 correct links whose close alternative is a relative (a maiden name and a move
+    lower the score; the claimed record agrees on the birth date, the relative does
+    not; half the relatives hold claims of their own); 100 mislinks whose true owner
+    scores about as well or better and agrees better."""
+    rng = np.random.default_rng(seed)
+    nan = float("nan")
+    alt = B(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)
+    plain, rel, wrong = 9000, 150, 100
+    noisy = rng.random(plain) < 0.15
+    score = np.concatenate(
+        [
+            np.where(noisy, rng.uniform(0.55, 0.9, plain), rng.uniform(0.9, 1.0, plain)),
+            rng.uniform(0.6, 0.8, rel),
+            rng.uniform(0.6, 0.8, wrong),
+        ]
+    )
+    far = rng.random(plain) < 0.4
+    cand = np.concatenate(
+        [
+            np.where(far, score[:plain] - 0.3, nan),
+            score[plain : plain + rel] + rng.uniform(-0.02, 0.05, rel),
+            score[plain + rel :] + rng.uniform(-0.02, 0.1, wrong),
+        ]
+    )
+    reasons = np.concatenate(
+        [
+            np.zeros(plain, np.uint16),
+            np.where(rng.random(rel) < 0.5, alt, 0).astype(np.uint16),
+            np.where(rng.random(wrong) < 0.2, alt, 0).astype(np.uint16),
+        ]
+    )
+    compare = np.concatenate([np.where(far, 1, 0), np.ones(rel), -np.ones(wrong)]).astype(int)
+    status = np.where(np.nan_to_num(cand - score, nan=-1) > -0.03, 2, 0).astype(np.int8)
+    truth = np.concatenate([np.zeros(plain + rel, bool), np.ones(wrong, bool)])
+    relative = np.zeros(len(score), bool)
+    relative[plain : plain + rel] = True
+    return {
+        "score": score,
+        "cand": cand,
+        "reasons": reasons,
+        "compare": compare,
+        "status": status,
+        "truth": truth,
+        "relative": relative,
+    }
+
+
+def test_correct_links_with_a_close_relative_are_not_taken_for_mislinks() -> None:
+    """Without the comparison EM makes "has a close alternative" the mislink class and
+    the relatives' links go with it; with it they are confirmed and the mislinks stay."""
+    d = population_with_relatives(5)
+    has = np.ones(len(d["score"]), bool)
+    args = (has, d["score"], d["cand"], d["reasons"], d["status"])
+    blind = estimate_mislink(*args).probability
+    seeing = estimate_mislink(*args, compare=d["compare"]).probability
+    assert np.median(blind[d["relative"]]) > 0.5  # the failure the comparison fixes
+    assert np.quantile(seeing[d["relative"]], 0.95) < 0.05
+    assert seeing[d["truth"]].min() > 0.5
+    assert abs(seeing.sum() - d["truth"].sum()) < 0.1 * d["truth"].sum()
+
+
+def test_the_search_keeps_the_alternatives_key_states() -> None:
+    """pair_states compares each claim with its found records (register idx, not
+    positions); fold_best carries the states of the record it keeps."""
+    u = np.uint64
+    ref = Piece(
+        np.array([10, 11, 12], np.int64),
+        np.zeros((3, 1), np.uint64),
+        np.zeros(3, np.uint64),
+        attrs=((np.array([7, 8, 7], u), np.array([True, True, False])),),
+    )
+    claims = Piece(
+        np.array([0, 1], np.int64),
+        np.zeros((2, 1), np.uint64),
+        np.zeros(2, np.uint64),
+        attrs=((np.array([7, 7], u), np.array([True, True])),),
+    )
+    r = np.array([[12, 10], [11, -1]])
+    states = pair_states(ref, claims, r)
+    assert states.tolist() == [[State.MISSING, State.AGREE], [State.DIFFER, 0]]
+    assert pair_states(ref, Piece(claims.idx, claims.clk, claims.key), r).sum() == 0
+    best, best_s, best_key = np.full(2, -1), np.full(2, -1.0), np.full(2, 99)
+    carried = np.zeros(2, np.uint16)
+    claimed = np.array([12, 5])  # claim 0's claimed record is 12: skipped, 10 kept
+    fold_best(
+        best,
+        best_s,
+        best_key,
+        claims.idx,
+        r,
+        np.array([[0.9, 0.8], [0.7, -1.0]]),
+        claimed,
+        0,
+        (carried, states),
+    )
+    assert best.tolist() == [10, 11] and carried.tolist() == [State.AGREE, State.DIFFER]

@@ -552,10 +552,14 @@ def _submit_search(
     search = [plan.claims[f] for f in stage.searching_files()]
     near = list(plan.claims) if stage.near_rank >= 0 else []
     ref = _pieces(
-        client, _file_splits([plan.reference], key, lay), f"{prefix}-ref", lay.parts, priority
+        client,
+        _file_splits([plan.reference], key, lay, plan.attrs),
+        f"{prefix}-ref",
+        lay.parts,
+        priority,
     )
     claims = _pieces(
-        client, _file_splits(search, key, lay), f"{prefix}-claims", lay.parts, priority
+        client, _file_splits(search, key, lay, plan.attrs), f"{prefix}-claims", lay.parts, priority
     )
     same = near == search
     others = (

@@ -98,14 +98,18 @@ def run_verify_plan(
         t = time.perf_counter()
         say(f"searching the blocks of {stage.key}")
         files = stage.searching_files()
-        search = side.piece(stage.key, files)
+        search = side.piece(stage.key, files, plan.attrs)
         near = None
         if stage.near_rank >= 0:
             near = search if files == everyone else side.piece(stage.key, everyone)
         acc.add_search(
             stage,
             search_partition(
-                whole_piece(ref, stage.key), search, near, th.search_score, th.same_person
+                whole_piece(ref, stage.key, attrs=plan.attrs),
+                search,
+                near,
+                th.search_score,
+                th.same_person,
             ),
         )
         timings[f"search:{stage.key}"] = time.perf_counter() - t

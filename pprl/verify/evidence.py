@@ -35,6 +35,7 @@ __all__ = [
     "State",
     "attribute_codes",
     "evidence_keys",
+    "evidence_rank",
     "evidence_texts",
     "explain",
     "key_states",
@@ -177,6 +178,23 @@ def attribute_codes(
         out |= states[attr].astype(np.uint16) << np.uint16(2 * i)
     out[~has] = 0
     return out
+
+
+def evidence_rank(codes: np.ndarray) -> np.ndarray:
+    """How strongly each pair's keys speak for the same person, to compare two records
+    against one claim: 3 if the birth dates agree, plus 1 for each name (kanji, kana)
+    that agrees. The birth date outweighs both names: a changed name (marriage) keeps
+    it, while a relative or a namesake who shares the names rarely shares it too.
+    Missing and unseen attributes count as not agreeing."""
+    c = np.asarray(codes).astype(np.int64)
+
+    def agrees(attr: str) -> np.ndarray:
+        shift = 2 * ATTRIBUTES.index(attr)
+        state: np.ndarray = (c >> shift) & 3
+        return np.asarray(state == int(State.AGREE))
+
+    rank: np.ndarray = 3 * agrees("dob").astype(np.int64) + agrees("kanji") + agrees("kana")
+    return rank
 
 
 def states_of(code: int) -> dict[str, State]:

@@ -63,6 +63,7 @@ from pprl.verify.outputs import (
 )
 from pprl.verify.probability import (
     MislinkEstimate,
+    compare_evidence,
     decide_by_probability,
     estimate_mislink,
     tf_offset,
@@ -195,8 +196,9 @@ class SearchStage:
 class VerifyPlan:
     """Everything an engine needs to run a verification, and nothing it must not hold:
     file references, thresholds, the search stages, the partition layout and the
-    evidence keys: (block key, attribute) pairs compared on each claimed pair, which
-    the join stage's pieces carry (:attr:`attrs`)."""
+    evidence keys: (block key, attribute) pairs compared on each claimed pair and on
+    each claim's best alternative, which the join and search stages' pieces carry
+    (:attr:`attrs`)."""
 
     reference: FileRef
     claims: tuple[FileRef, ...]
@@ -208,7 +210,7 @@ class VerifyPlan:
 
     @property
     def attrs(self) -> tuple[str, ...]:
-        """The block keys the join stage's pieces carry, in evidence order."""
+        """The block keys the join and search stages' pieces carry, in evidence order."""
         return tuple(k for k, _ in self.evidence)
 
     @property
@@ -331,7 +333,11 @@ class SearchOutput:
     carry each claim ``q``'s value (0: the claim lacks the key), ``ref_records`` how
     many register records here carry the key and ``ref_squares`` the sum over their
     values of the count squared. A value's records are all in one range, so the sums
-    over ranges are the register's."""
+    over ranges are the register's.
+
+    ``pattern``: the evidence key states (:func:`~pprl.verify.evidence.key_states`) of
+    each claim ``q`` against each of its two records ``r`` (0 where none, or where the
+    pieces carry no evidence keys)."""
 
     q: np.ndarray
     r: np.ndarray
@@ -342,6 +348,22 @@ class SearchOutput:
     freq: np.ndarray | None = None
     ref_records: int = 0
     ref_squares: int = 0
+    pattern: np.ndarray | None = None
+
+
+def pair_states(ref: Piece, claims: Piece, r: np.ndarray) -> np.ndarray:
+    """The evidence key states of each claim against each of its found register records
+    ``r`` (``ref.idx`` values, -1 none; shaped (claims, k)): 0 where none is found or
+    the pieces carry no evidence keys."""
+    out = np.zeros(r.shape, dtype=np.uint16)
+    if not claims.attrs or not ref.attrs or r.size == 0:
+        return out
+    order = np.argsort(ref.idx, kind="stable")
+    found = r >= 0
+    pos = order[np.minimum(np.searchsorted(ref.idx, r[found], sorter=order), len(order) - 1)]
+    q = np.broadcast_to(np.arange(len(claims))[:, None], r.shape)[found]
+    out[found] = key_states(claims.attrs, ref.attrs, q, pos)
+    return out
 
 
 def value_counts(
@@ -378,6 +400,7 @@ def search_partition(
         ref.has_key(),
         search_score,
     )
+    pattern = pair_states(ref, claims, r)
     if near is None:
         empty = np.empty(0, np.int64)
         return SearchOutput(
@@ -390,10 +413,11 @@ def search_partition(
             freq,
             records,
             squares,
+            pattern,
         )
     valid = near.has_key()
     n, ns = top2(near.clk, near.key, valid, near.idx, near.clk, near.key, valid, same_person)
-    return SearchOutput(claims.idx, r, s, near.idx, n, ns, freq, records, squares)
+    return SearchOutput(claims.idx, r, s, near.idx, n, ns, freq, records, squares, pattern)
 
 
 # ----------------------------------------------------------------------- the driver side
@@ -409,6 +433,7 @@ class Accumulator:
         self.claimed, self.score = np.full(n, -1, np.int64), np.full(n, np.nan)
         self.number = np.full(n, -1, np.int64)
         self.pattern = np.zeros(n, np.uint16)
+        self.cand_pattern = np.zeros(n, np.uint16)  # evidence key states vs the alternative
         self.cand, self.cand_s, self.cand_key = (
             np.full(n, -1, np.int64),
             np.full(n, -1.0),
@@ -460,6 +485,7 @@ class Accumulator:
                     out.s[sel],
                     self.claimed,
                     int(value),
+                    None if out.pattern is None else (self.cand_pattern, out.pattern[sel]),
                 )
         if stage.near_rank >= 0:
             fold_best(
@@ -499,6 +525,16 @@ class Accumulator:
                 freq.append(self.freq[key])
                 totals.append(self.value_totals[key])
         return tf_offset(agree, freq, totals) if agree else None
+
+    def evidence_comparison(self) -> np.ndarray:
+        """Per claim, how the claimed record's evidence compares with its best
+        alternative's (:func:`~pprl.verify.probability.compare_evidence`: 1 better, -1
+        worse, 0 alike or either missing)."""
+        keys = self.plan.evidence
+        claimed = attribute_codes(self.pattern, keys, self.claimed >= 0)
+        alternative = attribute_codes(self.cand_pattern, keys, self.cand >= 0)
+        both = (self.claimed >= 0) & (self.cand >= 0)
+        return np.where(both, compare_evidence(claimed, alternative), 0)
 
     def shared_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         empty = np.empty(0, np.int64)
@@ -576,6 +612,7 @@ def mislink_step(
         status,
         acc.name_offset(),
         plan.thresholds.margin_review,
+        acc.evidence_comparison(),
     )
     for res, ref in zip(results, plan.claims, strict=True):
         p = estimate.probability[ref.offset : ref.offset + ref.records]

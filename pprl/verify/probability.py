@@ -7,13 +7,21 @@ style, fitted by EM to every claim with a claimed register record
 *mislink*, and within each class these features are taken as independent:
 
 * the claimed pair's score, in :data:`SCORE_BINS` bins;
-* whether another register record comes close: none found (above
-  ``Thresholds.search_score``), found but scoring more than ``-margin_review`` below
-  the claimed record, or within that of it or above it. For most mislinks the true
-  owner is in the register and scores about as well as or better than the claimed
-  record; for a correct link an alternative is a namesake or a relative, scoring
-  below it;
-* each cross-check signal (:data:`CROSS_CHECK_FEATURES`): set or not.
+* the best other register record (the alternative): none found (above
+  ``Thresholds.search_score``), far, near and agreeing alike, or close (within
+  ``-margin_review`` or above) split by how the claimed record's evidence compares
+  with the alternative's (:func:`compare_evidence`: birth date first, then the names;
+  :data:`ALTERNATIVE_LEVELS`). For most mislinks the true owner is in the register,
+  scores about as well as or better than the claimed record and agrees better; for a
+  correct link a close alternative is a relative or a namesake, which the claimed
+  record out-agrees (a maiden name keeps the birth date). The mislink class is held
+  away from "close, claimed record agrees better" (:data:`NEVER_MISLINK`,
+  ``impossible_pos`` of :func:`pprl.mixture.fit_latent_classes`): left free, EM makes
+  "has a close alternative" the mislink class and takes those correct links with it
+  (measured in docs/benchmarks.md, "The alternative's evidence");
+* each cross-check signal (:data:`CROSS_CHECK_FEATURES`): set or not
+  (``alternative_claimed_by_other_record`` is folded into the level above where the
+  claimed record agrees better).
 
 The best alternative's own score (binned) was tried as a further feature: it helped a
 little on 10,000 claims but on 2,000 claims EM used it to make "has an alternative
@@ -60,15 +68,20 @@ import numpy as np
 
 from pprl.mixture import LatentClassModel, fit_latent_classes
 from pprl.verify.decide import ClaimsResult, reason_bit
+from pprl.verify.evidence import evidence_rank
 from pprl.verify.model import Reason, Status, Thresholds
 
 __all__ = [
+    "ALTERNATIVE_LEVELS",
     "CROSS_CHECK_FEATURES",
     "MIN_CLAIMS",
     "SCORE_BINS",
     "TF_LIMIT",
     "MislinkEstimate",
+    "NEAR_FACTOR",
+    "NEVER_MISLINK",
     "claim_features",
+    "compare_evidence",
     "decide_by_probability",
     "estimate_mislink",
     "mislink_interval",
@@ -119,22 +132,79 @@ def _bins(x: np.ndarray) -> np.ndarray:
     return out
 
 
+ALTERNATIVE_LEVELS: tuple[str, ...] = (
+    "none",
+    "far",
+    "near, agree alike",
+    "close, claimed record agrees better",
+    "close, claimed record agrees better, alternative claimed elsewhere",
+    "close, agree alike",
+    "close, alternative agrees better",
+)
+"""The levels of the ``close_alternative`` feature (:func:`claim_features`)."""
+NEVER_MISLINK = np.array([False, False, False, True, True, False, False])
+"""The ``close_alternative`` levels the mislink class is held away from (a mislink's
+claimed record does not agree with the claim better than its close alternative does)."""
+NEAR_FACTOR = 2.0
+"""An alternative scoring within ``NEAR_FACTOR * -margin_review`` of the claimed record,
+but not within ``-margin_review``, is *near*; where its keys agree with the claim just as
+the claimed record's do, that is a level of its own (a namesake with the same birth date
+whose true owner moved scores a little below the claimed record)."""
+
+
+def compare_evidence(claimed: np.ndarray, alternative: np.ndarray) -> np.ndarray:
+    """Per claim: 1 where the claimed record's keys agree with the claim more strongly
+    than the best alternative's do, -1 where less, 0 where alike
+    (:func:`pprl.verify.evidence.evidence_rank`; attribute codes of
+    :func:`pprl.verify.evidence.attribute_codes`, 0 where there is no record)."""
+    out: np.ndarray = np.sign(evidence_rank(claimed) - evidence_rank(alternative)).astype(np.int64)
+    return out
+
+
 def claim_features(
-    score: np.ndarray, cand_score: np.ndarray, reasons: np.ndarray, margin_review: float
+    score: np.ndarray,
+    cand_score: np.ndarray,
+    reasons: np.ndarray,
+    margin_review: float,
+    compare: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[int], tuple[str, ...]]:
     """The model's features of each claim: (level codes per feature, level counts,
     names). ``cand_score`` is the best other register record's score (NaN: none found);
     ``reasons`` the reason masks holding the cross-check signals; ``margin_review`` the
-    margin above which an alternative counts as close."""
+    margin above which an alternative counts as close; ``compare`` the evidence
+    comparison of the claimed record with the alternative (:func:`compare_evidence`;
+    None: alike everywhere).
+
+    A close alternative is split by ``compare`` (:data:`ALTERNATIVE_LEVELS`), and a near
+    one whose keys agree alike is told from a far one (:data:`NEAR_FACTOR`); where the
+    claimed record agrees better, whether the alternative is claimed by another record
+    is part of that level, not of the ``alternative_claimed_by_other_record`` feature:
+    a correct link with a close relative often has that relative among the claims too,
+    so within the correct class the two are not independent."""
     margin = cand_score - score
-    codes = [
-        _bins(score),
-        np.where(np.isnan(margin), 0, np.where(np.nan_to_num(margin) > margin_review, 2, 1)),
-    ]
-    levels = [SCORE_BINS, 3]
+    found = ~np.isnan(margin)
+    close = found & (np.nan_to_num(margin) > margin_review)
+    cmp = np.zeros(len(score), np.int64) if compare is None else np.asarray(compare, np.int64)
+    near = found & ~close & (np.nan_to_num(margin) > NEAR_FACTOR * margin_review) & (cmp == 0)
+    alt_claimed = (reasons & reason_bit(Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD)) > 0
+    better = close & (cmp > 0)
+    alternative = np.where(
+        ~found,
+        0,
+        np.where(
+            ~close,
+            np.where(near, 2, 1),
+            np.where(better, 3 + alt_claimed, np.where(cmp == 0, 5, 6)),
+        ),
+    )
+    codes = [_bins(score), alternative.astype(np.int64)]
+    levels = [SCORE_BINS, len(ALTERNATIVE_LEVELS)]
     names = ["score", "close_alternative"]
     for reason in CROSS_CHECK_FEATURES:
-        codes.append(((reasons & reason_bit(reason)) > 0).astype(np.int64))
+        flag = (reasons & reason_bit(reason)) > 0
+        if reason is Reason.ALTERNATIVE_CLAIMED_BY_OTHER_RECORD:
+            flag &= ~better
+        codes.append(flag.astype(np.int64))
         levels.append(2)
         names.append(reason.label)
     return codes, levels, tuple(names)
@@ -174,11 +244,13 @@ def estimate_mislink(
     status: np.ndarray,
     offset: np.ndarray | None = None,
     margin_review: float = Thresholds.margin_review,
+    compare: np.ndarray | None = None,
 ) -> MislinkEstimate:
     """Fit the model to the claims with a claimed record (``has``) and give each its
     mislink probability. ``status`` (the score thresholds' decision) is EM's start;
     ``offset`` the term-frequency adjustment (:func:`tf_offset`); ``margin_review``
-    where an alternative counts as close (:func:`claim_features`)."""
+    where an alternative counts as close and ``compare`` how the claimed record's
+    evidence compares with the alternative's (:func:`claim_features`)."""
     n = len(has)
     p = np.full(n, np.nan)
     idx = np.flatnonzero(has)
@@ -188,12 +260,17 @@ def estimate_mislink(
             f"{MIN_CLAIMS:,}: too few to estimate mislink probabilities"
         )
         return MislinkEstimate(p, None, why)
-    codes, levels, names = claim_features(score[idx], cand_score[idx], reasons[idx], margin_review)
+    cmp = None if compare is None else compare[idx]
+    codes, levels, names = claim_features(
+        score[idx], cand_score[idx], reasons[idx], margin_review, cmp
+    )
     start = np.full(len(idx), _START[Status.CONFIRMED])
     for st, value in _START.items():
         start[status[idx] == st] = value
     off = None if offset is None else offset[idx]
-    model = fit_latent_classes(codes, levels, start, names=names)
+    never: list[np.ndarray | None] = [None] * len(codes)
+    never[names.index("close_alternative")] = NEVER_MISLINK
+    model = fit_latent_classes(codes, levels, start, names=names, impossible_pos=tuple(never))
     if model.prior * model.count < MIN_MISLINKS:
         return MislinkEstimate(p, None, "the claims show no mislink class")
     p[idx] = model.posterior(codes, off)

@@ -98,12 +98,15 @@ def fold_best(
     s2: np.ndarray,
     exclude: np.ndarray,
     key: int,
+    carried: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Fold one block key's two best records per query into the running best, in place.
 
     The rule of the kernel searching keys one after another: a higher score wins; on a
     tie the key searched first (lower ``key``) keeps its record. ``exclude[q]`` is the
-    record never returned for query ``q``.
+    record never returned for query ``q``. ``carried``: (running values per query,
+    values per found record shaped like ``r2``), folded along with the records (the
+    evidence key states of each query against each record).
     """
     skip = (r2[:, 0] >= 0) & (r2[:, 0] == exclude[q])
     r = np.where(skip, r2[:, 1], r2[:, 0])
@@ -111,3 +114,6 @@ def fold_best(
     cur_s, cur_key = best_s[q], best_key[q]
     better = (r >= 0) & ((s > cur_s) | ((s == cur_s) & (key < cur_key)))
     best[q[better]], best_s[q[better]], best_key[q[better]] = r[better], s[better], key
+    if carried is not None:
+        running, values = carried
+        running[q[better]] = np.where(skip, values[:, 1], values[:, 0])[better]
