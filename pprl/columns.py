@@ -87,6 +87,9 @@ class _Names:
         """The column of field ``name`` (None: the file has none)."""
         fn = _NAME_PARTS.get(name)
         if fn is not None and self._use_full_name(fn):
+            whole = self.matcher.find(fn.name)
+            assert whole is not None  # checked by _use_full_name
+            self._check_one_reader(fn.name, whole)
             family, given = self._split_column(fn)
             return family if name == fn.family else given
         header = self.matcher.find(name)
@@ -144,11 +147,11 @@ class _Names:
         other = self._readers.setdefault(header, name)
         if other == name:
             return
-        fn = _NAME_PARTS[name]
-        pair = {other, name} == {fn.family, fn.given}
+        fn = _NAME_PARTS.get(name)
+        pair = fn is not None and {other, name} == {fn.family, fn.given}
         hint = (
             f"a full name in one column is split by pprl: map it with --column "
-            f"{fn.name}={_as_arg(header)} instead"
+            f"{fn.name if fn else name}={_as_arg(header)} instead"
             if pair
             else "map each field to its own column"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,10 +32,18 @@ def neutralize(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     return pc.if_else(risky, quoted, column)
 
 
+def safe_name(name: str) -> str:
+    """A column title a spreadsheet would run as a formula, prefixed with ``'`` (titles
+    can come from a party's own CSV header, e.g. in ``pprl worklist``)."""
+    return "'" + name if re.match(FORMULA_PATTERN, name) else name
+
+
 def safe_table(table: pa.Table) -> pa.Table:
-    """``table`` with every text column neutralized (see :func:`neutralize`)."""
-    return pa.table(
-        {name: neutralize(table.column(name)) for name in table.column_names},
+    """``table`` with every text column and column title neutralized (see
+    :func:`neutralize`)."""
+    return pa.Table.from_arrays(
+        [neutralize(table.column(i)) for i in range(table.num_columns)],
+        names=[safe_name(name) for name in table.column_names],
     )
 
 

@@ -314,6 +314,30 @@ class _Reader:
         exc.start += offset
         return InputError(_decode_message(self.p, self.used, self.label, exc, where))
 
+    def _locate_decode_error(
+        self, offset: int, encoding: str, exc: UnicodeDecodeError, lines_read: int
+    ) -> InputError:
+        """The error for bytes after ``offset`` the csv module could not decode, naming
+        the byte offset in the file and its line: found again by decoding the file in
+        blocks of whole lines (codecs in :data:`_BLOCK_CODECS`), else named by the
+        ``lines_read`` the csv module had parsed (it decodes ahead, so the offset in
+        its read block means nothing to the user)."""
+        if self.codec in _BLOCK_CODECS:
+            later = "utf-8" if self.used == "utf-8-sig" else self.used
+            self.fh.seek(offset)
+            buf, at, eof = b"", offset, False
+            while not eof:
+                block, buf, eof = self._next_block(buf)
+                try:
+                    block.decode(encoding if at == offset else later)
+                except UnicodeDecodeError as found:
+                    return self._decode_error(at, found)
+                at += len(block)
+        return InputError(
+            f"{self.p}: not valid {self.label} ({exc.reason} after line {lines_read}); "
+            "pass --encoding"
+        )
+
     def _parse(self, block: bytes, offset: int) -> pa.Table | None:
         """Arrow's parse of a block of whole lines, or None when the csv module must
         read it (and the rest): quotes, a leading byte-order mark, a parse error or a
@@ -394,6 +418,9 @@ class _Reader:
             raise InputError(
                 f"{self.p}: row {nrows} (line {line + reader.line_num}): malformed CSV ({exc})"
             ) from None
+        except UnicodeDecodeError as exc:
+            # decoded ahead of the parser: find the byte in the file, not in a read block
+            raise self._locate_decode_error(offset, encoding, exc, line + reader.line_num) from None
         finally:
             text.detach()
         self.nrows = nrows
@@ -537,5 +564,11 @@ def parse_column_map(pairs: list[str] | None) -> dict[str, str]:
         canonical, sep, actual = pair.partition("=")
         if not sep or not canonical.strip() or not actual.strip():
             raise InputError(f"--column '{pair}': expected canonical=actual")
-        mapping[canonical.strip()] = actual.strip()
+        field, header = canonical.strip(), actual.strip()
+        if mapping.get(field, header) != header:
+            raise InputError(
+                f"--column {field!r} given twice ({mapping[field]!r} and {header!r}): map "
+                "each field to one header"
+            )
+        mapping[field] = header
     return mapping

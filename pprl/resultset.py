@@ -765,7 +765,28 @@ def check_output_file(
         raise InputError(f"--out {out} is a folder; give a file name")
     if (target.exists() or target.is_symlink()) and not force:
         raise InputError(f"--out {out} exists; pass --force to replace it")
+    if _looks_like_key(target):
+        raise InputError(
+            f"--out {out}{' (a link to ' + str(target) + ')' if target != raw else ''} holds "
+            "a pprl secret key; pprl never overwrites a key file, even with --force"
+        )
     return target
+
+
+_KEY_TEXT = re.compile(rb"\s*[0-9a-fA-F]{64}\s*")
+
+
+def _looks_like_key(path: Path) -> bool:
+    """Whether ``path`` is a regular file holding what ``pprl keygen`` writes (64 hex
+    characters): such a file is never replaced, whichever command writes (``pprl
+    evaluate --plot`` has no key file among its inputs to compare with)."""
+    try:
+        if not path.is_file() or path.stat().st_size > 1024:
+            return False
+        with open(path, "rb") as fh:
+            return _KEY_TEXT.fullmatch(fh.read(1025)) is not None
+    except OSError:
+        return False
 
 
 @contextmanager

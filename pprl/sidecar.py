@@ -4,7 +4,7 @@
 (:func:`default_path`; ``--sidecar FILE`` puts it elsewhere). It holds facts about the
 CSV (its name, size, blake3 digest of its bytes, data-row count and text encoding) and
 one entry per encoding file made from it (file name, party label, role, records
-including decoys, schema, when). ``pprl worklist`` reads it to make sure the CSV it
+including decoys, schema, when, content digest). ``pprl worklist`` reads it to make sure the CSV it
 joins results onto is byte for byte the file that was encoded, and that a result view
 belongs to this party (:func:`check_csv`, :meth:`Sidecar.entry_for`).
 
@@ -20,6 +20,7 @@ entries were about bytes that no longer exist.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
@@ -41,6 +42,7 @@ __all__ = [
     "Stamp",
     "Plan",
     "check_csv",
+    "check_encoding",
     "default_path",
     "plan",
     "read_sidecar",
@@ -81,7 +83,8 @@ class CsvFacts:
 class EncodingEntry:
     """One encoding file made from the CSV: its file name (as the matcher's findings
     name it in ``claims_file``), full path, party label, role, record count (data rows
-    plus any decoys), schema name and the time it was written (ISO 8601 UTC)."""
+    plus any decoys), schema name, the time it was written (ISO 8601 UTC) and the
+    content digest in its metadata ("" in sidecars written before pprl recorded it)."""
 
     file: str
     path: str
@@ -90,6 +93,7 @@ class EncodingEntry:
     records: int
     schema: str
     created: str
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,19 @@ def _count(doc: dict[str, Any], key: str, where: str) -> int:
     return value
 
 
+def _codec(doc: dict[str, Any], where: str) -> str:
+    """The CSV's ``text_encoding``: a text codec Python knows (a crafted one is refused
+    here, not met later as a codec lookup failure)."""
+    value = _text(doc, "text_encoding", where)
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        raise InputError(f"{where}: 'text_encoding' {value!r} is not a known codec") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{where}: 'text_encoding' {value!r} is not a text encoding")
+    return value
+
+
 def _parse(doc: object, where: str) -> Sidecar:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{where}: not a pprl local sidecar")
@@ -180,7 +197,7 @@ def _parse(doc: object, where: str) -> Sidecar:
         size=_count(csv, "size", where),
         blake3=_text(csv, "blake3", where),
         rows=_count(csv, "rows", where),
-        text_encoding=_text(csv, "text_encoding", where),
+        text_encoding=_codec(csv, where),
     )
     parsed = []
     for i, e in enumerate(entries):
@@ -195,6 +212,7 @@ def _parse(doc: object, where: str) -> Sidecar:
             records=_count(e, "records", at),
             schema=_text(e, "schema", at),
             created=_text(e, "created", at),
+            digest=_text(e, "digest", at) if "digest" in e else "",
         )
         if entry.role not in ROLES:
             raise InputError(f"{at}: role must be {' or '.join(ROLES)}, not {entry.role!r}")
@@ -209,6 +227,31 @@ def read_sidecar(path: str | os.PathLike[str]) -> Sidecar:
     where = str(path)
     raw = read_bounded(path, MAX_BYTES, "pprl local sidecar")
     return _parse(loads_bounded(raw, where, max_bytes=MAX_BYTES), where)
+
+
+def check_encoding(entry: EncodingEntry, where: Path) -> None:
+    """Refuse (one line) results whose encoding file was replaced since the CSV was
+    encoded into it: the file at the entry's path, when it is still there and a pprl
+    Parquet encoding file, must carry the digest recorded (another CSV encoded to the
+    same name with ``--force`` would otherwise have its findings joined onto this CSV's
+    rows). Absent, or not such a file: nothing to compare."""
+    path = Path(entry.path)
+    if not entry.digest or not path.is_file():
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        footer = pq.ParquetFile(path).metadata.metadata or {}
+        stored = json.loads(footer[b"pprl"]).get("digest", "")
+    except (pa.ArrowException, OSError, KeyError, ValueError, AttributeError):
+        return
+    if stored != entry.digest:
+        raise InputError(
+            f"{path} no longer holds the encoding recorded in {where} (it was written again "
+            "from another file): these results may be about other records; encode the CSV "
+            "again and have it verified"
+        )
 
 
 def check_csv(sidecar: Sidecar, where: Path, csv: Path, rows: int, digest: str) -> None:
@@ -278,6 +321,7 @@ def record_encoding(
     role: str,
     records: int,
     schema: str,
+    digest: str = "",
 ) -> Path:
     """Add an encoding of ``csv`` to its sidecar at ``path`` (atomically; created if
     absent, replaced whole if it describes other content). ``before`` is the CSV's
@@ -302,6 +346,7 @@ def record_encoding(
         records=records,
         schema=schema,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
+        digest=digest,
     )
     old: tuple[EncodingEntry, ...] = ()
     if path.exists():
@@ -353,6 +398,7 @@ class Plan:
                 role=str(meta.get("role", "claims")),
                 records=records,
                 schema=str(meta.get("schema_name", "")),
+                digest=str(meta.get("digest", "")),
             )
         except (InputError, OSError) as exc:
             reason = str(exc) if isinstance(exc, InputError) else f"{self.path}: {exc.strerror}"

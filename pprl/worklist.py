@@ -49,7 +49,14 @@ from pprl.labels import shown
 from pprl.read import iter_csv, require_regular_file
 from pprl.report.vocabulary import REASON_MEANINGS
 from pprl.resultset import file_digest
-from pprl.sidecar import EncodingEntry, Sidecar, check_csv, default_path, read_sidecar
+from pprl.sidecar import (
+    EncodingEntry,
+    Sidecar,
+    check_csv,
+    check_encoding,
+    default_path,
+    read_sidecar,
+)
 from pprl.verify.model import REASONS, STATUSES, Reason, Status
 from pprl.verify.outputs import CASE_PATTERN, OTHER_RECORD_CONFLICT
 
@@ -821,6 +828,7 @@ def build_worklist(
         # --claims-file NAME: the user says NAME is this CSV's encoding, renamed
         files = [] if claims_file is not None else view.claims_files()
         entry = side.entry_for(where, view.party, view.role, files)
+        check_encoding(entry, where)
     if view.kind == "claims":
         names = view.claims_files()
         chosen = claims_file or (entry.file if entry is not None else None)
