@@ -259,7 +259,8 @@ def _nfkc(text: str) -> np.ndarray:
 
 def _codepoints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Code points of the values as ``pprl.normalize._chars.nfkc`` leaves them (NFKC,
-    variation selectors and stray voiced marks removed), back to back, with each
+    variation selectors, stray voiced marks and invisible format characters removed),
+    back to back, with each
     value's start and length. One pass over all values joined with NUL (NUL never
     composes); a NUL inside a value is dropped first."""
     joined = "\x00".join(values)
@@ -273,6 +274,10 @@ def _codepoints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         | ((cps >= 0xE0100) & (cps <= 0xE01EF))
         | (cps == _VOICED)
         | (cps == _SEMI_VOICED)
+        | (cps == 0x00AD)
+        | ((cps >= 0x200B) & (cps <= 0x200D))
+        | (cps == 0x2060)
+        | (cps == 0xFEFF)
     )
     if drop.any():
         lens = lens - np.bincount(np.searchsorted(sep, np.flatnonzero(drop)), minlength=len(lens))

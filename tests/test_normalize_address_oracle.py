@@ -16,16 +16,18 @@ from pprl.normalize.kana import KATAKANA
 from pprl.normalize.kanji import variant_pairs
 from pprl.normalize.numerals import KANJI_NUMERAL_CLASS, kanji_to_int
 
-# pprl.normalize._chars.nfkc and pprl.normalize.kanji.fold_variants as they were
+# pprl.normalize._chars.nfkc and pprl.normalize.kanji.fold_variants as they were (plus
+# the one deliberate change since: invisible format characters are dropped too)
 _SPACING_MARKS = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
 _LEFTOVER_MARKS = re.compile("[\u3099\u309a]")
 _VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 
 
 def nfkc(value: str) -> str:
     text = unicodedata.normalize("NFKC", value.translate(_SPACING_MARKS))
     text = _VARIATION_SELECTORS.sub("", text)
-    return _LEFTOVER_MARKS.sub("", text)
+    return _INVISIBLE.sub("", _LEFTOVER_MARKS.sub("", text))
 
 
 def fold_variants(value: str) -> str:

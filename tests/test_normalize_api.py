@@ -70,3 +70,14 @@ def test_text_collapses_spaces() -> None:
     """text(): NFKC, strip and collapse whitespace runs."""
     assert norm.text("  ＡＢＣ\u3000\u3000def ") == "ABC def"
     assert norm.text("ﾃｽﾄ") == "テスト"
+
+
+def test_invisible_format_characters_do_not_make_another_name() -> None:
+    """Copy and paste leaves zero-width spaces, joiners, soft hyphens and byte-order marks
+    in values; they must not make 石井 another name (found by the round-13 attack)."""
+    from pprl.normalize import NORMALIZERS
+
+    for junk in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"):
+        assert NORMALIZERS["name_kanji"](f"{junk}石{junk}井") == NORMALIZERS["name_kanji"]("石井")
+        assert NORMALIZERS["name_kana"](f"ｲｼ{junk}ｲ") == NORMALIZERS["name_kana"]("イシイ")
+        assert NORMALIZERS["address"](f"東京都{junk}千代田区1丁目2番3号") == "東京都千代田区1-2-3"

@@ -15,9 +15,13 @@ import unicodedata
 _SPACING_MARKS = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
 
 # Removed after NFKC: variation selectors (standard and ideographic, IVS), which only
-# select a glyph (葛 with or without an IVS must not distinguish two names), and
-# combining voiced marks that did not compose with the preceding character.
-_DROPPED_AFTER_NFKC = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u3099\u309a]")
+# select a glyph (葛 with or without an IVS must not distinguish two names); combining
+# voiced marks that did not compose with the preceding character; and invisible format
+# characters that copy and paste leave in a value (soft hyphen, zero-width space and
+# joiners, word joiner, a byte-order mark inside the text): \u200b石井 is 石井.
+_DROPPED_AFTER_NFKC = re.compile(
+    "[\ufe00-\ufe0f\U000e0100-\U000e01ef\u3099\u309a\u00ad\u200b-\u200d\u2060\ufeff]"
+)
 
 # Dash-like characters that people type for a hyphen or a long-vowel mark. After
 # NFKC, full-width ｰ/－ are already ー/-; the rest survive NFKC.
