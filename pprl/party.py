@@ -296,6 +296,16 @@ def my_number_tokens(
     return tokens, valid
 
 
+def _read_beyond_clk(schema: Schema, name: str) -> bool:
+    """Whether field ``name``'s normalized values are read by something other than the
+    CLK: a block-key part, the salt field or the link key."""
+    return (
+        any(part.field == name for spec in schema.block_keys for part in spec.parts)
+        or schema.hardening.salt_field == name
+        or schema.link_key == name
+    )
+
+
 def _needs_normalized(schema: Schema, name: str) -> bool:
     """Whether anything but the pseudonyms reads field ``name``'s normalized values:
     a CLK field, a block-key part or the salt field."""
@@ -422,10 +432,19 @@ def encode_records(
         if direct_key and name == schema.link_key:
             continue
         normalizer = schema.normalizers.get(name, "none")
+        if normalizer == "none" and not _read_beyond_clk(schema, name):
+            continue  # the CLK hashes the raw value, exactly as clkhash does
         normalized[name], failed = normalize_codes(values, normalizer, n_processes)
         if len(failed) and name != schema.link_key:
             report.unnormalizable[name] = failed.tolist()
-    columns = [normalized[f].text() if f in normalized else raw[f] for f in schema.fields]
+    # a field without a normalizer ("none", as in a plain clkhash schema) is hashed as read,
+    # whitespace-only values included, so the CLKs stay bit-identical to clkhash's
+    columns = [
+        normalized[f].text()
+        if f in normalized and schema.normalizers.get(f, "none") != "none"
+        else raw[f]
+        for f in schema.fields
+    ]
     # privacy hardening (docs/privacy.md); exactly encode_clks when the schema has none
     # (hardened_clks reads these as sequences; factorized columns read like lists)
     by_field: dict[str, Any] = {name: column.values() for name, column in normalized.items()}

@@ -214,3 +214,47 @@ def test_damaged_files_refused(tmp_path, secret):
     pq.write_table(table.slice(1), tmp_path / "edited.parquet")
     result = invoke("inspect", tmp_path / "edited.parquet")
     assert result.exit_code == 2 and "truncated or edited" in " ".join(result.output.split())
+
+
+def test_plain_clkhash_schema_hashes_values_as_read_like_clkhash(tmp_path, secret):
+    """A plain clkhash schema (no pprl extension, no normalizers): every value is hashed
+    exactly as read, whitespace-only and padded ones included, so `pprl encode` gives
+    clkhash's CLKs bit for bit (whitespace-only values once became '')."""
+    from clkhash import clk
+    from clkhash import schema as clk_schema
+
+    from pprl.encode import clks_to_bitarrays
+
+    def field(name: str) -> dict:
+        return {
+            "identifier": name,
+            "format": {"type": "string", "encoding": "utf-8"},
+            "hashing": {
+                "comparison": {"type": "ngram", "n": 2},
+                "strategy": {"bitsPerFeature": 100},
+                "hash": {"type": "doubleHash"},
+            },
+        }
+
+    doc = {
+        "version": 3,
+        "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}},
+        "features": [field("name"), field("city")],
+    }
+    schema_path = tmp_path / "plain.json"
+    schema_path.write_text(json.dumps(doc), encoding="utf-8")
+    rows = [["山田", "東京"], ["  ", "大阪"], [" 佐藤 ", " "], ["", "\u3000"], ["a b", "x"]]
+    csv = tmp_path / "plain.csv"
+    csv.write_text("name,city\n" + "".join(f"{a},{b}\n" for a, b in rows), encoding="utf-8")
+    out = tmp_path / "plain.parquet"
+    result = invoke("encode", csv, "--schema", schema_path, "--secret", secret, "--out", out,
+                    "--party", "p")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(schema_path, encoding="utf-8") as fh:
+        sch = clk_schema.from_json_file(fh)
+    with open(csv, newline="", encoding="utf-8") as fh:
+        expected = clk.generate_clk_from_csv(
+            fh, secret.read_text().strip(), sch, progress_bar=False
+        )
+    got = clks_to_bitarrays(read_encodings(out).clks)
+    assert [g.tobytes() for g in got] == [e.tobytes() for e in expected]
