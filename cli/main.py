@@ -11,6 +11,7 @@ from pprl_cli.encoding import encode, inspect, keygen, schema_app
 from pprl_cli.evaluation import evaluate
 from pprl_cli.matching import match
 from pprl_cli.privacy import audit
+from pprl_cli.service import audit_log_app, campaign_app, client_app, serve
 from pprl_cli.synthesis import synth
 from pprl_cli.verification import verify
 from pprl_cli.worklist import worklist
@@ -57,3 +58,7 @@ app.command("synth", cls=Command)(synth)
 app.command("evaluate", cls=Command)(evaluate)
 app.command("demo", cls=Command)(demo)
 app.command("audit", cls=Command)(audit)
+app.command("serve", cls=Command)(serve)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(client_app, name="client")
+app.add_typer(audit_log_app, name="audit-log")

@@ -187,3 +187,13 @@ def test_dask_only_in_the_dask_engine(graph):
         if any(n.split(".")[0] in ("dask", "distributed") for n in names)
     )
     assert users == ["pprl.engines.dask"]
+
+
+def test_the_core_never_imports_the_service(graph):
+    """The service (pprl.service.*) depends on the library; nothing outside it imports it."""
+    _, raw = graph
+    assert any(m.startswith("pprl.service.") for m in raw)  # the service is in the graph
+    for mod, names in raw.items():
+        if mod == "pprl.service" or mod.startswith("pprl.service."):
+            continue
+        assert not [n for n in names if n == "pprl.service" or n.startswith("pprl.service.")], mod

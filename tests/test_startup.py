@@ -14,7 +14,23 @@ import pytest
 
 #: Top-level packages that must not load before a command runs. (typer itself loads
 #: pydantic to check option values, also for a subcommand's --help: not pprl's choice.)
-HEAVY = ("numpy", "pyarrow", "numba", "llvmlite", "clkhash", "dask", "matplotlib")
+HEAVY = (
+    "numpy",
+    "pyarrow",
+    "numba",
+    "llvmlite",
+    "clkhash",
+    "dask",
+    "matplotlib",
+    # the service's libraries: loaded only when a service command runs
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "httpx",
+)
 
 #: Every command's --help, the group's help and --version, run in one interpreter.
 HELP_RUNS = [
@@ -34,8 +50,16 @@ HELP_RUNS = [
             "demo",
             "audit",
             "schema",
+            "serve",
+            "campaign",
+            "client",
+            "audit-log",
         )
     ),
+    ["campaign", "create", "--help"],
+    ["campaign", "revoke", "--help"],
+    ["client", "upload", "--help"],
+    ["audit-log", "verify", "--help"],
     ["schema", "show", "--help"],
     ["schema", "list", "--help"],
 ]

@@ -1,0 +1,180 @@
+"""``pprl serve``, ``pprl campaign``, ``pprl client``, ``pprl audit-log``: the central
+matcher as a service and its clients. The service's libraries (FastAPI, uvicorn,
+SQLAlchemy, alembic, httpx) load only when one of these commands runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pprl_cli.common import Command, Group, console, fail, user_errors
+
+campaign_app = typer.Typer(
+    no_args_is_help=True, help="Create campaigns and revoke party tokens (operator).", cls=Group
+)
+client_app = typer.Typer(no_args_is_help=True, help="A party's side of the service.", cls=Group)
+audit_log_app = typer.Typer(no_args_is_help=True, help="The service's audit log.", cls=Group)
+
+ServerOption = Annotated[
+    str, typer.Option("--server", metavar="URL", help="The service, e.g. http://127.0.0.1:8750.")
+]
+TokenOption = Annotated[
+    Path, typer.Option("--token-file", metavar="FILE", help="The file holding your token.")
+]
+DataOption = Annotated[
+    Path, typer.Option("--data", metavar="DIR", help="The service's data folder.")
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        metavar="URL",
+        show_default="an SQLite file under --data",
+        help="A PostgreSQL database, postgresql://USER@HOST:PORT/NAME.",
+    ),
+]
+
+
+@user_errors
+def serve(
+    data: DataOption,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port to listen on.")
+    ] = 8750,
+    database: DatabaseOption = None,
+    max_upload_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-upload-mb", metavar="MB", min=1, help="Largest encoding file accepted, MiB."
+        ),
+    ] = 2048,
+) -> None:
+    """Run the central matcher's service (HTTP API over a database).
+
+    The first start writes the operator token to DIR/operator.token (mode 0600); it is
+    never printed."""
+    from pprl.service.server import serve as run
+
+    run(
+        data,
+        host=host,
+        port=port,
+        database=database,
+        max_upload=max_upload_mb << 20,
+        announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
+    )
+
+
+def _token(path: Path) -> str:
+    from pprl.service.tokens import read_token_file
+
+    return read_token_file(path)
+
+
+@campaign_app.command("create", cls=Command)
+@user_errors
+def campaign_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")],
+    server: ServerOption,
+    token_file: TokenOption,
+    reference: Annotated[
+        str, typer.Option("--reference", metavar="PARTY", help="The register holder's label.")
+    ],
+    claims: Annotated[
+        str,
+        typer.Option("--claims", metavar="P1[,P2...]", help="The claims parties' labels."),
+    ],
+    tokens_out: Annotated[
+        Path,
+        typer.Option(
+            "--tokens-out",
+            metavar="DIR",
+            help="Where to write PARTY.token for each party (mode 0600).",
+        ),
+    ],
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="NAME",
+            show_default="any schema",
+            help="Require uploads encoded with this built-in schema.",
+        ),
+    ] = None,
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            metavar="N",
+            min=1,
+            show_default="none recorded",
+            help="Recorded with the campaign (automatic expiry is not built yet).",
+        ),
+    ] = None,
+) -> None:
+    """Create a campaign and one token per party (operator token)."""
+    from pprl.service.client import create_campaign
+
+    parties = [p.strip() for p in claims.split(",")]
+    if not all(parties):
+        fail("--claims: an empty party label")
+    result = create_campaign(
+        server, _token(token_file), name, reference, parties, tokens_out, schema, retention_days
+    )
+    console.print(f"campaign {name} created; tokens written:", highlight=False)
+    for path in result["token_files"]:
+        console.print(f"  {path}", highlight=False, soft_wrap=True)
+
+
+@campaign_app.command("revoke", cls=Command)
+@user_errors
+def campaign_revoke(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")],
+    party: Annotated[str, typer.Option("--party", metavar="PARTY", help="The party to cut off.")],
+    server: ServerOption,
+    token_file: TokenOption,
+) -> None:
+    """Revoke every token of one party of a campaign (operator token)."""
+    from pprl.service.client import revoke
+
+    result = revoke(server, _token(token_file), name, party)
+    console.print(
+        f"campaign {name}: party {party}: {result.get('revoked', 0)} token(s) revoked",
+        highlight=False,
+    )
+
+
+@client_app.command("upload", cls=Command)
+@user_errors
+def client_upload(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Your encoding file (.parquet).")],
+    server: ServerOption,
+    token_file: TokenOption,
+) -> None:
+    """Upload your encoding file; the server checks it as 'pprl verify' would."""
+    from pprl.service.client import upload
+
+    result = upload(server, _token(token_file), file)
+    console.print(
+        f"uploaded {file.name}: {result['records']:,} records, digest {result['digest']} "
+        f"(campaign {result['campaign']}, party {result['party']}, {result['role']})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@audit_log_app.command("verify", cls=Command)
+@user_errors
+def audit_log_verify(data: DataOption, database: DatabaseOption = None) -> None:
+    """Check the audit log's hash chain; name the first broken link."""
+    from pprl.service.audit import verify_chain
+    from pprl.service.state import open_database
+
+    report = verify_chain(open_database(data, database))
+    if report.broken is not None:
+        fail(f"audit log broken after {report.entries} intact entries: {report.broken}")
+    console.print(f"audit log intact: {report.entries} entries", highlight=False)

@@ -1,0 +1,152 @@
+"""The HTTP API (FastAPI on uvicorn). Every error is JSON ``{"error": "one line"}`` with a
+4xx status; request bodies are bounded (413 past the limit) and read as streams.
+
+``POST /api/v1/campaigns``                 operator: create a campaign, get party tokens
+``POST /api/v1/campaigns/{name}/revoke``   operator: revoke one party's tokens
+``PUT  /api/v1/upload``                    reference/claims party: upload its encoding file
+``GET  /api/v1/audit-log/verify``          operator: check the audit chain
+``GET  /api/v1/health``                    anyone: the server answers
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pprl import __version__
+from pprl.service.access import authenticate, refuse, require_role
+from pprl.service.audit import verify_chain
+from pprl.service.campaigns import create_campaign, revoke_party
+from pprl.service.state import MAX_JSON_BYTES, Refused, Service
+from pprl.service.uploads import accept_upload, client_filename
+
+API = "/api/v1"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": " ".join(message.split())}, status_code=status)
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise Refused(400, "Content-Length is not a number")
+    return int(value)
+
+
+def _too_large(limit: int) -> Refused:
+    return Refused(413, f"request body larger than the limit of {limit:,} bytes")
+
+
+async def _json_body(request: Request) -> object:
+    """The request's JSON body, read up to :data:`MAX_JSON_BYTES`."""
+    declared = _declared_length(request)
+    if declared is not None and declared > MAX_JSON_BYTES:
+        raise _too_large(MAX_JSON_BYTES)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise _too_large(MAX_JSON_BYTES)
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Refused(400, "the request body is not UTF-8 JSON") from None
+
+
+def create_app(service: Service) -> FastAPI:
+    """The ASGI application serving ``service``."""
+    app = FastAPI(title="pprl service", version=__version__)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    def who(request: Request, action: str, *roles: str) -> Any:
+        principal = authenticate(service, request.headers.get("authorization"), action)
+        require_role(service, principal, action, *roles)
+        return principal
+
+    @app.get(f"{API}/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "max_upload": service.max_upload}
+
+    @app.post(f"{API}/campaigns", status_code=201)
+    async def campaigns(request: Request) -> dict[str, Any]:
+        principal = await run_in_threadpool(who, request, "create-campaign", "operator")
+        body = await _json_body(request)
+        return await run_in_threadpool(create_campaign, service, principal, body)
+
+    @app.post(f"{API}/campaigns/{{name}}/revoke")
+    async def revoke(name: str, request: Request) -> dict[str, Any]:
+        principal = await run_in_threadpool(who, request, "revoke", "operator")
+        body = await _json_body(request)
+        return await run_in_threadpool(revoke_party, service, principal, name, body)
+
+    @app.get(f"{API}/audit-log/verify")
+    def audit_verify(request: Request) -> dict[str, Any]:
+        who(request, "audit-log-verify", "operator")
+        report = verify_chain(service.engine)
+        return {"entries": report.entries, "intact": report.broken is None, "broken": report.broken}
+
+    @app.put(f"{API}/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        principal = await run_in_threadpool(who, request, "upload", "reference", "claims")
+        limit = service.max_upload
+        try:
+            declared = _declared_length(request)
+            if declared is not None and declared > limit:
+                raise _too_large(limit)
+        except Refused as exc:
+            await run_in_threadpool(
+                _refuse_quietly, service, principal, "upload", exc.status, str(exc)
+            )
+        filename = client_filename(request.headers.get("x-pprl-filename"))
+        staging = service.data / "incoming" / secrets.token_hex(16)
+        staging.mkdir(mode=0o700, parents=True)
+        try:
+            staged = staging / filename
+            size = 0
+            with open(staged, "wb") as f:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        await run_in_threadpool(
+                            _refuse_quietly,
+                            service,
+                            principal,
+                            "upload",
+                            413,
+                            str(_too_large(limit)),
+                        )
+                    f.write(chunk)
+            return await run_in_threadpool(accept_upload, service, principal, staged, filename)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return app
+
+
+def _refuse_quietly(service: Service, principal: Any, action: str, status: int, msg: str) -> None:
+    """Audit-log and raise a refusal of a valid token's request."""
+    refuse(service, principal, action, status, msg)

@@ -1,0 +1,126 @@
+"""The client side of the service (``pprl campaign``, ``pprl client``): HTTP calls with
+httpx, the server's one-line refusals raised as :class:`pprl.errors.InputError`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pprl.errors import InputError
+from pprl.service.tokens import write_secret_file
+
+TIMEOUT = httpx.Timeout(30.0, read=600.0)
+CHUNK = 1 << 20
+
+
+def _url(server: str, path: str) -> str:
+    if not server.startswith(("http://", "https://")):
+        raise InputError(f"--server {server!r}: give an http:// or https:// URL")
+    return server.rstrip("/") + "/api/v1" + path
+
+
+def _answer(server: str, response: httpx.Response) -> Any:
+    """The JSON of a 2xx answer; a refusal is its one-line message."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success and isinstance(body, dict):
+        return body
+    message = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(message, str):
+        message = f"{server}: unexpected answer (HTTP {response.status_code})"
+    raise InputError(message)
+
+
+def _call(server: str, method: str, path: str, token: str, **kwargs: Any) -> Any:
+    try:
+        with httpx.Client(timeout=TIMEOUT) as http:
+            response = http.request(
+                method,
+                _url(server, path),
+                headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
+                **kwargs,
+            )
+    except httpx.HTTPError as exc:
+        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+    return _answer(server, response)
+
+
+def create_campaign(
+    server: str,
+    token: str,
+    name: str,
+    reference: str,
+    claims: list[str],
+    tokens_out: Path,
+    schema: str | None = None,
+    retention_days: int | None = None,
+) -> dict[str, Any]:
+    """Create a campaign; write each party's token to ``tokens_out/<party>.token`` (0600).
+    Refuses before asking the server when any of those files exists."""
+    parties = [reference, *claims]
+    tokens_out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    taken = [tokens_out / f"{p}.token" for p in parties if (tokens_out / f"{p}.token").exists()]
+    if taken:
+        raise InputError(f"{taken[0]}: exists already; choose another --tokens-out folder")
+    if not os.access(tokens_out, os.W_OK):
+        raise InputError(f"--tokens-out {tokens_out}: not writable")
+    body: dict[str, Any] = {"name": name, "reference": reference, "claims": claims}
+    if schema is not None:
+        body["schema"] = schema
+    if retention_days is not None:
+        body["retention_days"] = retention_days
+    answer = _call(server, "POST", "/campaigns", token, json=body)
+    issued = answer.get("tokens") if isinstance(answer, dict) else None
+    if not isinstance(issued, dict) or set(issued) != set(parties):
+        raise InputError(f"{server}: unexpected answer to campaign create")
+    written = []
+    for party in parties:
+        path = tokens_out / f"{party}.token"
+        write_secret_file(path, str(issued[party]))
+        written.append(path)
+    return {"campaign": name, "token_files": [str(p) for p in written]}
+
+
+def revoke(server: str, token: str, name: str, party: str) -> dict[str, Any]:
+    """Revoke one party's tokens in campaign ``name``."""
+    result: dict[str, Any] = _call(
+        server, "POST", f"/campaigns/{quote(name, safe='')}/revoke", token, json={"party": party}
+    )
+    return result
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+def upload(server: str, token: str, path: Path) -> dict[str, Any]:
+    """Stream an encoding file to the server, which checks and keeps it."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    size = path.stat().st_size
+    try:
+        with httpx.Client(timeout=TIMEOUT) as http:
+            health = http.get(_url(server, "/health"))
+    except httpx.HTTPError as exc:
+        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+    limit = _answer(server, health).get("max_upload")
+    if isinstance(limit, int) and size > limit:
+        raise InputError(f"{path}: larger than the server's upload limit of {limit:,} bytes")
+    result: dict[str, Any] = _call(
+        server,
+        "PUT",
+        "/upload",
+        token,
+        content=_chunks(path),
+        headers={"Content-Length": str(size), "X-Pprl-Filename": quote(path.name, safe="")},
+    )
+    return result
