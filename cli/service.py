@@ -52,6 +52,12 @@ def serve(
             "--max-upload-mb", metavar="MB", min=1, help="Largest encoding file accepted, MiB."
         ),
     ] = 2048,
+    job_workers: Annotated[
+        int,
+        typer.Option(
+            "--job-workers", metavar="N", min=1, max=64, help="Verification jobs run at once."
+        ),
+    ] = 1,
 ) -> None:
     """Run the central matcher's service (HTTP API over a database).
 
@@ -65,6 +71,7 @@ def serve(
         port=port,
         database=database,
         max_upload=max_upload_mb << 20,
+        job_workers=job_workers,
         announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
     )
 
@@ -162,6 +169,26 @@ def client_upload(
     console.print(
         f"uploaded {file.name}: {result['records']:,} records, digest {result['digest']} "
         f"(campaign {result['campaign']}, party {result['party']}, {result['role']})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@client_app.command("run", cls=Command)
+@user_errors
+def client_run(
+    server: ServerOption,
+    token_file: TokenOption,
+    campaign: Annotated[
+        str, typer.Option("--campaign", metavar="NAME", help="The campaign to verify.")
+    ],
+) -> None:
+    """Run the campaign's verification on the server as a job (operator token)."""
+    from pprl.service.client import run
+
+    result = run(server, _token(token_file), campaign)
+    console.print(
+        f"campaign {campaign}: job {result['job']} {result['state']}",
         highlight=False,
         soft_wrap=True,
     )

@@ -4,6 +4,7 @@
 ``POST /api/v1/campaigns``                 operator: create a campaign, get party tokens
 ``POST /api/v1/campaigns/{name}/revoke``   operator: revoke one party's tokens
 ``PUT  /api/v1/upload``                    reference/claims party: upload its encoding file
+``POST /api/v1/campaigns/{name}/run``      operator: queue a verification job
 ``GET  /api/v1/audit-log/verify``          operator: check the audit chain
 ``GET  /api/v1/health``                    anyone: the server answers
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +28,7 @@ from pprl import __version__
 from pprl.service.access import authenticate, refuse, require_role
 from pprl.service.audit import verify_chain
 from pprl.service.campaigns import create_campaign, revoke_party
+from pprl.service.jobs import JobRunner, recover_jobs, start_job
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
 from pprl.service.uploads import accept_upload, client_filename
 
@@ -65,8 +69,21 @@ async def _json_body(request: Request) -> object:
 
 
 def create_app(service: Service) -> FastAPI:
-    """The ASGI application serving ``service``."""
-    app = FastAPI(title="pprl service", version=__version__)
+    """The ASGI application serving ``service``. Jobs a previous server process left
+    queued or running are marked failed first (:func:`recover_jobs`); the embedded
+    worker pool stops with the application."""
+    recover_jobs(service)
+    runner = JobRunner(service, service.job_workers, service.job_threads)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runner.close)
+
+    app = FastAPI(title="pprl service", version=__version__, lifespan=lifespan)
+    app.state.runner = runner
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
@@ -102,6 +119,15 @@ def create_app(service: Service) -> FastAPI:
         principal = await run_in_threadpool(who, request, "revoke", "operator")
         body = await _json_body(request)
         return await run_in_threadpool(revoke_party, service, principal, name, body)
+
+    @app.post(f"{API}/campaigns/{{name}}/run", status_code=202)
+    def run(name: str, request: Request) -> dict[str, Any]:
+        principal = who(request, "run", "operator")
+        try:
+            return start_job(service, runner, principal, name)
+        except Refused as exc:
+            refuse(service, principal, "run", exc.status, str(exc))
+            raise  # not reached: refuse raises
 
     @app.get(f"{API}/audit-log/verify")
     def audit_verify(request: Request) -> dict[str, Any]:

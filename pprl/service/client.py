@@ -96,6 +96,12 @@ def revoke(server: str, token: str, name: str, party: str) -> dict[str, Any]:
     return result
 
 
+def run(server: str, token: str, name: str) -> dict[str, Any]:
+    """Queue campaign ``name``'s verification job (operator)."""
+    result: dict[str, Any] = _call(server, "POST", f"/campaigns/{quote(name, safe='')}/run", token)
+    return result
+
+
 def _chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):

@@ -63,6 +63,25 @@ uploads = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
+# One row per verification run (migration 0002). state: queued | running | done | failed;
+# result_path (relative to the data folder) and result_digest (blake3 of the result set's
+# manifest.json) are set only when the result set is complete and switched in.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("campaign", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON list of upload ids
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=True),
+    sa.Column("finished_at", sa.String(40), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),  # one line
+    sa.Column("result_path", sa.String(1024), nullable=True),
+    sa.Column("result_digest", sa.String(64), nullable=True),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,

@@ -14,16 +14,17 @@ def serve(
     port: int = 8750,
     database: str | None = None,
     max_upload: int = DEFAULT_MAX_UPLOAD,
+    job_workers: int = 1,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Set up (first start) or open the service under ``data`` and serve it until
     interrupted. ``announce`` receives one line naming the address and the operator
-    token's file (never the token)."""
+    token's file (never the token). ``job_workers`` verification jobs run at once."""
     import uvicorn
 
     from pprl.service.app import create_app
 
-    service = open_service(data, database, max_upload)
+    service = open_service(data, database, max_upload, job_workers)
     app = create_app(service)
     config = uvicorn.Config(
         app,

@@ -36,10 +36,16 @@ class Service:
     engine: Engine
     key: bytes
     max_upload: int = DEFAULT_MAX_UPLOAD
+    job_workers: int = 1  # verification jobs run at once (the embedded worker pool)
+    job_threads: int | None = None  # kernel threads per job (None: all cores)
 
 
 def open_service(
-    data: Path, database: str | None = None, max_upload: int = DEFAULT_MAX_UPLOAD
+    data: Path,
+    database: str | None = None,
+    max_upload: int = DEFAULT_MAX_UPLOAD,
+    job_workers: int = 1,
+    job_threads: int | None = None,
 ) -> Service:
     """Open (or set up, on first start) the service under ``data``: the folder (0700),
     the server key, the database schema (migrated), and ``data/operator.token`` (0600)
@@ -53,7 +59,7 @@ def open_service(
         os.close(os.open(data / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     engine = open_engine(database_url(data, database))
     migrate(engine)
-    service = Service(data=data, engine=engine, key=key, max_upload=max_upload)
+    service = Service(data, engine, key, max_upload, job_workers, job_threads)
     _ensure_operator_token(service)
     return service
 

@@ -52,7 +52,7 @@ def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
 def service(tmp_path: Path, database: str | None):
     from pprl.service.state import open_service
 
-    svc = open_service(tmp_path / "data", database, max_upload=1 << 20)
+    svc = open_service(tmp_path / "data", database, max_upload=1 << 20, job_threads=1)
     yield svc
     svc.engine.dispose()
 

@@ -43,3 +43,36 @@ def encoding_file(
         },
     )
     return write_encodings(enc, path)
+
+
+def verifiable_files(
+    folder: Path, reference: str = "city", claims: tuple[str, ...] = ("ins1", "ins2"), n: int = 30
+) -> dict[str, Path]:
+    """A register and claims files that verification can run on: one shared block key,
+    each claims party claiming its own slice of the register's numbers, half of them
+    with the register's CLK (confirmed) and half with a random one."""
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    clks = rng.integers(0, 2**63, (n, 16), dtype=np.uint64)
+    meta = {"key_fingerprint": "a" * 16, "schema_digest": "b" * 32, "schema_name": "jp-resident"}
+
+    def write(path: Path, party: str, role: str, tok: np.ndarray, clk: np.ndarray) -> Path:
+        m = len(tok)
+        enc = Encodings(
+            rows=np.arange(m, dtype=np.int64),
+            tokens=tok,
+            has_token=np.ones(m, bool),
+            clks=clk,
+            block_keys={"all": (np.zeros(m, np.uint64), np.ones(m, bool))},
+            meta={"party": party, "role": role, **meta},
+        )
+        return write_encodings(enc, path)
+
+    out = {reference: write(folder / f"{reference}.parquet", reference, "register", tokens, clks)}
+    step = n // len(claims)
+    for i, party in enumerate(claims):
+        sl = slice(i * step, (i + 1) * step)
+        clk = clks[sl].copy()
+        clk[len(clk) // 2 :] = rng.integers(0, 2**63, (len(clk) - len(clk) // 2, 16), np.uint64)
+        out[party] = write(folder / f"{party}.parquet", party, "claims", tokens[sl], clk)
+    return out

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,9 +29,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def server(tmp_path: Path, database: str | None):
-    data = tmp_path / "data"
+@contextmanager
+def running_server(data: Path, database: str | None, log_path: Path, env: dict | None = None):
+    """'pprl serve' in its own process on a free loopback port, until the block ends."""
     port = _free_port()
     cmd = [
         sys.executable,
@@ -46,8 +47,10 @@ def server(tmp_path: Path, database: str | None):
     ]
     if database:
         cmd += ["--database", database]
-    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    log = open(log_path, "w+b")  # noqa: SIM115
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -62,7 +65,7 @@ def server(tmp_path: Path, database: str | None):
             pytest.fail(f"pprl serve did not start: {log.read().decode()[-1000:]}")
         time.sleep(0.1)
     try:
-        yield url, data, log
+        yield url, proc, log
     finally:
         proc.terminate()
         try:
@@ -71,6 +74,13 @@ def server(tmp_path: Path, database: str | None):
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture()
+def server(tmp_path: Path, database: str | None):
+    data = tmp_path / "data"
+    with running_server(data, database, tmp_path / "serve.log") as (url, _, log):
+        yield url, data, log
 
 
 def pprl(*args: str) -> tuple[int, str]:

@@ -1,0 +1,74 @@
+"""Jobs, status and results from the command line against a real 'pprl serve' process,
+including a server killed in the middle of writing a job's results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pprl.service.db import database_url, jobs, open_engine
+from service.helpers import verifiable_files
+from service.test_cli_service import pprl, running_server
+
+
+def job_states(data: Path, database: str | None) -> list[tuple[str, str | None]]:
+    engine = open_engine(database_url(data, database))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(jobs.c.state, jobs.c.error).order_by(jobs.c.id))
+            return [(r.state, r.error) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def wait_for(check, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def campaign_with_uploads(url: str, data: Path, tmp_path: Path) -> Path:
+    tok = tmp_path / "tokens"
+    code, out = pprl(
+        "campaign", "create", "c1", "--server", url, "--token-file", data / "operator.token",
+        "--reference", "city", "--claims", "ins1,ins2", "--tokens-out", tok,
+    )  # fmt: skip
+    assert code == 0, out
+    for party, path in verifiable_files(tmp_path).items():
+        code, out = pprl(
+            "client", "upload", path, "--server", url, "--token-file", tok / f"{party}.token"
+        )
+        assert code == 0, out
+    return tok
+
+
+def test_a_server_killed_mid_job_marks_it_failed_and_delivers_nothing(tmp_path, database):
+    data, marker = tmp_path / "data", tmp_path / "paused"
+    op = ["--token-file", data / "operator.token", "--campaign", "c1"]
+    pause = {"PPRL_TEST_PAUSE_AT": f"files={marker}"}
+    with running_server(data, database, tmp_path / "1.log", pause) as (url, proc, _):
+        campaign_with_uploads(url, data, tmp_path)
+        code, out = pprl("client", "run", "--server", url, *op)
+        assert code == 0 and out.strip() == "campaign c1: job 1 queued", out
+        wait_for(marker.exists)  # the result set's files are written, its manifest not
+        proc.kill()
+        proc.wait(timeout=10)
+    assert job_states(data, database) == [("running", None)]
+    results = data / "campaigns" / "1" / "results"
+    assert any(p.name.startswith(".1.pprl-tmp-") for p in results.iterdir())
+    assert not (results / "1").exists()
+    with running_server(data, database, tmp_path / "2.log") as (url, proc, _):
+        assert job_states(data, database) == [
+            ("failed", "interrupted: the server stopped while the job was running; run it again")
+        ]
+        assert list(results.iterdir()) == []
+        code, out = pprl("client", "run", "--server", url, *op)
+        assert code == 0 and "job 2 queued" in out
+        wait_for(lambda: job_states(data, database)[-1][0] == "done")
+    assert sorted(p.name for p in results.iterdir()) == ["2"]
+    db = ["--database", database] if database else []
+    code, out = pprl("audit-log", "verify", "--data", data, *db)
+    assert code == 0 and "audit log intact" in out
