@@ -5,7 +5,7 @@ SQLAlchemy, alembic, httpx) load only when one of these commands runs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pprl_cli.common import Command, Group, console, fail, user_errors
@@ -182,16 +182,89 @@ def client_run(
     campaign: Annotated[
         str, typer.Option("--campaign", metavar="NAME", help="The campaign to verify.")
     ],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the job is done or failed.")
+    ] = False,
 ) -> None:
     """Run the campaign's verification on the server as a job (operator token)."""
-    from pprl.service.client import run
+    from pprl.service.client import run, wait_for_job
 
-    result = run(server, _token(token_file), campaign)
+    token = _token(token_file)
+    result = run(server, token, campaign)
     console.print(
         f"campaign {campaign}: job {result['job']} {result['state']}",
         highlight=False,
         soft_wrap=True,
     )
+    if wait:
+        job = wait_for_job(server, token, campaign, int(result["job"]))
+        if job.get("state") == "failed":
+            fail(f"campaign {campaign}: job {job['job']} failed: {job.get('error')}")
+        console.print(f"campaign {campaign}: job {job['job']} done", highlight=False)
+
+
+def _status_lines(answer: dict[str, Any]) -> list[str]:
+    """``pprl client status`` as lines of text."""
+    if "party" in answer:  # a party's view
+        up = answer.get("upload")
+        return [
+            f"campaign {answer['campaign']}, party {answer['party']} ({answer['role']})",
+            "  upload: "
+            + (
+                f"{up['file']}, {up['records']:,} records, digest {up['digest']}, "
+                f"at {up['uploaded']}"
+                if up
+                else "none yet"
+            ),
+            "  results: " + ("ready" if answer.get("results_ready") else "not ready yet"),
+        ]
+    lines = []
+    for camp in answer.get("campaigns", [answer]):
+        lines.append(
+            f"campaign {camp['campaign']}: reference {camp['reference']}; claims "
+            + ", ".join(camp["claims"])
+        )
+        for up in camp["uploads"]:
+            lines.append(
+                f"  upload {up['party']} ({up['role']}): {up['file']}, {up['records']:,} "
+                f"records, digest {up['digest']}, at {up['uploaded']}"
+            )
+        if camp["waiting_for"]:
+            lines.append("  waiting for uploads from: " + ", ".join(camp["waiting_for"]))
+        for job in camp["jobs"]:
+            end = f", {job['error']}" if job.get("error") else ""
+            lines.append(f"  job {job['job']}: {job['state']}{end}")
+    return lines
+
+
+@client_app.command("status", cls=Command)
+@user_errors
+def client_status(
+    server: ServerOption,
+    token_file: TokenOption,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            metavar="NAME",
+            show_default="your token's campaign (operator: all)",
+            help="The campaign to show.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Show the campaign as your token may see it: the operator its uploads and jobs, a
+    party its own upload and whether results are ready."""
+    import json
+
+    from pprl.service.client import status
+
+    answer = status(server, _token(token_file), campaign)
+    if as_json:
+        typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    for line in _status_lines(answer):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @audit_log_app.command("verify", cls=Command)

@@ -5,6 +5,7 @@
 ``POST /api/v1/campaigns/{name}/revoke``   operator: revoke one party's tokens
 ``PUT  /api/v1/upload``                    reference/claims party: upload its encoding file
 ``POST /api/v1/campaigns/{name}/run``      operator: queue a verification job
+``GET  /api/v1/status[?campaign=NAME]``     anyone with a token: the campaign as it may see it
 ``GET  /api/v1/audit-log/verify``          operator: check the audit chain
 ``GET  /api/v1/health``                    anyone: the server answers
 """
@@ -30,6 +31,7 @@ from pprl.service.audit import verify_chain
 from pprl.service.campaigns import create_campaign, revoke_party
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
+from pprl.service.status import campaign_status
 from pprl.service.uploads import accept_upload, client_filename
 
 API = "/api/v1"
@@ -128,6 +130,11 @@ def create_app(service: Service) -> FastAPI:
         except Refused as exc:
             refuse(service, principal, "run", exc.status, str(exc))
             raise  # not reached: refuse raises
+
+    @app.get(f"{API}/status")
+    def status(request: Request, campaign: str | None = None) -> dict[str, Any]:
+        principal = who(request, "status", "operator", "reference", "claims")
+        return campaign_status(service, principal, campaign)
 
     @app.get(f"{API}/audit-log/verify")
     def audit_verify(request: Request) -> dict[str, Any]:

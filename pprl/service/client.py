@@ -4,6 +4,7 @@ httpx, the server's one-line refusals raised as :class:`pprl.errors.InputError`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,29 @@ def run(server: str, token: str, name: str) -> dict[str, Any]:
     """Queue campaign ``name``'s verification job (operator)."""
     result: dict[str, Any] = _call(server, "POST", f"/campaigns/{quote(name, safe='')}/run", token)
     return result
+
+
+def status(server: str, token: str, name: str | None = None) -> dict[str, Any]:
+    """The campaign's state as this token may see it (all campaigns: operator, no name)."""
+    params = {"campaign": name} if name is not None else {}
+    result: dict[str, Any] = _call(server, "GET", "/status", token, params=params)
+    return result
+
+
+def wait_for_job(
+    server: str, token: str, name: str, job: int, poll: float = 0.5, timeout: float = 86400.0
+) -> dict[str, Any]:
+    """Poll the campaign's status until ``job`` is done or failed; its status entry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [j for j in status(server, token, name).get("jobs", []) if j.get("job") == job]
+        if not found:
+            raise InputError(f"{server}: campaign {name!r} has no job {job}")
+        if found[0].get("state") in ("done", "failed"):
+            return dict(found[0])
+        if time.monotonic() > deadline:
+            raise InputError(f"campaign {name!r}: job {job} still {found[0].get('state')}")
+        time.sleep(poll)
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

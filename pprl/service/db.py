@@ -80,6 +80,7 @@ jobs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),  # one line
     sa.Column("result_path", sa.String(1024), nullable=True),
     sa.Column("result_digest", sa.String(64), nullable=True),
+    sa.Index("jobs_campaign_state", "campaign_id", "state"),
 )
 
 audit_log = sa.Table(

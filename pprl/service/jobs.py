@@ -120,7 +120,7 @@ def _remove_results(out: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _latest_uploads(conn: sa.Connection, campaign_id: int) -> dict[str, sa.Row[Any]]:
+def latest_uploads(conn: sa.Connection, campaign_id: int) -> dict[str, sa.Row[Any]]:
     """The newest accepted upload of each party of the campaign."""
     rows = conn.execute(
         sa.select(uploads).where(uploads.c.campaign_id == campaign_id).order_by(uploads.c.id)
@@ -142,7 +142,7 @@ def start_job(service: Service, runner: JobRunner, who: Principal, name: str) ->
         ).first()
         if active is not None:
             raise Refused(409, f"campaign {name!r}: job {active.id} is {active.state} already")
-        latest = _latest_uploads(conn, camp.id)
+        latest = latest_uploads(conn, camp.id)
         parties = [camp.reference, *json.loads(camp.claims)]
         missing = [p for p in parties if p not in latest]
         if missing:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from service.helpers import running_server
+
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -65,3 +67,10 @@ def api(service):
 
     with TestClient(create_app(service), raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture()
+def server(tmp_path: Path, database: str | None):
+    data = tmp_path / "data"
+    with running_server(data, database, tmp_path / "serve.log") as (url, _, log):
+        yield url, data, log

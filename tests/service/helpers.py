@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
+import pytest
 
 from pprl.store import Encodings, write_encodings
 
@@ -76,3 +84,56 @@ def verifiable_files(
         clk[len(clk) // 2 :] = rng.integers(0, 2**63, (len(clk) - len(clk) // 2, 16), np.uint64)
         out[party] = write(folder / f"{party}.parquet", party, "claims", tokens[sl], clk)
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(data: Path, database: str | None, log_path: Path, env: dict | None = None):
+    """'pprl serve' in its own process on a free loopback port, until the block ends."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-c",
+        "from pprl_cli.main import app; app(prog_name='pprl')",
+        "serve",
+        "--data",
+        str(data),
+        "--port",
+        str(port),
+        "--max-upload-mb",
+        "1",
+    ]
+    if database:
+        cmd += ["--database", database]
+    log = open(log_path, "w+b")  # noqa: SIM115
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"pprl serve did not start: {log.read().decode()[-1000:]}")
+        time.sleep(0.1)
+    try:
+        yield url, proc, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()

@@ -3,14 +3,15 @@ including a server killed in the middle of writing a job's results."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from pprl.service.db import database_url, jobs, open_engine
-from service.helpers import verifiable_files
-from service.test_cli_service import pprl, running_server
+from service.helpers import running_server, verifiable_files
+from service.test_cli_service import pprl
 
 
 def job_states(data: Path, database: str | None) -> list[tuple[str, str | None]]:
@@ -72,3 +73,32 @@ def test_a_server_killed_mid_job_marks_it_failed_and_delivers_nothing(tmp_path, 
     db = ["--database", database] if database else []
     code, out = pprl("audit-log", "verify", "--data", data, *db)
     assert code == 0 and "audit log intact" in out
+
+
+def test_run_wait_and_status_from_the_command_line(server, tmp_path):
+    url, data, _ = server
+    tok = campaign_with_uploads(url, data, tmp_path)
+    op = ["--server", url, "--token-file", data / "operator.token"]
+    code, out = pprl("client", "run", *op, "--campaign", "c1", "--wait")
+    assert code == 0 and out.splitlines() == [
+        "campaign c1: job 1 queued",
+        "campaign c1: job 1 done",
+    ]
+    code, out = pprl("client", "status", *op)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "campaign c1: reference city; claims ins1, ins2", out
+    assert sum(line.startswith("  upload ") for line in lines) == 3
+    assert lines[-1] == "  job 1: done"
+    code, out = pprl("client", "status", "--server", url, "--token-file", tok / "ins1.token")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "campaign c1, party ins1 (claims)", out
+    assert lines[1].startswith("  upload: ins1.parquet, 15 records, digest ")
+    assert lines[2] == "  results: ready" and len(lines) == 3
+    code, out = pprl(
+        "client", "status", "--server", url, "--token-file", tok / "ins1.token", "--campaign", "x"
+    )
+    assert code == 2 and "this token belongs to campaign 'c1'" in out
+    code, out = pprl("client", "status", *op, "--campaign", "c1", "--json")
+    assert code == 0 and json.loads(out)["jobs"][0]["state"] == "done"
+    code, out = pprl("client", "run", *op, "--campaign", "nope")
+    assert code == 2 and out.strip().endswith("no campaign 'nope'")

@@ -4,83 +4,15 @@ on a free loopback port, and the campaign, client and audit-log commands against
 from __future__ import annotations
 
 import os
-import socket
 import stat
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
-from pathlib import Path
 
-import httpx
-import pytest
 import sqlalchemy as sa
 from pprl_cli.main import app
 from typer.testing import CliRunner
 
-from service.helpers import encoding_file
+from service.helpers import encoding_file, free_port
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running_server(data: Path, database: str | None, log_path: Path, env: dict | None = None):
-    """'pprl serve' in its own process on a free loopback port, until the block ends."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-c",
-        "from pprl_cli.main import app; app(prog_name='pprl')",
-        "serve",
-        "--data",
-        str(data),
-        "--port",
-        str(port),
-        "--max-upload-mb",
-        "1",
-    ]
-    if database:
-        cmd += ["--database", database]
-    log = open(log_path, "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.seek(0)
-            pytest.fail(f"pprl serve did not start: {log.read().decode()[-1000:]}")
-        time.sleep(0.1)
-    try:
-        yield url, proc, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture()
-def server(tmp_path: Path, database: str | None):
-    data = tmp_path / "data"
-    with running_server(data, database, tmp_path / "serve.log") as (url, _, log):
-        yield url, data, log
 
 
 def pprl(*args: str) -> tuple[int, str]:
@@ -199,7 +131,7 @@ def test_client_errors_are_one_line(tmp_path):
     assert code == 2 and "not a pprl token file" in out and "not a token" not in out
     tok.write_text("pprl-token-abc\n")
     code, out = pprl(
-        "client", "upload", f, "--server", f"http://127.0.0.1:{_free_port()}", "--token-file", tok
+        "client", "upload", f, "--server", f"http://127.0.0.1:{free_port()}", "--token-file", tok
     )
     assert code == 2 and "cannot reach the server" in out
     code, out = pprl("client", "upload", f, "--server", "ftp://x", "--token-file", tok)
