@@ -267,6 +267,41 @@ def client_status(
         console.print(line, highlight=False, soft_wrap=True)
 
 
+@client_app.command("results", cls=Command)
+@user_errors
+def client_results(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to write your results.")],
+    server: ServerOption,
+    token_file: TokenOption,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            metavar="NAME",
+            show_default="your token's campaign",
+            help="The campaign (required with the operator token).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace results this command wrote before.")
+    ] = False,
+) -> None:
+    """Download your own results of the campaign's latest job, each file checked by its
+    digest: a claims party its rows, the register holder its reference view, the
+    operator the summary, the report and the findings."""
+    from pprl.service.client import results
+
+    answer = results(server, _token(token_file), out, campaign, force)
+    console.print(
+        f"campaign {answer['campaign']}, job {answer['job']}: "
+        f"{len(answer['files'])} file(s) written to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for path in answer["files"]:
+        console.print(f"  {path}", highlight=False, soft_wrap=True)
+
+
 @audit_log_app.command("verify", cls=Command)
 @user_errors
 def audit_log_verify(data: DataOption, database: DatabaseOption = None) -> None:

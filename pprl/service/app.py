@@ -6,6 +6,8 @@
 ``PUT  /api/v1/upload``                    reference/claims party: upload its encoding file
 ``POST /api/v1/campaigns/{name}/run``      operator: queue a verification job
 ``GET  /api/v1/status[?campaign=NAME]``     anyone with a token: the campaign as it may see it
+``GET  /api/v1/results[?campaign=NAME]``    anyone with a token: the files of its own view
+``GET  /api/v1/results/file?path=P``        anyone with a token: one file of its own view
 ``GET  /api/v1/audit-log/verify``          operator: check the audit chain
 ``GET  /api/v1/health``                    anyone: the server answers
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +32,7 @@ from pprl.service.access import authenticate, refuse, require_role
 from pprl.service.audit import verify_chain
 from pprl.service.campaigns import create_campaign, revoke_party
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
+from pprl.service.results import download, result_view
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
 from pprl.service.status import campaign_status
 from pprl.service.uploads import accept_upload, client_filename
@@ -135,6 +138,25 @@ def create_app(service: Service) -> FastAPI:
     def status(request: Request, campaign: str | None = None) -> dict[str, Any]:
         principal = who(request, "status", "operator", "reference", "claims")
         return campaign_status(service, principal, campaign)
+
+    @app.get(f"{API}/results")
+    def results(request: Request, campaign: str | None = None) -> dict[str, Any]:
+        principal = who(request, "download", "operator", "reference", "claims")
+        return result_view(service, principal, campaign).to_json()
+
+    @app.get(f"{API}/results/file")
+    def result_file(request: Request, path: str, campaign: str | None = None) -> FileResponse:
+        principal = who(request, "download", "operator", "reference", "claims")
+        local, entry, view = download(service, principal, campaign, path)
+        return FileResponse(
+            local,
+            media_type="application/octet-stream",
+            headers={
+                "X-Pprl-Blake3": entry.blake3,
+                "X-Pprl-Job": str(view.job),
+                "X-Pprl-Result-Digest": view.result_digest,
+            },
+        )
 
     @app.get(f"{API}/audit-log/verify")
     def audit_verify(request: Request) -> dict[str, Any]:

@@ -126,6 +126,80 @@ def wait_for_job(
         time.sleep(poll)
 
 
+def _safe_path(server: str, rel: object) -> str:
+    """A file path the server listed, if it is a plain relative path inside the set."""
+    parts = rel.split("/") if isinstance(rel, str) else [""]
+    if (
+        not isinstance(rel, str)
+        or rel.startswith("/")
+        or "\\" in rel
+        or any(p in ("", ".", "..") or not p.isprintable() for p in parts)
+        or rel == "manifest.json"
+    ):
+        raise InputError(f"{server}: unexpected file name in the results listing")
+    return rel
+
+
+def _fetch(
+    http: httpx.Client, server: str, token: str, params: dict[str, str], dest: Path, want: str
+) -> None:
+    """Stream one result file to ``dest``, checking its blake3 digest against ``want``
+    (the manifest's digest from the listing) and the digest the server sends with it."""
+    from blake3 import blake3
+
+    digest = blake3()
+    with http.stream(
+        "GET",
+        _url(server, "/results/file"),
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        if not response.is_success:
+            response.read()
+            _answer(server, response)
+        sent = response.headers.get("x-pprl-blake3")
+        with open(dest, "wb") as f:
+            for chunk in response.iter_bytes(CHUNK):
+                digest.update(chunk)
+                f.write(chunk)
+    got = digest.hexdigest()
+    if sent != want or got != want:
+        raise InputError(
+            f"{params['path']}: the download does not match the result set's digest "
+            f"(expected {want}, received {got}); nothing written"
+        )
+
+
+def results(
+    server: str, token: str, out: Path, name: str | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Download this token's view of the campaign's latest results into ``out``, as one
+    result set (all files checked by digest, then switched in; nothing on a mismatch)."""
+    from pprl.resultset import result_set
+
+    params = {"campaign": name} if name is not None else {}
+    listing = _call(server, "GET", "/results", token, params=params)
+    files = listing.get("files")
+    if not isinstance(files, list) or not files:
+        raise InputError(f"{server}: no result files for this token")
+    entries = [(_safe_path(server, f.get("path")), f) for f in files if isinstance(f, dict)]
+    try:
+        with httpx.Client(timeout=TIMEOUT) as http, result_set(out, "results", force=force) as rs:
+            for rel, entry in entries:
+                dest = rs.path / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _fetch(http, server, token, {**params, "path": rel}, dest, str(entry.get("blake3")))
+                if entry.get("party"):
+                    rs.deliver(str(entry["party"]), rel, str(entry.get("role")))
+    except httpx.HTTPError as exc:
+        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+    return {
+        "campaign": listing.get("campaign"),
+        "job": listing.get("job"),
+        "files": [str(out / rel) for rel, _ in entries],
+    }
+
+
 def _chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pprl.resultset import check_result_set
 from pprl.service.db import database_url, jobs, open_engine
 from service.helpers import running_server, verifiable_files
 from service.test_cli_service import pprl
@@ -102,3 +103,57 @@ def test_run_wait_and_status_from_the_command_line(server, tmp_path):
     assert code == 0 and json.loads(out)["jobs"][0]["state"] == "done"
     code, out = pprl("client", "run", *op, "--campaign", "nope")
     assert code == 2 and out.strip().endswith("no campaign 'nope'")
+
+
+def test_each_party_fetches_exactly_its_own_results(server, tmp_path, database):
+    url, data, _ = server
+    tok = campaign_with_uploads(url, data, tmp_path)
+    op = data / "operator.token"
+    code, out = pprl(
+        "client", "run", "--server", url, "--token-file", op, "--campaign", "c1", "--wait"
+    )
+    assert code == 0, out
+    [root] = (data / "campaigns" / "1" / "results").iterdir()
+    wanted = {
+        "city": ["parties/city.reference.csv"],
+        "ins1": ["parties/ins1.csv"],
+        "ins2": ["parties/ins2.csv"],
+    }
+    for party, files in wanted.items():
+        out_dir = tmp_path / "got" / party
+        code, out = pprl(
+            "client",
+            "results",
+            "--out",
+            out_dir,
+            "--server",
+            url,
+            "--token-file",
+            tok / f"{party}.token",
+        )
+        assert code == 0 and "job 1: 1 file(s) written" in out, out
+        check_result_set(out_dir)
+        got = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+        assert got == sorted([*files, "manifest.json"])
+        assert (out_dir / files[0]).read_bytes() == (root / files[0]).read_bytes()
+    code, out = pprl(
+        "client", "results", "--out", tmp_path / "op", "--server", url, "--token-file", op,
+        "--campaign", "c1",
+    )  # fmt: skip
+    assert code == 0, out
+    assert sorted(p.name for p in (tmp_path / "op").iterdir()) == [
+        "findings.csv", "findings.parquet", "manifest.json", "report.html", "summary.json",
+    ]  # fmt: skip
+    # the same folder again needs --force; a file changed on the server is refused
+    args = ["--server", url, "--token-file", tok / "ins1.token"]
+    code, out = pprl("client", "results", "--out", tmp_path / "got" / "ins1", *args)
+    assert code == 2 and "--force" in out, out
+    view = root / "parties" / "ins1.csv"
+    view.write_bytes(view.read_bytes().replace(b"confirmed", b"suspect__"))
+    code, out = pprl("client", "results", "--out", tmp_path / "bad", *args)
+    assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert "parties/ins1.csv: the download does not match the result set's digest" in out
+    assert not (tmp_path / "bad").exists()
+    db = ["--database", database] if database else []
+    code, out = pprl("audit-log", "verify", "--data", data, *db)
+    assert code == 0 and "audit log intact" in out, out
