@@ -155,6 +155,25 @@ def campaign_revoke(
     )
 
 
+@campaign_app.command("delete", cls=Command)
+@user_errors
+def campaign_delete(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")],
+    server: ServerOption,
+    token_file: TokenOption,
+) -> None:
+    """Delete a campaign: its encoding files, results, uploads, jobs and tokens; the
+    audit log keeps its entries (operator token)."""
+    from pprl.service.client import delete
+
+    result = delete(server, _token(token_file), name)
+    console.print(
+        f"campaign {name} deleted: {result['uploads']} upload(s), {result['jobs']} job(s), "
+        f"{result['tokens']} token(s) removed",
+        highlight=False,
+    )
+
+
 @client_app.command("upload", cls=Command)
 @user_errors
 def client_upload(
@@ -313,3 +332,21 @@ def audit_log_verify(data: DataOption, database: DatabaseOption = None) -> None:
     if report.broken is not None:
         fail(f"audit log broken after {report.entries} intact entries: {report.broken}")
     console.print(f"audit log intact: {report.entries} entries", highlight=False)
+
+
+@audit_log_app.command("export", cls=Command)
+@user_errors
+def audit_log_export(
+    data: DataOption,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The JSON Lines file to write.")
+    ],
+    database: DatabaseOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE.")] = False,
+) -> None:
+    """Export the audit log as JSON Lines, one entry a line with its hashes."""
+    from pprl.service.audit import export_jsonl
+    from pprl.service.state import open_database
+
+    n = export_jsonl(open_database(data, database), out, force=force)
+    console.print(f"{n} audit log entries written to {out}", highlight=False, soft_wrap=True)

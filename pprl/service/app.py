@@ -5,6 +5,7 @@
 ``POST /api/v1/campaigns/{name}/revoke``   operator: revoke one party's tokens
 ``PUT  /api/v1/upload``                    reference/claims party: upload its encoding file
 ``POST /api/v1/campaigns/{name}/run``      operator: queue a verification job
+``DELETE /api/v1/campaigns/{name}``        operator: remove a campaign's files and rows
 ``GET  /api/v1/status[?campaign=NAME]``     anyone with a token: the campaign as it may see it
 ``GET  /api/v1/results[?campaign=NAME]``    anyone with a token: the files of its own view
 ``GET  /api/v1/results/file?path=P``        anyone with a token: one file of its own view
@@ -30,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pprl import __version__
 from pprl.service.access import authenticate, refuse, require_role
 from pprl.service.audit import verify_chain
-from pprl.service.campaigns import create_campaign, revoke_party
+from pprl.service.campaigns import create_campaign, delete_campaign, revoke_party
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
 from pprl.service.results import download, result_view
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
@@ -132,6 +133,15 @@ def create_app(service: Service) -> FastAPI:
             return start_job(service, runner, principal, name)
         except Refused as exc:
             refuse(service, principal, "run", exc.status, str(exc))
+            raise  # not reached: refuse raises
+
+    @app.delete(f"{API}/campaigns/{{name}}")
+    def delete(name: str, request: Request) -> dict[str, Any]:
+        principal = who(request, "delete", "operator")
+        try:
+            return delete_campaign(service, principal, name)
+        except Refused as exc:
+            refuse(service, principal, "delete", exc.status, str(exc))
             raise  # not reached: refuse raises
 
     @app.get(f"{API}/status")

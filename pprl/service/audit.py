@@ -9,6 +9,7 @@ noticed too. :func:`verify_chain` names the first broken link.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,3 +121,18 @@ def verify_chain(engine: Engine) -> ChainReport:
                 "(entries were cut off the end, or the head was edited)",
             )
     return ChainReport(count, None)
+
+
+def export_jsonl(engine: Engine, out: str | os.PathLike[str], *, force: bool = False) -> int:
+    """Write the whole log to ``out`` as JSON Lines, one entry a line in sequence order
+    with its previous hash and hash (so the chain can be checked from the file alone);
+    atomic (:func:`pprl.resultset.output_file`). Returns the number of entries."""
+    from pprl.resultset import output_file
+
+    n = 0
+    with output_file(out, force=force) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        with engine.connect() as conn:
+            for row in _rows(conn):
+                f.write(json.dumps(dict(row._mapping), ensure_ascii=False) + "\n")
+                n += 1
+    return n

@@ -4,6 +4,10 @@ given its own token; the operator creates them and revokes a party's tokens."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +17,7 @@ from pprl.labels import validate_label, view_stems
 from pprl.schema import BUILTIN_SCHEMAS
 from pprl.service import audit
 from pprl.service.access import Principal
-from pprl.service.db import campaigns, tokens, transaction
+from pprl.service.db import campaigns, jobs, tokens, transaction, uploads
 from pprl.service.state import Refused, Service
 from pprl.service.tokens import new_token, token_hash
 
@@ -149,3 +153,54 @@ def revoke_party(service: Service, who: Principal, name: str, body: object) -> d
             detail=f"party {party}: {n} token(s) revoked",
         )
     return {"campaign": name, "party": party, "revoked": n}
+
+
+def delete_campaign(service: Service, who: Principal, name: str) -> dict[str, Any]:
+    """Remove a campaign: its encoding files and result sets (the folder
+    ``DIR/campaigns/<id>``), and its upload, job, token and campaign rows; the audit
+    entries stay. Refused while a job of the campaign is queued or running."""
+    moved: Path | None = None
+    folder = service.data / "campaigns"
+    try:
+        with transaction(service.engine) as conn:
+            cid = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
+            if cid is None:
+                raise Refused(404, f"no campaign {name!r}")
+            active = conn.execute(
+                sa.select(jobs.c.id, jobs.c.state).where(
+                    jobs.c.campaign_id == cid, jobs.c.state.in_(("queued", "running"))
+                )
+            ).first()
+            if active is not None:
+                raise Refused(
+                    409,
+                    f"campaign {name!r}: job {active.id} is {active.state}; delete it afterwards",
+                )
+            counts = {}
+            for what, table in (("jobs", jobs), ("uploads", uploads), ("tokens", tokens)):
+                counts[what] = conn.execute(
+                    sa.delete(table).where(table.c.campaign_id == cid)
+                ).rowcount
+            conn.execute(sa.delete(campaigns).where(campaigns.c.id == cid))
+            audit.append(
+                conn,
+                "delete",
+                "ok",
+                campaign=name,
+                party=who.party,
+                role=who.role,
+                detail=", ".join(f"{n} {what}" for what, n in counts.items()) + " removed",
+            )
+            # the files go with the rows: moved aside before the commit (and back if it
+            # fails), removed once it is done
+            folder = service.data / "campaigns" / str(cid)
+            if folder.exists():
+                moved = folder.with_name(f".deleted-{cid}-{secrets.token_hex(6)}")
+                os.replace(folder, moved)
+    except BaseException:
+        if moved is not None:
+            os.replace(moved, folder)
+        raise
+    if moved is not None:
+        shutil.rmtree(moved, ignore_errors=True)
+    return {"campaign": name, **counts}

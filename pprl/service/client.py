@@ -200,6 +200,12 @@ def results(
     }
 
 
+def delete(server: str, token: str, name: str) -> dict[str, Any]:
+    """Delete campaign ``name``: its files and rows on the server (operator)."""
+    result: dict[str, Any] = _call(server, "DELETE", f"/campaigns/{quote(name, safe='')}", token)
+    return result
+
+
 def _chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):

@@ -105,7 +105,9 @@ def _keep(
     dest = service.data / rel / dest_name
     size = staged.stat().st_size
     with transaction(service.engine) as conn:
-        camp = conn.execute(sa.select(campaigns).where(campaigns.c.id == who.campaign_id)).one()
+        camp = conn.execute(sa.select(campaigns).where(campaigns.c.id == who.campaign_id)).first()
+        if camp is None:  # deleted while the file was streamed in
+            raise Refused(404, f"campaign {who.campaign!r} was deleted")
         wanted = camp.schema_name
         if wanted and outline.meta.get("schema_name") != wanted:
             raise Refused(

@@ -157,3 +157,29 @@ def test_each_party_fetches_exactly_its_own_results(server, tmp_path, database):
     db = ["--database", database] if database else []
     code, out = pprl("audit-log", "verify", "--data", data, *db)
     assert code == 0 and "audit log intact" in out, out
+
+
+def test_campaign_delete_and_audit_log_export(server, tmp_path, database):
+    url, data, _ = server
+    tok = campaign_with_uploads(url, data, tmp_path)
+    op = ["--server", url, "--token-file", data / "operator.token"]
+    code, out = pprl(
+        "campaign", "delete", "c1", "--server", url, "--token-file", tok / "city.token"
+    )
+    assert code == 2 and "may not delete" in out
+    code, out = pprl("campaign", "delete", "c1", *op)
+    assert code == 0, out
+    assert out.strip() == "campaign c1 deleted: 3 upload(s), 0 job(s), 3 token(s) removed"
+    assert list((data / "campaigns").iterdir()) == []
+    code, out = pprl("client", "status", "--server", url, "--token-file", tok / "ins1.token")
+    assert code == 2 and "token not accepted" in out
+    db = ["--database", database] if database else []
+    target = tmp_path / "audit.jsonl"
+    code, out = pprl("audit-log", "export", "--data", data, *db, "--out", target)
+    assert code == 0 and out.strip().endswith(f"entries written to {target}"), out
+    actions = [json.loads(line)["action"] for line in target.read_text().splitlines()]
+    assert actions.count("upload") == 3 and actions[-2:] == ["delete", "status"]
+    code, out = pprl("audit-log", "export", "--data", data, *db, "--out", target)
+    assert code == 2 and "exists" in out  # never replaced without --force
+    code, out = pprl("audit-log", "verify", "--data", data, *db)
+    assert code == 0 and "audit log intact" in out
