@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
+from pprl.service.db import audit_log, jobs
 from pprl.store import Encodings, write_encodings
 
 
@@ -137,3 +139,36 @@ def running_server(data: Path, database: str | None, log_path: Path, env: dict |
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+API = "/api/v1"
+
+
+def setup_campaign(api, service, tmp_path, name="c1", upload=("city", "ins1", "ins2")):
+    r = api.post(
+        f"{API}/campaigns",
+        json={"name": name, "reference": "city", "claims": ["ins1", "ins2"]},
+        headers=auth(operator_token(service)),
+    )
+    assert r.status_code == 201, r.text
+    tokens = r.json()["tokens"]
+    files = verifiable_files(tmp_path)
+    for party in upload:
+        r = api.put(f"{API}/upload", content=files[party].read_bytes(), headers=auth(tokens[party]))
+        assert r.status_code == 200, r.text
+    return tokens, files
+
+
+def run(api, service, name="c1"):
+    return api.post(f"{API}/campaigns/{name}/run", headers=auth(operator_token(service)))
+
+
+def job_rows(service):
+    with service.engine.connect() as conn:
+        return [r._asdict() for r in conn.execute(sa.select(jobs).order_by(jobs.c.id))]
+
+
+def audit(service, action):
+    with service.engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).where(audit_log.c.action == action))
+        return [(r.outcome, r.detail) for r in rows]

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from pprl.service.audit import GENESIS, entry_hash, export_jsonl, verify_chain
 from pprl.service.db import audit_log, campaigns, jobs, tokens, uploads
-from service.helpers import auth, operator_token
-from service.test_jobs import audit, run, setup_campaign
+from service.helpers import audit, auth, operator_token, run, setup_campaign
 
 API = "/api/v1"
 

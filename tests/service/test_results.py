@@ -8,8 +8,7 @@ import pytest
 from blake3 import blake3
 
 from pprl.resultset import read_manifest
-from service.helpers import auth, operator_token
-from service.test_jobs import audit, job_rows, run, setup_campaign
+from service.helpers import audit, auth, job_rows, operator_token, run, setup_campaign
 
 API = "/api/v1"
 OPERATOR_FILES = {"findings.csv", "findings.parquet", "report.html", "summary.json"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from service.helpers import auth, operator_token
-from service.test_jobs import audit, run, setup_campaign
+from service.helpers import audit, auth, operator_token, run, setup_campaign
 
 API = "/api/v1"
 
