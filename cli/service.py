@@ -162,8 +162,9 @@ def campaign_delete(
     server: ServerOption,
     token_file: TokenOption,
 ) -> None:
-    """Delete a campaign: its encoding files, results, uploads, jobs and tokens; the
-    audit log keeps its entries (operator token)."""
+    """Delete a campaign's files and rows; the audit log keeps its entries (operator).
+
+    Removes its encoding files, results, uploads, jobs and tokens."""
     from pprl.service.client import delete
 
     result = delete(server, _token(token_file), name)
@@ -272,8 +273,10 @@ def client_status(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
-    """Show the campaign as your token may see it: the operator its uploads and jobs, a
-    party its own upload and whether results are ready."""
+    """Show the campaign as your token may see it.
+
+    The operator sees uploads and jobs; a party its own upload and whether results are
+    ready."""
     import json
 
     from pprl.service.client import status
@@ -305,9 +308,10 @@ def client_results(
         bool, typer.Option("--force", help="Replace results this command wrote before.")
     ] = False,
 ) -> None:
-    """Download your own results of the campaign's latest job, each file checked by its
-    digest: a claims party its rows, the register holder its reference view, the
-    operator the summary, the report and the findings."""
+    """Download your own results of the campaign's latest job, checked by digest.
+
+    A claims party gets its rows, the register holder its reference view, the operator
+    the summary, the report and the findings."""
     from pprl.service.client import results
 
     answer = results(server, _token(token_file), out, campaign, force)
