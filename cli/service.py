@@ -11,7 +11,7 @@ import typer
 from pprl_cli.common import Command, Group, console, fail, user_errors
 
 campaign_app = typer.Typer(
-    no_args_is_help=True, help="Create campaigns and revoke party tokens (operator).", cls=Group
+    no_args_is_help=True, help="Create, revoke and delete campaigns (operator).", cls=Group
 )
 client_app = typer.Typer(no_args_is_help=True, help="A party's side of the service.", cls=Group)
 audit_log_app = typer.Typer(no_args_is_help=True, help="The service's audit log.", cls=Group)

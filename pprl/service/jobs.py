@@ -18,6 +18,7 @@ and whatever it left is removed: the operator runs it again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,28 @@ INTERRUPTED = "interrupted: the server stopped while the job was {state}; run it
 def result_folder(campaign_id: int, job_id: int) -> Path:
     """Where a job's result set lives, relative to the data folder."""
     return Path("campaigns") / str(campaign_id) / "results" / str(job_id)
+
+
+def input_folder(campaign_id: int, job_id: int) -> Path:
+    """Where a running job sees its inputs under the names the parties uploaded them
+    with (links to the stored files), relative to the data folder."""
+    return Path("campaigns") / str(campaign_id) / "jobs" / str(job_id)
+
+
+def _link_inputs(service: Service, folder: Path, rows: list[sa.Row[Any]]) -> list[Path]:
+    """Each upload under ``folder/<party>/<uploaded name>``, so that findings and views
+    name the file as the party knows it, not as the server stores it."""
+    out = []
+    for row in rows:
+        party_dir = folder / row.party
+        party_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        link = party_dir / row.filename
+        try:
+            os.link(service.data / row.path, link)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(service.data / row.path, link)
+        out.append(link)
+    return out
 
 
 def one_line(exc: BaseException) -> str:
@@ -93,6 +116,7 @@ def recover_jobs(service: Service) -> int:
         stale = conn.execute(sa.select(jobs).where(jobs.c.state.in_(ACTIVE))).all()
         for job in stale:
             _remove_results(service.data / result_folder(job.campaign_id, job.id))
+            shutil.rmtree(service.data / input_folder(job.campaign_id, job.id), True)
             error = INTERRUPTED.format(state=job.state)
             conn.execute(
                 sa.update(jobs)
@@ -193,10 +217,11 @@ def run_job(service: Service, job_id: int, threads: int | None = None) -> None:
         }
     rel = result_folder(job.campaign_id, job_id)
     out = service.data / rel
+    linked = service.data / input_folder(job.campaign_id, job_id)
     try:
         if len(by_id) != len(ids):
             raise Refused(409, "an input upload was removed before the job started")
-        files = [service.data / by_id[i].path for i in ids]
+        files = _link_inputs(service, linked, [by_id[i] for i in ids])
         out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         result = verify(files[0], files[1:], threads=threads)
         write_outputs(result, out, inputs=files)
@@ -206,6 +231,8 @@ def run_job(service: Service, job_id: int, threads: int | None = None) -> None:
         _remove_results(out)
         _finish(service, job, "failed", error=one_line(exc))
         return
+    finally:
+        shutil.rmtree(linked, ignore_errors=True)
     if not _finish(service, job, "done", path=rel.as_posix(), digest=digest):
         _remove_results(out)
 

@@ -154,7 +154,11 @@ def setup_campaign(api, service, tmp_path, name="c1", upload=("city", "ins1", "i
     tokens = r.json()["tokens"]
     files = verifiable_files(tmp_path)
     for party in upload:
-        r = api.put(f"{API}/upload", content=files[party].read_bytes(), headers=auth(tokens[party]))
+        r = api.put(
+            f"{API}/upload",
+            content=files[party].read_bytes(),
+            headers={**auth(tokens[party]), "X-Pprl-Filename": files[party].name},
+        )
         assert r.status_code == 200, r.text
     return tokens, files
 

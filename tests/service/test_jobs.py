@@ -34,6 +34,9 @@ def test_a_job_verifies_the_uploads_into_a_result_set(api, service, tmp_path):
         ("ins1", "claims", "parties/ins1.csv"),
         ("ins2", "claims", "parties/ins2.csv"),
     }
+    view = (out / "parties" / "ins1.csv").read_text(encoding="utf-8")
+    assert '"ins1.parquet"' in view and "-" not in view.splitlines()[1].split(",")[1]
+    assert not (service.data / "campaigns/1/jobs/1").exists()  # the job's input links
     summary = json.loads((out / "summary.json").read_text())
     assert summary["claims"] == 30 and summary["counts"]["confirmed"] >= 1
     outcomes = [o for o, _ in audit(service, "run")]
@@ -99,6 +102,8 @@ def test_a_restart_marks_interrupted_jobs_failed_and_removes_their_files(service
     (half / "1" / "findings.csv").write_text("half written")
     (half / ".1.pprl-tmp-0123456789ab").mkdir()
     (half / "3").mkdir()
+    links = service.data / "campaigns" / str(cid) / "jobs" / "1" / "ins1"
+    links.mkdir(parents=True)
     with TestClient(create_app(service)):
         pass
     states = [(j["state"], j["error"]) for j in job_rows(service)]
@@ -108,4 +113,5 @@ def test_a_restart_marks_interrupted_jobs_failed_and_removes_their_files(service
         ("done", None),
     ]
     assert sorted(p.name for p in half.iterdir()) == ["3"]  # a done job's set is kept
+    assert not links.parent.exists()
     assert [o for o, _ in audit(service, "run")] == ["failed", "failed"]
