@@ -11,6 +11,8 @@
 ``GET  /api/v1/results/file?path=P``        anyone with a token: one file of its own view
 ``GET  /api/v1/audit-log/verify``          operator: check the audit chain
 ``GET  /api/v1/health``                    anyone: the server answers
+
+The web pages (``/``, ``/party``, ``/operator``) are in :mod:`pprl.service.pages`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pprl.service.access import authenticate, refuse, require_role
 from pprl.service.audit import verify_chain
 from pprl.service.campaigns import create_campaign, delete_campaign, revoke_party
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
+from pprl.service.pages import mount_pages
 from pprl.service.results import download, result_view
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
 from pprl.service.status import campaign_status
@@ -173,6 +176,8 @@ def create_app(service: Service) -> FastAPI:
         who(request, "audit-log-verify", "operator")
         report = verify_chain(service.engine)
         return {"entries": report.entries, "intact": report.broken is None, "broken": report.broken}
+
+    mount_pages(app, service)
 
     @app.put(f"{API}/upload")
     async def upload(request: Request) -> dict[str, Any]:
