@@ -119,9 +119,13 @@ def campaign_create(
             metavar="N",
             min=1,
             show_default="none recorded",
-            help="Recorded with the campaign (automatic expiry is not built yet).",
+            help="Delete the campaign's files and rows N days after its creation.",
         ),
     ] = None,
+    auto_run: Annotated[
+        bool,
+        typer.Option("--auto-run", help="Start verification once every party has uploaded."),
+    ] = False,
 ) -> None:
     """Create a campaign and one token per party (operator token)."""
     from pprl.service.client import create_campaign
@@ -130,7 +134,15 @@ def campaign_create(
     if not all(parties):
         fail("--claims: an empty party label")
     result = create_campaign(
-        server, _token(token_file), name, reference, parties, tokens_out, schema, retention_days
+        server,
+        _token(token_file),
+        name,
+        reference,
+        parties,
+        tokens_out,
+        schema,
+        retention_days,
+        auto_run,
     )
     console.print(f"campaign {name} created; tokens written:", highlight=False)
     for path in result["token_files"]:

@@ -62,6 +62,7 @@ def create_campaign(
     tokens_out: Path,
     schema: str | None = None,
     retention_days: int | None = None,
+    auto_run: bool = False,
 ) -> dict[str, Any]:
     """Create a campaign; write each party's token to ``tokens_out/<party>.token`` (0600).
     Refuses before asking the server when any of those files exists."""
@@ -77,6 +78,8 @@ def create_campaign(
         body["schema"] = schema
     if retention_days is not None:
         body["retention_days"] = retention_days
+    if auto_run:
+        body["auto_run"] = True
     answer = _call(server, "POST", "/campaigns", token, json=body)
     issued = answer.get("tokens") if isinstance(answer, dict) else None
     if not isinstance(issued, dict) or set(issued) != set(parties):
