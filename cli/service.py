@@ -247,6 +247,12 @@ def client_upload(
         highlight=False,
         soft_wrap=True,
     )
+    if "job" in result:
+        console.print(
+            f"every party has uploaded: job {result['job']} queued (campaign {result['campaign']})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @client_app.command("run", cls=Command)
@@ -300,6 +306,8 @@ def _status_lines(answer: dict[str, Any]) -> list[str]:
         lines.append(
             f"campaign {camp['campaign']}: reference {camp['reference']}; claims "
             + ", ".join(camp["claims"])
+            + ("; runs once every party has uploaded" if camp.get("auto_run") else "")
+            + (f"; expires {camp['expires']}" if camp.get("expires") else "")
         )
         for up in camp["uploads"]:
             lines.append(

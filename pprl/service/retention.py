@@ -25,6 +25,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def expiry(created_at: str, retention_days: int | None) -> datetime | None:
+    """When a campaign created at ``created_at`` (ISO 8601) expires; None: never."""
+    if retention_days is None:
+        return None
+    created = datetime.fromisoformat(created_at)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created + timedelta(days=int(retention_days))
+
+
 def expired(service: Service, now: datetime) -> list[tuple[str, datetime]]:
     """The campaigns past their retention at ``now``, with the time each expired."""
     with service.engine.connect() as conn:
@@ -35,11 +45,8 @@ def expired(service: Service, now: datetime) -> list[tuple[str, datetime]]:
         ).all()
     out = []
     for row in rows:
-        created = datetime.fromisoformat(row.created_at)
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        due = created + timedelta(days=int(row.retention_days))
-        if due <= now:
+        due = expiry(row.created_at, row.retention_days)
+        if due is not None and due <= now:
             out.append((str(row.name), due))
     return out
 

@@ -88,6 +88,13 @@ def test_the_cli_creates_an_auto_run_campaign(server, tmp_path):
              "--token-file", str(tmp_path / "t" / f"{party}.token")],
         )  # fmt: skip
         assert r.exit_code == 0, r.output
+        assert ("job 1 queued" in r.output) == (party == "ins2"), r.output
     token = op.read_text().strip()
     assert wait_for_job(url, token, "c1", 1, poll=0.1, timeout=60)["state"] == "done"
-    assert [j["job"] for j in status(url, token, "c1")["jobs"]] == [1]
+    answer = status(url, token, "c1")
+    assert [j["job"] for j in answer["jobs"]] == [1]
+    assert answer["auto_run"] is True and answer["expires"] is None
+    r = CliRunner().invoke(
+        app, ["client", "status", "--server", url, "--token-file", str(op), "--campaign", "c1"]
+    )
+    assert "; runs once every party has uploaded" in r.output

@@ -39,6 +39,10 @@ def test_a_campaign_expires_after_its_retention_days(api, service, tmp_path):
     assert api.app.state.runner.wait_idle(60)
     setup_campaign(api, service, tmp_path / "b", name="keep")  # no retention: kept forever
     t0 = created(service, "c1")
+    answer = api.get(
+        f"{API}/status", params={"campaign": "c1"}, headers=auth(operator_token(service))
+    ).json()
+    assert answer["expires"] == (t0 + timedelta(days=2)).isoformat(timespec="seconds")
     assert sweep(service, t0 + timedelta(days=2) - timedelta(seconds=1)) == []
     assert names(service) == ["c1", "keep"]
     assert sweep(service, t0 + timedelta(days=2)) == ["c1"]
