@@ -51,6 +51,14 @@ def demo(
     ] = False,
     processes: Processes = None,
     threads: Threads = None,
+    service: Annotated[
+        bool,
+        typer.Option(
+            "--service",
+            help="Run the matcher as a local server (127.0.0.1, a free port, a temporary "
+            "data folder): campaigns, uploads, jobs and per-party downloads over HTTP.",
+        ),
+    ] = False,
 ) -> None:
     """synth -> keygen -> each party encodes locally -> verify -> evaluate, with a summary.
 
@@ -58,7 +66,10 @@ def demo(
     """
     from rich.table import Table
 
-    from pprl.demo import run_demo
+    if service:
+        from pprl.service.demo import run_service_demo as run_demo
+    else:
+        from pprl.demo import run_demo
 
     output_folder(out)
     result = run_demo(

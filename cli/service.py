@@ -22,6 +22,15 @@ ServerOption = Annotated[
 TokenOption = Annotated[
     Path, typer.Option("--token-file", metavar="FILE", help="The file holding your token.")
 ]
+CaCertOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-cert",
+        metavar="FILE",
+        show_default="the system's trusted authorities",
+        help="Trust this PEM certificate (authority) for an https:// server.",
+    ),
+]
 DataOption = Annotated[
     Path, typer.Option("--data", metavar="DIR", help="The service's data folder.")
 ]
@@ -58,6 +67,24 @@ def serve(
             "--job-workers", metavar="N", min=1, max=64, help="Verification jobs run at once."
         ),
     ] = 1,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE",
+            show_default="plain http://",
+            help="Serve https:// with this PEM certificate (chain).",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            metavar="FILE",
+            show_default="none",
+            help="The certificate's PEM private key (with --tls-cert).",
+        ),
+    ] = None,
 ) -> None:
     """Run the central matcher's service (HTTP API over a database).
 
@@ -73,7 +100,15 @@ def serve(
         max_upload=max_upload_mb << 20,
         job_workers=job_workers,
         announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
+
+
+def _trust(ca_cert: Path | None) -> None:
+    from pprl.service.client import use_ca_cert
+
+    use_ca_cert(ca_cert)
 
 
 def _token(path: Path) -> str:
@@ -119,18 +154,32 @@ def campaign_create(
             metavar="N",
             min=1,
             show_default="none recorded",
-            help="Recorded with the campaign (automatic expiry is not built yet).",
+            help="Delete the campaign's files and rows N days after its creation.",
         ),
     ] = None,
+    auto_run: Annotated[
+        bool,
+        typer.Option("--auto-run", help="Start verification once every party has uploaded."),
+    ] = False,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Create a campaign and one token per party (operator token)."""
+    _trust(ca_cert)
     from pprl.service.client import create_campaign
 
     parties = [p.strip() for p in claims.split(",")]
     if not all(parties):
         fail("--claims: an empty party label")
     result = create_campaign(
-        server, _token(token_file), name, reference, parties, tokens_out, schema, retention_days
+        server,
+        _token(token_file),
+        name,
+        reference,
+        parties,
+        tokens_out,
+        schema,
+        retention_days,
+        auto_run,
     )
     console.print(f"campaign {name} created; tokens written:", highlight=False)
     for path in result["token_files"]:
@@ -144,8 +193,10 @@ def campaign_revoke(
     party: Annotated[str, typer.Option("--party", metavar="PARTY", help="The party to cut off.")],
     server: ServerOption,
     token_file: TokenOption,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Revoke every token of one party of a campaign (operator token)."""
+    _trust(ca_cert)
     from pprl.service.client import revoke
 
     result = revoke(server, _token(token_file), name, party)
@@ -161,10 +212,12 @@ def campaign_delete(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")],
     server: ServerOption,
     token_file: TokenOption,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Delete a campaign's files and rows; the audit log keeps its entries (operator).
 
     Removes its encoding files, results, uploads, jobs and tokens."""
+    _trust(ca_cert)
     from pprl.service.client import delete
 
     result = delete(server, _token(token_file), name)
@@ -181,8 +234,10 @@ def client_upload(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Your encoding file (.parquet).")],
     server: ServerOption,
     token_file: TokenOption,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Upload your encoding file; the server checks it as 'pprl verify' would."""
+    _trust(ca_cert)
     from pprl.service.client import upload
 
     result = upload(server, _token(token_file), file)
@@ -192,6 +247,12 @@ def client_upload(
         highlight=False,
         soft_wrap=True,
     )
+    if "job" in result:
+        console.print(
+            f"every party has uploaded: job {result['job']} queued (campaign {result['campaign']})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @client_app.command("run", cls=Command)
@@ -205,8 +266,10 @@ def client_run(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until the job is done or failed.")
     ] = False,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Run the campaign's verification on the server as a job (operator token)."""
+    _trust(ca_cert)
     from pprl.service.client import run, wait_for_job
 
     token = _token(token_file)
@@ -243,6 +306,8 @@ def _status_lines(answer: dict[str, Any]) -> list[str]:
         lines.append(
             f"campaign {camp['campaign']}: reference {camp['reference']}; claims "
             + ", ".join(camp["claims"])
+            + ("; runs once every party has uploaded" if camp.get("auto_run") else "")
+            + (f"; expires {camp['expires']}" if camp.get("expires") else "")
         )
         for up in camp["uploads"]:
             lines.append(
@@ -272,11 +337,13 @@ def client_status(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Show the campaign as your token may see it.
 
     The operator sees uploads and jobs; a party its own upload and whether results are
     ready."""
+    _trust(ca_cert)
     import json
 
     from pprl.service.client import status
@@ -307,11 +374,13 @@ def client_results(
     force: Annotated[
         bool, typer.Option("--force", help="Replace results this command wrote before.")
     ] = False,
+    ca_cert: CaCertOption = None,
 ) -> None:
     """Download your own results of the campaign's latest job, checked by digest.
 
     A claims party gets its rows, the register holder its reference view, the operator
     the summary, the report and the findings."""
+    _trust(ca_cert)
     from pprl.service.client import results
 
     answer = results(server, _token(token_file), out, campaign, force)

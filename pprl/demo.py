@@ -33,6 +33,44 @@ class DemoResult:
     bank_metrics: FindingsMetrics | None
 
 
+def prepare(
+    work: Path,
+    people: int,
+    seed: int,
+    say: Callable[[str], None],
+    processes: int | None = None,
+    out: Path | None = None,
+) -> tuple[Path, Path]:
+    """Steps 1-3 of the story in ``work``: synthesize the population under ``data/``,
+    make the holders' secret under ``holders/``, and encode each party's file into
+    ``matcher/`` (register.parquet, insurer.parquet, register-bank.parquet,
+    bank.parquet). ``out`` is where ``work`` will be switched in (named in messages).
+    Returns the data and matcher folders."""
+    from pprl.synth import SynthConfig, generate
+
+    data, holders, matcher = work / "data", work / "holders", work / "matcher"
+    for d in (holders, matcher):
+        d.mkdir(parents=True)
+    say(f"1. synthesizing {people:,} residents with planted mislinks -> {(out or work) / 'data'}")
+    generate(SynthConfig(people=people, seed=seed, bank_claims=people // 10), data)
+    say("2. data holders share a secret (pprl keygen); the matcher never sees it")
+    secret = load_secret(write_secret(holders / "secret.key"))
+    say("3. each data holder encodes its records locally (pprl encode)")
+    resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
+    jobs = [
+        ("register.csv", resident, "municipality", "register", "register.parquet"),
+        ("insurer.csv", resident, "insurer", "claims", "insurer.parquet"),
+        ("register.csv", bank, "municipality", "register", "register-bank.parquet"),
+        ("bank.csv", bank, "bank", "claims", "bank.parquet"),
+    ]
+    for csv_name, schema, party, role, enc_name in jobs:
+        enc, _ = encode_csv(
+            data / csv_name, schema, secret, party=party, role=role, processes=processes
+        )
+        write_encodings(enc, matcher / enc_name)
+    return data, matcher
+
+
 def run_demo(
     out: Path,
     people: int = 20_000,
@@ -50,31 +88,11 @@ def run_demo(
     demo's output (replaced); ``force`` also replaces another pprl result set. A folder
     pprl did not write is refused, never deleted."""
     from pprl.evaluate import evaluate_findings
-    from pprl.synth import SynthConfig, generate
     from pprl.verify import verify, write_outputs
 
     with result_set(out, "demo", force=force, replaces=("demo",)) as rs:
         work = rs.path
-        data, holders, matcher = work / "data", work / "holders", work / "matcher"
-        for d in (holders, matcher):
-            d.mkdir(parents=True)
-        say(f"1. synthesizing {people:,} residents with planted mislinks -> {out / 'data'}")
-        generate(SynthConfig(people=people, seed=seed, bank_claims=people // 10), data)
-        say("2. data holders share a secret (pprl keygen); the matcher never sees it")
-        secret = load_secret(write_secret(holders / "secret.key"))
-        say("3. each data holder encodes its records locally (pprl encode)")
-        resident, bank = load_schema("jp-resident"), load_schema("jp-bank-holder")
-        jobs = [
-            ("register.csv", resident, "municipality", "register", "register.parquet"),
-            ("insurer.csv", resident, "insurer", "claims", "insurer.parquet"),
-            ("register.csv", bank, "municipality", "register", "register-bank.parquet"),
-            ("bank.csv", bank, "bank", "claims", "bank.parquet"),
-        ]
-        for csv_name, schema, party, role, enc_name in jobs:
-            enc, _ = encode_csv(
-                data / csv_name, schema, secret, party=party, role=role, processes=processes
-            )
-            write_encodings(enc, matcher / enc_name)
+        data, matcher = prepare(work, people, seed, say, processes, out)
         say("4. the matcher verifies every claimed link with encodings only (pprl verify)")
         result = verify(
             matcher / "register.parquet", [matcher / "insurer.parquet"], threads=threads

@@ -37,6 +37,7 @@ from pprl.service.campaigns import create_campaign, delete_campaign, revoke_part
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
 from pprl.service.pages import mount_pages
 from pprl.service.results import download, result_view
+from pprl.service.retention import Sweeper, sweep
 from pprl.service.state import MAX_JSON_BYTES, Refused, Service
 from pprl.service.status import campaign_status
 from pprl.service.uploads import accept_upload, client_filename
@@ -80,15 +81,21 @@ async def _json_body(request: Request) -> object:
 def create_app(service: Service) -> FastAPI:
     """The ASGI application serving ``service``. Jobs a previous server process left
     queued or running are marked failed first (:func:`recover_jobs`); the embedded
-    worker pool stops with the application."""
+    worker pool stops with the application. Campaigns past their retention are deleted
+    at start-up and by a periodic sweep (:mod:`pprl.service.retention`)."""
     recover_jobs(service)
+    sweep(service)  # campaigns past their retention go at start-up, then periodically
     runner = JobRunner(service, service.job_workers, service.job_threads)
+    service.submit_job = runner.submit
+    sweeper = Sweeper(service, service.sweep_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.close()
             await run_in_threadpool(runner.close)
 
     app = FastAPI(title="pprl service", version=__version__, lifespan=lifespan)

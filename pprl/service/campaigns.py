@@ -32,12 +32,14 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def parse_request(body: object) -> tuple[str, str, list[str], str | None, int | None]:
-    """Name, reference, claims, schema name and retention days of a create request,
-    each checked; a bad one is a one-line 400."""
+def parse_request(body: object) -> tuple[str, str, list[str], str | None, int | None, bool]:
+    """Name, reference, claims, schema name, retention days and the auto-run flag of a
+    create request, each checked; a bad one is a one-line 400."""
     if not isinstance(body, dict):
         raise Refused(400, "the request body must be a JSON object")
-    unknown = sorted(set(body) - {"name", "reference", "claims", "schema", "retention_days"})
+    unknown = sorted(
+        set(body) - {"name", "reference", "claims", "schema", "retention_days", "auto_run"}
+    )
     if unknown:
         raise Refused(400, f"unknown field {unknown[0]!r}")
     try:
@@ -72,13 +74,16 @@ def parse_request(body: object) -> tuple[str, str, list[str], str | None, int | 
         not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_RETENTION_DAYS
     ):
         raise Refused(400, f"retention_days: a whole number from 1 to {MAX_RETENTION_DAYS}")
-    return name, reference, list(claims), schema, days
+    auto_run = body.get("auto_run", False)
+    if not isinstance(auto_run, bool):
+        raise Refused(400, "auto_run: true or false")
+    return name, reference, list(claims), schema, days, auto_run
 
 
 def create_campaign(service: Service, who: Principal, body: object) -> dict[str, Any]:
     """Create a campaign and one token per party; the tokens are returned once, never
     stored (only their keyed hashes are)."""
-    name, reference, claims, schema, days = parse_request(body)
+    name, reference, claims, schema, days, auto_run = parse_request(body)
     issued: dict[str, str] = {}
     with transaction(service.engine) as conn:
         exists = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).first()
@@ -93,6 +98,7 @@ def create_campaign(service: Service, who: Principal, body: object) -> dict[str,
                 claims=json.dumps(claims, ensure_ascii=False),
                 schema_name=schema,
                 retention_days=days,
+                auto_run=auto_run,
                 created_at=created,
             )
             .returning(campaigns.c.id)
@@ -117,9 +123,16 @@ def create_campaign(service: Service, who: Principal, body: object) -> dict[str,
             campaign=name,
             party=who.party,
             role=who.role,
-            detail=f"reference {reference}; {len(claims)} claims parties",
+            detail=f"reference {reference}; {len(claims)} claims parties"
+            + ("; runs once every party has uploaded" if auto_run else ""),
         )
-    return {"campaign": name, "reference": reference, "claims": claims, "tokens": issued}
+    return {
+        "campaign": name,
+        "reference": reference,
+        "claims": claims,
+        "auto_run": auto_run,
+        "tokens": issued,
+    }
 
 
 def revoke_party(service: Service, who: Principal, name: str, body: object) -> dict[str, Any]:
@@ -155,10 +168,20 @@ def revoke_party(service: Service, who: Principal, name: str, body: object) -> d
     return {"campaign": name, "party": party, "revoked": n}
 
 
-def delete_campaign(service: Service, who: Principal, name: str) -> dict[str, Any]:
+def delete_campaign(
+    service: Service,
+    who: Principal | None,
+    name: str,
+    *,
+    action: str = "delete",
+    reason: str = "",
+) -> dict[str, Any]:
     """Remove a campaign: its encoding files and result sets (the folder
     ``DIR/campaigns/<id>``), and its upload, job, token and campaign rows; the audit
-    entries stay. Refused while a job of the campaign is queued or running."""
+    entries stay. Refused while a job of the campaign is queued or running.
+
+    ``who`` None is the server itself (retention expiry: ``action`` ``"expire"``, with
+    ``reason`` added to the audit entry)."""
     moved: Path | None = None
     folder = service.data / "campaigns"
     try:
@@ -184,12 +207,14 @@ def delete_campaign(service: Service, who: Principal, name: str) -> dict[str, An
             conn.execute(sa.delete(campaigns).where(campaigns.c.id == cid))
             audit.append(
                 conn,
-                "delete",
+                action,
                 "ok",
                 campaign=name,
-                party=who.party,
-                role=who.role,
-                detail=", ".join(f"{n} {what}" for what, n in counts.items()) + " removed",
+                party=who.party if who else "",
+                role=who.role if who else "server",
+                detail=", ".join(f"{n} {what}" for what, n in counts.items())
+                + " removed"
+                + (f" ({reason})" if reason else ""),
             )
             # the files go with the rows: moved aside before the commit (and back if it
             # fails), removed once it is done

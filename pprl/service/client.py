@@ -4,8 +4,10 @@ httpx, the server's one-line refusals raised as :class:`pprl.errors.InputError`.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +19,32 @@ from pprl.service.tokens import write_secret_file
 
 TIMEOUT = httpx.Timeout(30.0, read=600.0)
 CHUNK = 1 << 20
+
+# What https:// servers are trusted by: True (the system's authorities, via certifi) or
+# a context trusting the certificate given with --ca-cert.
+_verify: ContextVar[ssl.SSLContext | bool] = ContextVar("pprl_client_verify", default=True)
+
+
+def use_ca_cert(path: Path | None) -> None:
+    """Trust the PEM certificate (or authority) in ``path`` for https:// servers from
+    now on in this context (None: the system's authorities); an unreadable or malformed
+    file is refused with one line."""
+    if path is None:
+        _verify.set(True)
+        return
+    try:
+        context = ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        raise InputError(f"--ca-cert {path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"--ca-cert {path}: not readable") from None
+    except (ssl.SSLError, OSError, ValueError):
+        raise InputError(f"--ca-cert {path}: not a PEM certificate") from None
+    _verify.set(context)
+
+
+def _http() -> httpx.Client:
+    return httpx.Client(timeout=TIMEOUT, verify=_verify.get())
 
 
 def _url(server: str, path: str) -> str:
@@ -39,9 +67,19 @@ def _answer(server: str, response: httpx.Response) -> Any:
     raise InputError(message)
 
 
+def _unreachable(server: str, exc: httpx.HTTPError) -> InputError:
+    """One line for a failed connection; a refused certificate says so."""
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return InputError(
+            f"{server}: the server's certificate is not trusted (give its authority with "
+            "--ca-cert FILE)"
+        )
+    return InputError(f"{server}: cannot reach the server ({type(exc).__name__})")
+
+
 def _call(server: str, method: str, path: str, token: str, **kwargs: Any) -> Any:
     try:
-        with httpx.Client(timeout=TIMEOUT) as http:
+        with _http() as http:
             response = http.request(
                 method,
                 _url(server, path),
@@ -49,7 +87,7 @@ def _call(server: str, method: str, path: str, token: str, **kwargs: Any) -> Any
                 **kwargs,
             )
     except httpx.HTTPError as exc:
-        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+        raise _unreachable(server, exc) from None
     return _answer(server, response)
 
 
@@ -62,6 +100,7 @@ def create_campaign(
     tokens_out: Path,
     schema: str | None = None,
     retention_days: int | None = None,
+    auto_run: bool = False,
 ) -> dict[str, Any]:
     """Create a campaign; write each party's token to ``tokens_out/<party>.token`` (0600).
     Refuses before asking the server when any of those files exists."""
@@ -77,6 +116,8 @@ def create_campaign(
         body["schema"] = schema
     if retention_days is not None:
         body["retention_days"] = retention_days
+    if auto_run:
+        body["auto_run"] = True
     answer = _call(server, "POST", "/campaigns", token, json=body)
     issued = answer.get("tokens") if isinstance(answer, dict) else None
     if not isinstance(issued, dict) or set(issued) != set(parties):
@@ -184,7 +225,7 @@ def results(
         raise InputError(f"{server}: no result files for this token")
     entries = [(_safe_path(server, f.get("path")), f) for f in files if isinstance(f, dict)]
     try:
-        with httpx.Client(timeout=TIMEOUT) as http, result_set(out, "results", force=force) as rs:
+        with _http() as http, result_set(out, "results", force=force) as rs:
             for rel, entry in entries:
                 dest = rs.path / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +233,7 @@ def results(
                 if entry.get("party"):
                     rs.deliver(str(entry["party"]), rel, str(entry.get("role")))
     except httpx.HTTPError as exc:
-        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+        raise _unreachable(server, exc) from None
     return {
         "campaign": listing.get("campaign"),
         "job": listing.get("job"),
@@ -218,10 +259,10 @@ def upload(server: str, token: str, path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: file not found")
     size = path.stat().st_size
     try:
-        with httpx.Client(timeout=TIMEOUT) as http:
+        with _http() as http:
             health = http.get(_url(server, "/health"))
     except httpx.HTTPError as exc:
-        raise InputError(f"{server}: cannot reach the server ({type(exc).__name__})") from None
+        raise _unreachable(server, exc) from None
     limit = _answer(server, health).get("max_upload")
     if isinstance(limit, int) and size > limit:
         raise InputError(f"{path}: larger than the server's upload limit of {limit:,} bytes")

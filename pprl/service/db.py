@@ -30,6 +30,8 @@ campaigns = sa.Table(
     sa.Column("claims", sa.Text, nullable=False),  # JSON list of party labels
     sa.Column("schema_name", sa.String(128), nullable=True),
     sa.Column("retention_days", sa.Integer, nullable=True),
+    # migration 0003: queue the verification job once every party has uploaded
+    sa.Column("auto_run", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("key_fingerprint", sa.String(64), nullable=True),  # fixed by the first upload
     sa.Column("schema_digest", sa.String(128), nullable=True),  # fixed by the first upload
     sa.Column("pinned_upload_id", sa.Integer, nullable=True),

@@ -152,6 +152,26 @@ def latest_uploads(conn: sa.Connection, campaign_id: int) -> dict[str, sa.Row[An
     return {row.party: row for row in rows}
 
 
+def _queue(
+    conn: sa.Connection, camp: sa.Row[Any], latest: dict[str, sa.Row[Any]], **who: str
+) -> tuple[int, str]:
+    """Insert a queued job over each party's latest upload; its id and the audit detail's
+    list of inputs."""
+    parties = [camp.reference, *json.loads(camp.claims)]
+    job_id = conn.execute(
+        sa.insert(jobs)
+        .values(
+            campaign_id=camp.id,
+            campaign=camp.name,
+            state="queued",
+            inputs=json.dumps([latest[p].id for p in parties]),
+            created_at=audit.now(),
+        )
+        .returning(jobs.c.id)
+    ).scalar_one()
+    return job_id, ", ".join(f"{p} {latest[p].digest[:16]}" for p in parties)
+
+
 def start_job(service: Service, runner: JobRunner, who: Principal, name: str) -> dict[str, Any]:
     """Queue a verification job for campaign ``name`` (operator). Refused while the
     campaign has a job queued or running, or before every party has uploaded."""
@@ -173,17 +193,7 @@ def start_job(service: Service, runner: JobRunner, who: Principal, name: str) ->
             raise Refused(
                 409, f"campaign {name!r}: no upload yet from {', '.join(map(repr, missing))}"
             )
-        job_id = conn.execute(
-            sa.insert(jobs)
-            .values(
-                campaign_id=camp.id,
-                campaign=name,
-                state="queued",
-                inputs=json.dumps([latest[p].id for p in parties]),
-                created_at=audit.now(),
-            )
-            .returning(jobs.c.id)
-        ).scalar_one()
+        job_id, inputs = _queue(conn, camp, latest)
         audit.append(
             conn,
             "run",
@@ -191,11 +201,36 @@ def start_job(service: Service, runner: JobRunner, who: Principal, name: str) ->
             campaign=name,
             party=who.party,
             role=who.role,
-            detail=f"job {job_id} queued: "
-            + ", ".join(f"{p} {latest[p].digest[:16]}" for p in parties),
+            detail=f"job {job_id} queued: {inputs}",
         )
     runner.submit(job_id)
     return {"campaign": name, "job": job_id, "state": "queued"}
+
+
+def auto_queue(conn: sa.Connection, campaign_id: int) -> int | None:
+    """Inside an accepted upload's transaction: when the campaign runs automatically,
+    every party has now uploaded and the campaign has no job yet, queue its job (audit
+    action ``auto-run``) and return its id; otherwise None. Runs at most once per
+    campaign: later uploads, and a second call, queue nothing (the operator runs again
+    with ``pprl client run``). The caller submits the job once the transaction commits."""
+    camp = conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
+    if camp is None or not camp.auto_run:
+        return None
+    if conn.execute(sa.select(jobs.c.id).where(jobs.c.campaign_id == camp.id)).first():
+        return None
+    latest = latest_uploads(conn, camp.id)
+    if any(p not in latest for p in [camp.reference, *json.loads(camp.claims)]):
+        return None
+    job_id, inputs = _queue(conn, camp, latest)
+    audit.append(
+        conn,
+        "auto-run",
+        "ok",
+        campaign=camp.name,
+        role="server",
+        detail=f"job {job_id} queued: every party has uploaded: {inputs}",
+    )
+    return int(job_id)
 
 
 def run_job(service: Service, job_id: int, threads: int | None = None) -> None:

@@ -4,6 +4,7 @@ operator token made on first start."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,10 @@ class Service:
     max_upload: int = DEFAULT_MAX_UPLOAD
     job_workers: int = 1  # verification jobs run at once (the embedded worker pool)
     job_threads: int | None = None  # kernel threads per job (None: all cores)
+    # hands a committed, queued job to the worker pool (set by the running application;
+    # None: queued jobs wait, and are marked failed at the next start)
+    submit_job: Callable[[int], None] | None = None
+    sweep_seconds: float = 3600.0  # how often expired campaigns are looked for
 
 
 def open_service(

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pprl.service.access import Principal, refuse
 from pprl.service.db import campaigns, jobs
 from pprl.service.jobs import job_json, latest_uploads
+from pprl.service.retention import expiry
 from pprl.service.state import Refused, Service
 
 ACTION = "status"
@@ -73,6 +74,7 @@ def campaign_status(service: Service, who: Principal, name: str | None) -> dict[
         for camp in found:
             latest = latest_uploads(conn, camp.id)
             claims = json.loads(camp.claims)
+            due = expiry(camp.created_at, camp.retention_days)
             runs = conn.execute(
                 sa.select(jobs).where(jobs.c.campaign_id == camp.id).order_by(jobs.c.id)
             ).all()
@@ -84,6 +86,8 @@ def campaign_status(service: Service, who: Principal, name: str | None) -> dict[
                     "schema": camp.schema_name,
                     "retention_days": camp.retention_days,
                     "created": camp.created_at,
+                    "expires": None if due is None else due.isoformat(timespec="seconds"),
+                    "auto_run": bool(camp.auto_run),
                     "uploads": [
                         _upload_json(latest[p]) for p in [camp.reference, *claims] if p in latest
                     ],

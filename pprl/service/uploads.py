@@ -24,6 +24,7 @@ from pprl.labels import validate_label
 from pprl.service import audit
 from pprl.service.access import Principal, refuse
 from pprl.service.db import campaigns, transaction, uploads
+from pprl.service.jobs import auto_queue
 from pprl.service.state import Refused, Service
 from pprl.store import Outline, check_compatible, check_file, check_roles, read_outline
 
@@ -161,7 +162,10 @@ def _keep(
             role=who.role,
             detail=f"{filename}: {len(outline)} records, digest {outline.digest}",
         )
+        job = auto_queue(conn, camp.id)
         os.replace(staged, dest)
+    if job is not None and service.submit_job is not None:
+        service.submit_job(job)
     return {
         "campaign": who.campaign,
         "party": who.party,
@@ -170,4 +174,5 @@ def _keep(
         "records": len(outline),
         "size": size,
         "digest": outline.digest,
+        **({"job": job} if job is not None else {}),
     }

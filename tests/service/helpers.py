@@ -144,10 +144,10 @@ def running_server(data: Path, database: str | None, log_path: Path, env: dict |
 API = "/api/v1"
 
 
-def setup_campaign(api, service, tmp_path, name="c1", upload=("city", "ins1", "ins2")):
+def setup_campaign(api, service, tmp_path, name="c1", upload=("city", "ins1", "ins2"), **extra):
     r = api.post(
         f"{API}/campaigns",
-        json={"name": name, "reference": "city", "claims": ["ins1", "ins2"]},
+        json={"name": name, "reference": "city", "claims": ["ins1", "ins2"], **extra},
         headers=auth(operator_token(service)),
     )
     assert r.status_code == 201, r.text
