@@ -58,6 +58,16 @@ def serve(
             "--job-workers", metavar="N", min=1, max=64, help="Verification jobs run at once."
         ),
     ] = 1,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrent",
+            metavar="N",
+            min=1,
+            max=4096,
+            help="Requests handled at once; past it the server answers 503 with Retry-After.",
+        ),
+    ] = 64,
 ) -> None:
     """Run the central matcher's service (HTTP API over a database).
 
@@ -72,6 +82,7 @@ def serve(
         database=database,
         max_upload=max_upload_mb << 20,
         job_workers=job_workers,
+        max_concurrent=max_concurrent,
         announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
     )
 
