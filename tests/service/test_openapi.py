@@ -93,3 +93,25 @@ def _fuzz(operation, mode, tokens):
                 assert message and "\n" not in message, (who, message)
 
     check()
+
+
+def test_nul_in_a_name_is_a_one_line_4xx_not_a_server_error(api, service, done_campaign):
+    """Found by the fuzzing above: PostgreSQL refuses text holding NUL, so a NUL in a
+    campaign name or party label used to reach the database and answer 500. No
+    campaign has such a name (404); a party label with one is malformed (400)."""
+    op = auth(operator_token(service))
+    for method, url, kwargs, status in [
+        ("GET", "/api/v1/status?campaign=%00", {"headers": op}, 404),
+        ("GET", "/api/v1/results?campaign=c%001", {"headers": op}, 404),
+        ("POST", "/api/v1/campaigns/c%001/run", {"headers": op}, 404),
+        ("DELETE", "/api/v1/campaigns/%00", {"headers": op}, 404),
+        ("POST", "/api/v1/campaigns/%00/revoke", {"headers": op, "json": {"party": "a"}}, 404),
+        ("POST", "/api/v1/campaigns/c1/revoke", {"headers": op, "json": {"party": "\x00"}}, 400),
+        ("GET", "/api/v1/status?campaign=c%001", {"headers": auth(done_campaign["ins1"])}, 403),
+    ]:
+        r = api.request(method, url, **kwargs)
+        assert r.status_code == status, (url, r.text)
+        message = r.json()["error"]
+        assert message and "\n" not in message and "\x00" not in message
+    r = api.get("/api/v1/status?campaign=c1", headers=op)  # an ordinary name still works
+    assert r.status_code == 200 and r.json()["campaign"] == "c1"
