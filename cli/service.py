@@ -85,6 +85,16 @@ def serve(
             help="The certificate's PEM private key (with --tls-cert).",
         ),
     ] = None,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrent",
+            metavar="N",
+            min=1,
+            max=4096,
+            help="Requests handled at once; past it the server answers 503 with Retry-After.",
+        ),
+    ] = 64,
 ) -> None:
     """Run the central matcher's service (HTTP API over a database).
 
@@ -99,6 +109,7 @@ def serve(
         database=database,
         max_upload=max_upload_mb << 20,
         job_workers=job_workers,
+        max_concurrent=max_concurrent,
         announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
         tls_cert=tls_cert,
         tls_key=tls_key,

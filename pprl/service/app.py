@@ -11,6 +11,7 @@
 ``GET  /api/v1/results/file?path=P``        anyone with a token: one file of its own view
 ``GET  /api/v1/audit-log/verify``          operator: check the audit chain
 ``GET  /api/v1/health``                    anyone: the server answers
+``GET  /openapi.json``                     anyone: the OpenAPI document (pprl.service.openapi)
 
 The web pages (``/``, ``/party``, ``/operator``) are in :mod:`pprl.service.pages`.
 """
@@ -35,6 +36,7 @@ from pprl.service.access import authenticate, refuse, require_role
 from pprl.service.audit import verify_chain
 from pprl.service.campaigns import create_campaign, delete_campaign, revoke_party
 from pprl.service.jobs import JobRunner, recover_jobs, start_job
+from pprl.service.openapi import document
 from pprl.service.pages import mount_pages
 from pprl.service.results import download, result_view
 from pprl.service.retention import Sweeper, sweep
@@ -221,6 +223,7 @@ def create_app(service: Service) -> FastAPI:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    document(app)
     return app
 
 

@@ -17,7 +17,7 @@ from pprl.labels import validate_label, view_stems
 from pprl.schema import BUILTIN_SCHEMAS
 from pprl.service import audit
 from pprl.service.access import Principal
-from pprl.service.db import campaigns, jobs, tokens, transaction, uploads
+from pprl.service.db import campaign_named, campaigns, jobs, tokens, transaction, uploads
 from pprl.service.state import Refused, Service
 from pprl.service.tokens import new_token, token_hash
 
@@ -86,7 +86,7 @@ def create_campaign(service: Service, who: Principal, body: object) -> dict[str,
     name, reference, claims, schema, days, auto_run = parse_request(body)
     issued: dict[str, str] = {}
     with transaction(service.engine) as conn:
-        exists = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).first()
+        exists = conn.execute(sa.select(campaigns.c.id).where(campaign_named(name))).first()
         if exists is not None:
             raise Refused(409, f"campaign {name!r} exists already")
         created = audit.now()
@@ -140,8 +140,12 @@ def revoke_party(service: Service, who: Principal, name: str, body: object) -> d
     if not isinstance(body, dict) or set(body) != {"party"} or not isinstance(body["party"], str):
         raise Refused(400, 'the request body must be {"party": LABEL}')
     party = body["party"]
+    try:
+        validate_label(party)  # a party label never holds NUL, which PostgreSQL refuses
+    except InputError as exc:
+        raise Refused(400, str(exc)) from None
     with transaction(service.engine) as conn:
-        cid = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
+        cid = conn.execute(sa.select(campaigns.c.id).where(campaign_named(name))).scalar()
         if cid is None:
             raise Refused(404, f"no campaign {name!r}")
         found = conn.execute(
@@ -186,7 +190,7 @@ def delete_campaign(
     folder = service.data / "campaigns"
     try:
         with transaction(service.engine) as conn:
-            cid = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
+            cid = conn.execute(sa.select(campaigns.c.id).where(campaign_named(name))).scalar()
             if cid is None:
                 raise Refused(404, f"no campaign {name!r}")
             active = conn.execute(

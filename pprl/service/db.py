@@ -38,6 +38,13 @@ campaigns = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
+
+def campaign_named(name: str) -> sa.ColumnElement[bool]:
+    """``campaigns.name == name``, or false for a name holding NUL: no campaign has one
+    (labels refuse control characters) and PostgreSQL refuses to compare text with it."""
+    return sa.false() if "\x00" in name else campaigns.c.name == name
+
+
 tokens = sa.Table(
     "tokens",
     metadata,

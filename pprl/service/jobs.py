@@ -32,7 +32,7 @@ from pprl.errors import PprlError
 from pprl.resultset import leftovers
 from pprl.service import audit
 from pprl.service.access import Principal
-from pprl.service.db import campaigns, jobs, transaction, uploads
+from pprl.service.db import campaign_named, campaigns, jobs, transaction, uploads
 from pprl.service.state import Refused, Service
 
 ACTIVE = ("queued", "running")
@@ -176,7 +176,7 @@ def start_job(service: Service, runner: JobRunner, who: Principal, name: str) ->
     """Queue a verification job for campaign ``name`` (operator). Refused while the
     campaign has a job queued or running, or before every party has uploaded."""
     with transaction(service.engine) as conn:
-        camp = conn.execute(sa.select(campaigns).where(campaigns.c.name == name)).first()
+        camp = conn.execute(sa.select(campaigns).where(campaign_named(name))).first()
         if camp is None:
             raise Refused(404, f"no campaign {name!r}")
         active = conn.execute(

@@ -28,7 +28,7 @@ from pprl.errors import PprlError
 from pprl.resultset import MANIFEST, ManifestFile, read_manifest
 from pprl.service import audit
 from pprl.service.access import Principal, refuse
-from pprl.service.db import campaigns
+from pprl.service.db import campaign_named, campaigns
 from pprl.service.state import Refused, Service
 from pprl.service.status import latest_done_job, own_campaign
 
@@ -75,7 +75,7 @@ def _view(service: Service, who: Principal, name: str | None) -> View:
         if name is None:
             raise Refused(400, "campaign: name the campaign (the operator token has none)")
         with service.engine.connect() as conn:
-            cid = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
+            cid = conn.execute(sa.select(campaigns.c.id).where(campaign_named(name))).scalar()
         if cid is None:
             raise Refused(404, f"no campaign {name!r}")
         campaign = name

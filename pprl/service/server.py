@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pprl.errors import InputError
+from pprl.service.limits import DEFAULT_MAX_CONCURRENT, ConcurrencyLimit
 from pprl.service.state import DEFAULT_MAX_UPLOAD, OPERATOR_TOKEN_FILE, open_service
 
 
@@ -46,13 +47,15 @@ def serve(
     database: str | None = None,
     max_upload: int = DEFAULT_MAX_UPLOAD,
     job_workers: int = 1,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
     announce: Callable[[str], None] = print,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
 ) -> None:
     """Set up (first start) or open the service under ``data`` and serve it until
     interrupted. ``announce`` receives one line naming the address and the operator
-    token's file (never the token). ``job_workers`` verification jobs run at once.
+    token's file (never the token). ``job_workers`` verification jobs run at once; past
+    ``max_concurrent`` requests in progress, a request is answered 503 with Retry-After.
     With ``tls_cert`` and ``tls_key`` (PEM) it serves https://."""
     import uvicorn
 
@@ -60,14 +63,16 @@ def serve(
 
     tls = tls_options(tls_cert, tls_key)
     service = open_service(data, database, max_upload, job_workers)
-    app = create_app(service)
+    app = ConcurrencyLimit(create_app(service), max_concurrent)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
         access_log=False,  # request lines could carry campaign names; the audit log records uses
-        limit_concurrency=256,
+        # uvicorn's own limit counts open connections too (idle keep-alive ones): set it well
+        # above ours, so a busy server answers with our 503 + Retry-After
+        limit_concurrency=max(256, 4 * max_concurrent),
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=64 * 1024,
         **tls,

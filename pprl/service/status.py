@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pprl.service.access import Principal, refuse
-from pprl.service.db import campaigns, jobs
+from pprl.service.db import campaign_named, campaigns, jobs
 from pprl.service.jobs import job_json, latest_uploads
 from pprl.service.retention import expiry
 from pprl.service.state import Refused, Service
@@ -66,7 +66,7 @@ def campaign_status(service: Service, who: Principal, name: str | None) -> dict[
             }
         query = sa.select(campaigns).order_by(campaigns.c.name)
         if name is not None:
-            query = query.where(campaigns.c.name == name)
+            query = query.where(campaign_named(name))
         found = conn.execute(query).all()
         if name is not None and not found:
             raise Refused(404, f"no campaign {name!r}")

@@ -95,8 +95,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data: Path, database: str | None, log_path: Path, env: dict | None = None):
-    """'pprl serve' in its own process on a free loopback port, until the block ends."""
+def running_server(
+    data: Path,
+    database: str | None,
+    log_path: Path,
+    env: dict | None = None,
+    extra: tuple[str, ...] = (),
+):
+    """'pprl serve' (with ``extra`` options) in its own process on a free loopback port,
+    until the block ends."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -109,6 +116,7 @@ def running_server(data: Path, database: str | None, log_path: Path, env: dict |
         str(port),
         "--max-upload-mb",
         "1",
+        *extra,
     ]
     if database:
         cmd += ["--database", database]
