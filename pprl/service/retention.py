@@ -81,13 +81,21 @@ class Sweeper:
         self.interval = interval
         self.clock = clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="pprl-retention", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the sweeping thread; again after :meth:`close` (an app's lifespan may run
+        more than once, as in tests), a fresh one."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, args=(self._stop,), name="pprl-retention", daemon=True
+        )
         self._thread.start()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
             try:
                 sweep(self.service, self.clock())
             except Exception:  # noqa: BLE001 - a database hiccup: try at the next sweep
@@ -95,5 +103,5 @@ class Sweeper:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=30)
