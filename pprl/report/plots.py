@@ -97,18 +97,24 @@ def reasons_figure(reasons: Mapping[Reason, int]) -> Figure:
     return fig
 
 
-def probability_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
-    """Step histograms of the mislink probability per status (log counts) with the cut
-    points ``confirm_below`` and ``suspect_above``."""
+def _status_histograms(
+    values_of: np.ndarray,
+    data: FindingsArrays,
+    thresholds: Thresholds,
+    lines: tuple[str, str],
+    xlabel: str,
+) -> Figure:
+    """Step histograms of ``values_of`` (one value per claim, NaN: none) per status on
+    log counts over [0, 1], with the thresholds named in ``lines`` drawn as verticals."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig = _new_figure(10.0, 4.2)
     ax = fig.add_subplot()
     bins = np.linspace(0.0, 1.0, 51).tolist()
-    has = ~np.isnan(data.probability)
+    has = ~np.isnan(values_of)
     tallest = 1.0
     for status in Status:
-        values = data.probability[data.is_status(status) & has]
+        values = values_of[data.is_status(status) & has]
         if values.size:
             heights, _, _ = ax.hist(
                 np.clip(values, 0.0, 1.0),
@@ -119,43 +125,7 @@ def probability_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
                 label=f"{status.label} ({values.size:,})",
             )
             tallest = max(tallest, float(np.max(heights)))
-    for name in ("confirm_below", "suspect_above"):
-        value = getattr(thresholds, name)
-        ax.axvline(value, **_threshold_style(name, value))
-    ax.set_yscale("log")
-    ax.set_ylim(0.7, tallest * 2.0)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlim(0.0, 1.0)
-    ax.set_xlabel("estimated mislink probability")
-    ax.set_ylabel("claim records (log scale)")
-    _legend(ax)
-    _tidy(ax)
-    return fig
-
-
-def histogram_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
-    """Step histograms of the claimed score per status (log counts), with score thresholds."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    fig = _new_figure(10.0, 4.2)
-    ax = fig.add_subplot()
-    bins = np.linspace(0.0, 1.0, 51).tolist()
-    scored = ~np.isnan(data.score)
-    tallest = 1.0
-    for status in Status:
-        values = data.score[data.is_status(status) & scored]
-        if values.size:
-            heights, _, _ = ax.hist(
-                np.clip(values, 0.0, 1.0),
-                bins=bins,
-                histtype="step",
-                linewidth=1.6,
-                color=STATUS_COLORS[status],
-                label=f"{status.label} ({values.size:,})",
-            )
-            tallest = max(tallest, float(np.max(heights)))
-    for name in ("confirm_score", "suspect_score"):
+    for name in lines:
         value = getattr(thresholds, name)
         ax.axvline(value, **_threshold_style(name, value))
     ax.set_yscale("log")
@@ -163,11 +133,30 @@ def histogram_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(0.0, 1.0)
-    ax.set_xlabel(_SCORE_LABEL)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("claim records (log scale)")
     _legend(ax)
     _tidy(ax)
     return fig
+
+
+def probability_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
+    """Step histograms of the mislink probability per status (log counts) with the cut
+    points ``confirm_below`` and ``suspect_above``."""
+    return _status_histograms(
+        data.probability,
+        data,
+        thresholds,
+        ("confirm_below", "suspect_above"),
+        "estimated mislink probability",
+    )
+
+
+def histogram_figure(data: FindingsArrays, thresholds: Thresholds) -> Figure:
+    """Step histograms of the claimed score per status (log counts), with score thresholds."""
+    return _status_histograms(
+        data.score, data, thresholds, ("confirm_score", "suspect_score"), _SCORE_LABEL
+    )
 
 
 def scatter_figure(
